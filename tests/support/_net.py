@@ -1,0 +1,105 @@
+"""Loopback network helpers: free and closed ports, waiting for a port, a black-hole endpoint."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+__all__ = ["BlackHole", "closed_port", "free_port", "port_answers", "wait_for_port"]
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now (the OS picks it, so parallel runs do not clash)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def closed_port() -> int:
+    """A port on 127.0.0.1 where nothing listens: connecting to it is refused at once."""
+    return free_port()
+
+
+def port_answers(port: int, host: str = "127.0.0.1", timeout: float = 0.2) -> bool:
+    """Whether a TCP connection to ``host:port`` succeeds now."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def wait_for_port(port: int, *, host: str = "127.0.0.1", timeout: float = 15.0) -> None:
+    """Poll until ``host:port`` accepts connections.
+
+    Raises:
+        TimeoutError: when it still refuses after ``timeout`` seconds.
+    """
+    deadline = time.monotonic() + timeout
+    delay = 0.02
+    while not port_answers(port, host):
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"{host}:{port} did not accept connections within {timeout:.1f}s")
+        time.sleep(delay)  # polling back-off, bounded by the deadline
+        delay = min(delay * 1.5, 0.2)
+
+
+class BlackHole:
+    """A TCP endpoint on 127.0.0.1 that accepts connections and never answers.
+
+    It models a *slow* (hung) collector: a client blocks until its own timeout.  Accepted sockets
+    are held open until :meth:`stop`.
+    """
+
+    def __init__(self) -> None:
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(64)
+        self._sock.settimeout(0.1)
+        self._held: list[socket.socket] = []
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._accept, name="blackhole", daemon=True)
+        self.accepted = 0
+
+    @property
+    def port(self) -> int:
+        """The listening port."""
+        port: int = self._sock.getsockname()[1]
+        return port
+
+    @property
+    def endpoint(self) -> str:
+        """Base URL for ``OTEL_EXPORTER_OTLP_ENDPOINT``."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def _accept(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self._held.append(conn)
+            self.accepted += 1
+
+    def start(self) -> BlackHole:
+        """Start accepting in a daemon thread; returns ``self``."""
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Close every held connection and the listening socket."""
+        self._stopping.set()
+        self._thread.join(timeout=2)
+        for conn in self._held:
+            conn.close()
+        self._sock.close()
+
+    def __enter__(self) -> BlackHole:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,307 @@
+"""A small OTLP/HTTP trace receiver on 127.0.0.1, for tests that need to see exported spans.
+
+It accepts ``POST /v1/traces`` with a protobuf ``ExportTraceServiceRequest`` body (plain, gzip or
+deflate, as the OpenTelemetry exporters send it) and keeps every span in memory, decoded into plain
+Python values (hex ids, attribute dicts).  ``/v1/metrics`` and ``/v1/logs`` are accepted and counted
+so an exporter of those signals does not log errors, but their payloads are not decoded.
+
+Usage::
+
+    with OtlpReceiver() as receiver:
+        env = {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint}
+        ...
+        spans = receiver.wait_for_trace(trace_id, count=1, timeout=10)
+"""
+
+from __future__ import annotations
+
+import gzip
+import threading
+import time
+import zlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
+
+__all__ = ["OtlpReceiver", "ReceivedSpan"]
+
+_SPAN_KINDS = {
+    Span.SPAN_KIND_UNSPECIFIED: "UNSPECIFIED",
+    Span.SPAN_KIND_INTERNAL: "INTERNAL",
+    Span.SPAN_KIND_SERVER: "SERVER",
+    Span.SPAN_KIND_CLIENT: "CLIENT",
+    Span.SPAN_KIND_PRODUCER: "PRODUCER",
+    Span.SPAN_KIND_CONSUMER: "CONSUMER",
+}
+_STATUS_CODES = {
+    Status.STATUS_CODE_UNSET: "UNSET",
+    Status.STATUS_CODE_OK: "OK",
+    Status.STATUS_CODE_ERROR: "ERROR",
+}
+
+
+@dataclass(frozen=True)
+class ReceivedSpan:
+    """One span as the receiver decoded it; ids are lower-case hex, ``parent_span_id`` is
+    ``None`` for a root span."""
+
+    trace_id: str
+    span_id: str
+    parent_span_id: str | None
+    name: str
+    kind: str
+    attributes: dict[str, Any]
+    status_code: str
+    status_message: str
+    resource: dict[str, Any]
+    scope: str
+    start_ns: int
+    end_ns: int
+    events: tuple[tuple[str, dict[str, Any]], ...] = field(default=())
+
+    @property
+    def duration_s(self) -> float:
+        """Span duration in seconds."""
+        return (self.end_ns - self.start_ns) / 1e9
+
+
+def _any_value(value: AnyValue) -> Any:
+    which = value.WhichOneof("value")
+    if which is None:
+        return None
+    if which == "array_value":
+        return [_any_value(v) for v in value.array_value.values]
+    if which == "kvlist_value":
+        return _attributes(value.kvlist_value.values)
+    if which == "bytes_value":
+        return bytes(value.bytes_value)
+    return getattr(value, which)
+
+
+def _attributes(pairs: Iterable[KeyValue]) -> dict[str, Any]:
+    return {kv.key: _any_value(kv.value) for kv in pairs}
+
+
+def decode_request(body: bytes) -> list[ReceivedSpan]:
+    """Decode a protobuf ``ExportTraceServiceRequest`` into :class:`ReceivedSpan` records."""
+    request = ExportTraceServiceRequest()
+    request.ParseFromString(body)
+    spans: list[ReceivedSpan] = []
+    for resource_spans in request.resource_spans:
+        resource = _attributes(resource_spans.resource.attributes)
+        for scope_spans in resource_spans.scope_spans:
+            for span in scope_spans.spans:
+                spans.append(
+                    ReceivedSpan(
+                        trace_id=span.trace_id.hex(),
+                        span_id=span.span_id.hex(),
+                        parent_span_id=span.parent_span_id.hex() or None,
+                        name=span.name,
+                        kind=_SPAN_KINDS.get(span.kind, str(span.kind)),
+                        attributes=_attributes(span.attributes),
+                        status_code=_STATUS_CODES.get(span.status.code, str(span.status.code)),
+                        status_message=span.status.message,
+                        resource=resource,
+                        scope=scope_spans.scope.name,
+                        start_ns=span.start_time_unix_nano,
+                        end_ns=span.end_time_unix_nano,
+                        events=tuple((e.name, _attributes(e.attributes)) for e in span.events),
+                    )
+                )
+    return spans
+
+
+def _decompress(body: bytes, encoding: str) -> bytes:
+    encoding = encoding.strip().lower()
+    if encoding == "gzip":
+        return gzip.decompress(body)
+    if encoding == "deflate":
+        return zlib.decompress(body)
+    if encoding in ("", "identity"):
+        return body
+    raise ValueError(f"unsupported Content-Encoding {encoding!r}")
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"  # keep-alive, as the exporter's requests.Session expects
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length)
+        receiver = self.server.receiver
+        try:
+            body = _decompress(raw, self.headers.get("Content-Encoding", ""))
+            if self.path.rstrip("/") == "/v1/traces":
+                receiver._add(decode_request(body))
+            elif self.path.rstrip("/") in ("/v1/metrics", "/v1/logs"):
+                receiver._count_other(self.path)
+            else:
+                self._reply(404, b"unknown OTLP path", "text/plain")
+                return
+        except Exception as exc:  # a malformed export is recorded, never crashes the receiver
+            receiver._error(f"{self.path}: {exc!r}")
+            self._reply(400, repr(exc).encode(), "text/plain")
+            return
+        self._reply(200, ExportTraceServiceResponse().SerializeToString(), "application/x-protobuf")
+
+    def _reply(self, status: int, body: bytes, content_type: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silence the default per-request stderr line."""
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    receiver: OtlpReceiver
+
+
+class OtlpReceiver:
+    """An OTLP/HTTP (protobuf) trace receiver on ``127.0.0.1`` on a free port.
+
+    Start it with :meth:`start` or as a context manager; point an exporter at :attr:`endpoint`
+    (the base URL, as ``OTEL_EXPORTER_OTLP_ENDPOINT`` expects).  All methods are thread-safe.
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._cond = threading.Condition()
+        self._spans: list[ReceivedSpan] = []
+        self._errors: list[str] = []
+        self._other: dict[str, int] = {}
+        self.requests = 0
+        self._server = _Server((host, port), _Handler)
+        self._server.receiver = self
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    @property
+    def port(self) -> int:
+        """The TCP port the receiver listens on."""
+        port: int = self._server.server_address[1]
+        return port
+
+    @property
+    def endpoint(self) -> str:
+        """Base URL for ``OTEL_EXPORTER_OTLP_ENDPOINT`` (the exporter appends ``/v1/traces``)."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def traces_url(self) -> str:
+        """Full URL for ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``."""
+        return f"{self.endpoint}/v1/traces"
+
+    def start(self) -> OtlpReceiver:
+        """Serve in a daemon thread; returns ``self``."""
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._server.serve_forever,
+                kwargs={"poll_interval": 0.05},
+                name=f"otlp-receiver-{self.port}",
+                daemon=True,
+            )
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close the socket (idempotent)."""
+        if self._thread is not None:
+            self._server.shutdown()
+            self._thread.join(timeout=5)
+            self._thread = None
+        self._server.server_close()
+
+    def __enter__(self) -> OtlpReceiver:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- recording (called by the handler) ---------------------------------------------------
+    def _add(self, spans: list[ReceivedSpan]) -> None:
+        with self._cond:
+            self.requests += 1
+            self._spans.extend(spans)
+            self._cond.notify_all()
+
+    def _count_other(self, path: str) -> None:
+        with self._cond:
+            self._other[path] = self._other.get(path, 0) + 1
+
+    def _error(self, message: str) -> None:
+        with self._cond:
+            self._errors.append(message)
+            self._cond.notify_all()
+
+    # -- queries -----------------------------------------------------------------------------
+    @property
+    def spans(self) -> list[ReceivedSpan]:
+        """A snapshot of every span received so far, in arrival order."""
+        with self._cond:
+            return list(self._spans)
+
+    @property
+    def errors(self) -> list[str]:
+        """Export requests the receiver could not decode (should stay empty)."""
+        with self._cond:
+            return list(self._errors)
+
+    def clear(self) -> None:
+        """Forget every span received so far."""
+        with self._cond:
+            self._spans.clear()
+
+    def spans_for(self, trace_id: str) -> list[ReceivedSpan]:
+        """Spans of one trace (``trace_id`` in hex, any case)."""
+        wanted = trace_id.lower()
+        return [s for s in self.spans if s.trace_id == wanted]
+
+    def wait_for(
+        self,
+        predicate: Callable[[ReceivedSpan], bool],
+        *,
+        count: int = 1,
+        timeout: float = 10.0,
+    ) -> list[ReceivedSpan]:
+        """Wait until at least ``count`` received spans satisfy ``predicate``; return them all.
+
+        Raises:
+            TimeoutError: naming how many matched and how many spans arrived in total.
+        """
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                matched = [s for s in self._spans if predicate(s)]
+                if len(matched) >= count:
+                    return matched
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(
+                        f"{len(matched)}/{count} matching spans after {timeout:.1f}s "
+                        f"({len(self._spans)} spans received in total; decode errors: "
+                        f"{self._errors[:3]})"
+                    )
+                self._cond.wait(min(remaining, 0.5))
+
+    def wait_for_trace(
+        self, trace_id: str, *, count: int = 1, timeout: float = 10.0
+    ) -> list[ReceivedSpan]:
+        """Wait until ``count`` spans of ``trace_id`` have arrived; return the trace's spans."""
+        wanted = trace_id.lower()
+        return self.wait_for(lambda s: s.trace_id == wanted, count=count, timeout=timeout)
+
+    def wait_for_total(self, count: int, *, timeout: float = 10.0) -> list[ReceivedSpan]:
+        """Wait until at least ``count`` spans have arrived in total."""
+        return self.wait_for(lambda s: True, count=count, timeout=timeout)
