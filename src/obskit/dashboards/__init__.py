@@ -1,3 +1,26 @@
-"""Grafana dashboards generated from SLO specs, and their import paths."""
+"""Grafana dashboards generated from SLO specs, and their import paths.
 
-__all__: list[str] = []
+Public helpers for tests and tooling: :func:`lint` checks a dashboard's structure,
+:func:`iter_queries` lists its PromQL queries and :func:`substitute_variables` fills Grafana's
+variables in as Grafana would, so every query can be parsed or run against a real Prometheus.
+"""
+
+from obskit.dashboards._ids import service_uid
+from obskit.dashboards._lint import lint
+from obskit.dashboards._queries import (
+    iter_queries,
+    iter_variable_queries,
+    metric_names,
+    substitute_variables,
+)
+from obskit.dashboards._service import service_dashboard
+
+__all__ = [
+    "iter_queries",
+    "iter_variable_queries",
+    "lint",
+    "metric_names",
+    "service_dashboard",
+    "service_uid",
+    "substitute_variables",
+]
