@@ -1,0 +1,184 @@
+"""Load SLO specs from files and folders: every format, every check, every error at once."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path as FsPath
+
+from obskit.slo._errors import SpecError, SpecErrors
+from obskit.slo._model import SLO, Service, Source
+from obskit.slo._native import load_native
+from obskit.slo._openslo import OpenSLOIndex, load_openslo, openslo_kind
+from obskit.slo._sloth import SLOTH_CRD_API, SLOTH_VERSION, load_sloth
+from obskit.slo._yaml import Document, load_documents
+
+__all__ = ["expand_paths", "load_paths"]
+
+_SUFFIXES = (".yaml", ".yml")
+
+
+def load_paths(paths: Sequence[str | os.PathLike[str]]) -> list[Service]:
+    """Load every spec under ``paths`` (files, or folders searched recursively).
+
+    Folders contribute their ``*.yaml``/``*.yml`` files in sorted order; the format of each
+    YAML document is detected on its own (native, Sloth ``prometheus/v1``, OpenSLO v1).
+
+    Returns:
+        The services sorted by name, each with its SLOs in file order.
+
+    Raises:
+        SpecErrors: every problem found in every file (nothing is returned if there is one).
+    """
+    errors: list[SpecError] = []
+    docs: list[Document] = []
+    for file in expand_paths(paths, errors):
+        text = _read(file, errors)
+        if text is not None:
+            file_docs, file_errors = load_documents(file, text)
+            docs.extend(file_docs)
+            errors.extend(file_errors)
+    services = _translate(docs, errors)
+    if errors:
+        raise SpecErrors(errors)
+    return sorted(services, key=lambda s: s.name)
+
+
+def expand_paths(paths: Sequence[str | os.PathLike[str]], errors: list[SpecError]) -> list[str]:
+    """Files named directly, plus the YAML files under each folder (sorted, recursive)."""
+    files: list[str] = []
+    seen: set[str] = set()
+    for raw in paths:
+        path = FsPath(raw)
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.suffix in _SUFFIXES and p.is_file())
+            if not found:
+                errors.append(SpecError(str(path), 0, "", "no *.yaml or *.yml file in folder"))
+            candidates = [str(p) for p in found]
+        elif path.exists():
+            candidates = [str(path)]
+        else:
+            errors.append(SpecError(str(path), 0, "", "no such file or folder"))
+            continue
+        for file in candidates:
+            key = os.path.realpath(file)
+            if key not in seen:
+                seen.add(key)
+                files.append(file)
+    return files
+
+
+def _read(file: str, errors: list[SpecError]) -> str | None:
+    try:
+        with open(file, encoding="utf-8") as handle:
+            return handle.read()
+    except UnicodeDecodeError as exc:
+        errors.append(SpecError(file, 0, "", f"cannot read: not UTF-8 text ({exc.reason})"))
+    except OSError as exc:
+        errors.append(SpecError(file, 0, "", f"cannot read: {exc.strerror or exc}"))
+    return None
+
+
+def _format(doc: Document) -> str | None:
+    """``native``, ``sloth``, ``openslo``, or ``None`` after recording why it is unknown."""
+    data = doc.data
+    if not isinstance(data, dict):
+        doc.error((), "a spec document must be a mapping (service: …, slos: …)")
+        return None
+    api = data.get("apiVersion")
+    if api is not None:
+        if api == "openslo/v1":
+            return "openslo"
+        if api == SLOTH_CRD_API:
+            return "sloth"
+        doc.error(
+            ("apiVersion",),
+            f"unsupported apiVersion {api!r}: obskit reads openslo/v1 and {SLOTH_CRD_API}",
+        )
+        return None
+    version = data.get("version")
+    if version is not None:
+        if version == SLOTH_VERSION:
+            return "sloth"
+        doc.error(("version",), f"unsupported version {version!r}: Sloth specs use {SLOTH_VERSION}")
+        return None
+    return "native"
+
+
+def _translate(docs: list[Document], errors: list[SpecError]) -> list[Service]:
+    formats = [_format(doc) for doc in docs]
+    index = OpenSLOIndex()
+    for doc, fmt in zip(docs, formats, strict=True):
+        if fmt == "openslo":
+            index.add(doc)
+    # Each unit is (service, document it came from, may merge with units of the same file).
+    units: list[tuple[Service, Document, bool]] = []
+    for doc, fmt in zip(docs, formats, strict=True):
+        if fmt == "native":
+            service = load_native(doc)
+            if service is not None:
+                units.append((service, doc, False))
+        elif fmt == "sloth":
+            service = load_sloth(doc)
+            if service is not None:
+                units.append((service, doc, False))
+        elif fmt == "openslo" and openslo_kind(doc) == "SLO":
+            service = load_openslo(doc, index)
+            if service is not None:
+                units.append((service, doc, True))
+    index.check_all()
+    for doc in docs:  # after translation: OpenSLO SLIs are checked when an SLO uses them
+        errors.extend(doc.errors)
+    return _merge(units, errors)
+
+
+def _merge(units: list[tuple[Service, Document, bool]], errors: list[SpecError]) -> list[Service]:
+    """One service per name: OpenSLO SLO documents of one file group into one service."""
+    by_name: dict[str, tuple[Service, Document, bool]] = {}
+    for service, doc, mergeable in units:
+        first = by_name.get(service.name)
+        if first is None:
+            by_name[service.name] = (service, doc, mergeable)
+            continue
+        other, other_doc, other_mergeable = first
+        if mergeable and other_mergeable and other_doc.path == doc.path:
+            merged = _merge_openslo(other, service, errors)
+            by_name[service.name] = (merged, other_doc, True)
+            continue
+        where = f"{other.source.path}:{other.source.line}"
+        field = "spec.service" if mergeable else "service"
+        errors.append(
+            SpecError(
+                doc.path,
+                doc.line_of((field.split(".")[0],) if not mergeable else ("spec", "service")),
+                field,
+                f"service {service.name!r} is already defined in {where}: "
+                "keep each service in one file",
+            )
+        )
+    return [unit[0] for unit in by_name.values()]
+
+
+def _merge_openslo(first: Service, second: Service, errors: list[SpecError]) -> Service:
+    slos: list[SLO] = list(first.slos)
+    names = {slo.name: slo for slo in slos}
+    for slo in second.slos:
+        if slo.name in names:
+            errors.append(
+                SpecError(
+                    slo.source.path,
+                    slo.source.line,
+                    "metadata.name",
+                    f"duplicate SLO name {slo.name!r} in service {slo.service!r} "
+                    f"(first defined at line {names[slo.name].source.line})",
+                )
+            )
+        else:
+            slos.append(slo)
+    return Service(
+        name=first.name,
+        slos=tuple(slos),
+        source=Source(first.source.path, first.source.line),
+        selector=first.selector,
+        labels=dict(first.labels),
+    )
