@@ -76,7 +76,7 @@ def test_native_availability_builds_escaped_matchers_and_every_alert_option() ->
 
 
 def test_native_latency_uses_the_bucket_le_spelled_like_prometheus_client() -> None:
-    """errors = all requests − requests in the le="0.25" bucket; default job selector."""
+    """errors = all requests - requests in the le="0.25" bucket; default job selector."""
     service, slo = _one("native-latency.yaml")
     assert service.selector == (("job", "profile"),)
     total = f'sum(rate({c.HTTP_DURATION_COUNT}{{job="profile"}}[{WINDOW_PLACEHOLDER}]))'
@@ -107,7 +107,7 @@ def test_native_ratio_with_error_query_keeps_the_queries() -> None:
 
 
 def test_native_ratio_with_good_query_becomes_total_minus_good() -> None:
-    """`good` turns into total − good; `{{ .window }}` is normalised; page off."""
+    """`good` turns into total - good; `{{ .window }}` is normalised; page off."""
     _, slo = _one("native-ratio-good.yaml")
     total = 'sum(rate(mail_sent_total{job="mailer"}[{{.window}}]))'
     good = 'sum(rate(mail_delivered_total{job="mailer"}[{{.window}}]))'
@@ -171,7 +171,7 @@ def test_sloth_raw_sets_only_the_error_ratio_and_honours_disable() -> None:
 
 
 def test_openslo_good_total_converts_target_ratio_exactly() -> None:
-    """target 0.999 → objective 99.9 (no float noise); good becomes total − good."""
+    """target 0.999 → objective 99.9 (no float noise); good becomes total - good."""
     service, slo = _one("openslo-good-total.yaml")
     assert service.name == "web"
     assert slo.name == "web-availability"
