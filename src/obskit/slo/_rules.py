@@ -1,0 +1,363 @@
+"""Rule generation: the model → Prometheus rule groups (recording rules, then alerts).
+
+Group layout (see ``docs/slo-rules.md``): **one group per SLO**, named ``obskit-<service>-<slo>``,
+holding in this order
+
+1. the SLI's 5-minute error and total rates (:data:`RULE_SLI_ERRORS_RATE`,
+   :data:`RULE_SLI_TOTAL_RATE`), then its error ratio over every alert window;
+2. the burn rate per window, the metadata constants, the period ratio, the period burn rate and
+   the budget remaining;
+3. the four alert tiers.
+
+Prometheus (and Thanos, Mimir, ``promtool test rules``) evaluates the rules of one group one
+after the other at the same timestamp, and a rule sees the samples the rules before it wrote.
+Every rule only reads rules *above* it in the same group, so each evaluation is consistent in
+itself: no rule ever reads a neighbour's value from the previous cycle.  Groups of different
+SLOs are independent and run concurrently.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Final
+
+from obskit import conventions as c
+from obskit.slo._errors import SpecError, SpecErrors
+from obskit.slo._model import SLO, AlertTier, Service
+
+__all__ = [
+    "GROUP_PREFIX",
+    "SLI_WINDOWS",
+    "Rule",
+    "RuleGroup",
+    "fmt_number",
+    "service_groups",
+    "slo_group",
+]
+
+#: Every window an alert tier reads, shortest first (the Workbook's 5m … 3d).
+SLI_WINDOWS: Final = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
+#: Prefix of every group obskit writes: ``obskit-<service>-<slo>``.
+GROUP_PREFIX: Final = "obskit-"
+_ZERO_DURATION_RE: Final = re.compile(r"(?:0+(?:ms|[smhdwy]))+\Z")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One recording rule (``record`` set) or alerting rule (``alert`` set)."""
+
+    expr: str
+    labels: tuple[tuple[str, str], ...]
+    record: str | None = None
+    alert: str | None = None
+    #: ``for:`` of an alert; empty means none.
+    for_: str = ""
+    annotations: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class RuleGroup:
+    """A Prometheus rule group (no ``interval``: the ruler's global evaluation interval)."""
+
+    name: str
+    rules: tuple[Rule, ...]
+
+
+def fmt_number(value: float) -> str:
+    """A float as a short, exact-enough PromQL literal: 14.4, 0.001, 0.933333333333, 2592000."""
+    if value == int(value) and abs(value) < 1e15:
+        return str(int(value))
+    return format(value, ".12g")
+
+
+def _quote(value: str) -> str:
+    """A PromQL string literal (values were checked by the loader; escaped again anyway)."""
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return f'"{escaped}"'
+
+
+def _percent(ratio: float) -> str:
+    return fmt_number(round(ratio * 100, 6)) + "%"
+
+
+class _SLORules:
+    """Builds the rules of one SLO; kept as a class so each part reads as one short method."""
+
+    def __init__(self, slo: SLO, service: Service) -> None:
+        self.slo = slo
+        self.sli = slo.sli
+        self.budget = fmt_number(slo.error_budget)
+        self.sel = (
+            f"{{{c.SLO_LABEL_SERVICE}={_quote(slo.service)},{c.SLO_LABEL_SLO}={_quote(slo.name)}}}"
+        )
+        labels: dict[str, str] = {**service.labels, **slo.labels}
+        labels[c.SLO_LABEL_SERVICE] = slo.service
+        labels[c.SLO_LABEL_SLO] = slo.name
+        labels[c.SLO_LABEL_ID] = slo.id
+        self.labels = labels
+        self.events = self.sli.error_query is not None and self.sli.total_query is not None
+
+    def _record(self, name: str, expr: str, **extra: str) -> Rule:
+        return Rule(record=name, expr=expr, labels=tuple(sorted({**self.labels, **extra}.items())))
+
+    # -- 1. SLI ---------------------------------------------------------------------------------
+
+    def _sum(self, template: str, window: str) -> str:
+        query = self.sli.render(template, window)
+        return query if _is_plain_sum(query) else f"sum({query})"
+
+    def _errors(self, window: str) -> str:
+        # `or vector(0)`: an error series that never appeared (no 5xx yet) means 0 errors, not
+        # "no data"; with no traffic the denominator is 0 or absent, so the ratio stays NaN or
+        # absent and no alert can fire.
+        assert self.sli.error_query is not None
+        return f"({self._sum(self.sli.error_query, window)} or vector(0))"
+
+    def _total(self, window: str) -> str:
+        assert self.sli.total_query is not None
+        return self._sum(self.sli.total_query, window)
+
+    def sli_rules(self) -> list[Rule]:
+        if not self.events:
+            # Raw error-ratio SLI: no event counts exist.  `>= 0` drops NaN (a window without
+            # traffic) so that one idle night cannot turn the period average into NaN.
+            assert self.sli.error_ratio_query is not None
+            raw = self.sli.error_ratio_query
+            return [
+                self._record(c.error_ratio_rule(w), f"({self.sli.render(raw, w)}) >= 0")
+                for w in SLI_WINDOWS
+            ]
+        rules = [
+            self._record(c.RULE_SLI_ERRORS_RATE, self._errors("5m")),
+            self._record(c.RULE_SLI_TOTAL_RATE, self._total("5m")),
+            # The 5m ratio from the two rates just recorded (same timestamp, same group).
+            self._record(
+                c.error_ratio_rule("5m"),
+                f"{c.RULE_SLI_ERRORS_RATE}{self.sel} / {c.RULE_SLI_TOTAL_RATE}{self.sel}",
+            ),
+        ]
+        rules.extend(
+            self._record(c.error_ratio_rule(w), f"{self._errors(w)}\n/\n{self._total(w)}")
+            for w in SLI_WINDOWS[1:]
+        )
+        return rules
+
+    # -- 2. burn rates, metadata, period ----------------------------------------------------------
+
+    def meta_rules(self) -> list[Rule]:
+        slo, sel, budget = self.slo, self.sel, self.budget
+        rules = [
+            self._record(
+                c.RULE_BURN_RATE,
+                f"{c.error_ratio_rule(w)}{sel} / {budget}",
+                **{c.SLO_LABEL_WINDOW: w},
+            )
+            for w in SLI_WINDOWS
+        ]
+        rules += [
+            self._record(c.RULE_OBJECTIVE, f"vector({fmt_number(slo.objective_ratio)})"),
+            self._record(c.RULE_ERROR_BUDGET, f"vector({budget})"),
+            self._record(c.RULE_PERIOD_SECONDS, f"vector({slo.period_days * 86400})"),
+        ]
+        if self.events:
+            # Traffic-weighted: every sample of both 5m-rate series is taken at the same
+            # timestamps, so the ratio of their sums is (errors over the period) / (requests over
+            # the period); busy hours weigh more than quiet ones.  Reads recorded series only.
+            period = (
+                f"sum_over_time({c.RULE_SLI_ERRORS_RATE}{sel}[{slo.period}])\n/\n"
+                f"sum_over_time({c.RULE_SLI_TOTAL_RATE}{sel}[{slo.period}])"
+            )
+        else:
+            # No event counts: the best available figure is the time-weighted average of the
+            # 5-minute ratios (windows without traffic excluded).  Documented as approximate.
+            period = f"avg_over_time({c.error_ratio_rule('5m')}{sel}[{slo.period}])"
+        burn = f"{c.RULE_PERIOD_BURN_RATE}{sel}"
+        rules += [
+            self._record(c.RULE_PERIOD_ERROR_RATIO, period),
+            self._record(c.RULE_PERIOD_BURN_RATE, f"{c.RULE_PERIOD_ERROR_RATIO}{sel} / {budget}"),
+            # The period burn rate is the share of the budget spent.  A period without any
+            # traffic spent nothing: its NaN (0/0) burn rate gives 1, not NaN (`x != x` only
+            # holds for NaN; `>= -Inf` drops NaN from the first branch).
+            self._record(
+                c.RULE_ERROR_BUDGET_REMAINING,
+                f"(1 - {burn}) >= -Inf\nor\n({burn} != bool {burn}) == 1",
+            ),
+        ]
+        return rules
+
+    # -- 3. alerts ------------------------------------------------------------------------------
+
+    def alert_rules(self) -> list[Rule]:
+        alerting = self.slo.alerting
+        rules: list[Rule] = []
+        for tier in self.slo.tiers:
+            if (tier.severity == "page" and not alerting.page) or (
+                tier.severity == "ticket" and not alerting.ticket
+            ):
+                continue
+            rules.append(self._alert(tier))
+        return rules
+
+    def _alert(self, tier: AlertTier) -> Rule:
+        slo, alerting, sel = self.slo, self.slo.alerting, self.sel
+        rate = fmt_number(tier.burn_rate)
+        expr = (
+            f"(\n  {c.error_ratio_rule(tier.long_window)}{sel} / {self.budget} > {rate}\n"
+            f"and\n  {c.error_ratio_rule(tier.short_window)}{sel} / {self.budget} > {rate}\n)"
+        )
+        if alerting.min_events > 0 and self.events:
+            # Minimum-traffic guard: the long window must have seen enough events, so a handful
+            # of failed requests at night cannot page anyone.
+            seconds = c.window_seconds(tier.long_window)
+            expr += (
+                f"\nand on ()\n({self._total(tier.long_window)} * {seconds}"
+                f" >= {fmt_number(alerting.min_events)})"
+            )
+        page = tier.severity == "page"
+        labels: dict[str, str] = {
+            **self.labels,
+            **alerting.labels,
+            **(alerting.page_labels if page else alerting.ticket_labels),
+        }
+        # A spec may route with its own `severity` (Sloth migrations keep their routes).
+        labels.setdefault(c.ALERT_LABEL_SEVERITY, tier.severity)
+        labels[c.SLO_LABEL_SERVICE] = slo.service
+        labels[c.SLO_LABEL_SLO] = slo.name
+        labels[c.SLO_LABEL_ID] = slo.id
+        labels[c.ALERT_LABEL_LONG_WINDOW] = tier.long_window
+        labels[c.ALERT_LABEL_SHORT_WINDOW] = tier.short_window
+        labels[c.ALERT_LABEL_TIER] = tier.name
+        for_ = alerting.page_for if page else alerting.ticket_for
+        if _ZERO_DURATION_RE.match(for_.strip()):
+            for_ = ""
+        return Rule(
+            alert=alerting.name,
+            expr=expr,
+            labels=tuple(sorted(labels.items())),
+            for_=for_.strip(),
+            annotations=tuple(sorted(self._annotations(tier, page).items())),
+        )
+
+    def _annotations(self, tier: AlertTier, page: bool) -> dict[str, str]:
+        slo, alerting = self.slo, self.slo.alerting
+        rate = fmt_number(tier.burn_rate)
+        share_factor = fmt_number(c.window_seconds(tier.long_window) / (slo.period_days * 86400))
+        # `query` (a standard Prometheus template function, also in Thanos, Mimir and vmalert)
+        # turns the burn rate into the share of the budget the long window consumed.
+        share_query = (
+            f"{c.error_ratio_rule(tier.long_window)}{self.sel} / {self.budget} * {share_factor}"
+        )
+        annotations = {
+            "summary": (
+                f"{slo.service} {slo.name} SLO: error budget burn above {rate}x "
+                f"over {tier.long_window} and {tier.short_window} ({tier.severity})"
+            ),
+            "description": (
+                f"The {slo.name} SLO of {slo.service} ({fmt_number(slo.objective)}% over "
+                f"{slo.period}) is burning its error budget at {{{{ $value | humanize }}}}x the "
+                f"sustainable rate over the last {tier.long_window}, and still above {rate}x over "
+                f"the last {tier.short_window}. At this rate the last {tier.long_window} consumed "
+                f"{{{{ with query `{share_query}` }}}}"
+                "{{ . | first | value | humanizePercentage }}{{ end }}"
+                f" of the {slo.period} error budget (this {tier.name} tier fires at "
+                f"{_percent(tier.budget_consumed)}; at {rate}x the whole budget lasts "
+                f"{_lasts(slo.period_days, tier.burn_rate)})."
+            ),
+        }
+        if alerting.runbook_url:
+            annotations["runbook_url"] = alerting.runbook_url
+        annotations.update(alerting.annotations)
+        annotations.update(alerting.page_annotations if page else alerting.ticket_annotations)
+        return annotations
+
+    def group(self) -> RuleGroup:
+        rules = self.sli_rules() + self.meta_rules() + self.alert_rules()
+        return RuleGroup(name=f"{GROUP_PREFIX}{self.slo.id}", rules=tuple(rules))
+
+
+def _is_plain_sum(query: str) -> bool:
+    """Whether ``query`` is one ``sum(...)`` without grouping: a single series already.
+
+    A cheap scan (string literals skipped) that spares ``sum(sum(...))`` in the output; when in
+    doubt it answers ``False`` and the query is wrapped, which is always correct.
+    """
+    if not query.startswith("sum("):
+        return False
+    depth, quote, escaped = 0, "", False
+    for index, char in enumerate(query):
+        if quote:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == quote:
+                quote = ""
+        elif char in "\"'`":
+            quote = char
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth == 0:
+                return index == len(query) - 1
+    return False
+
+
+def _lasts(period_days: int, burn_rate: float) -> str:
+    hours = period_days * 24 / burn_rate
+    if hours < 72:
+        return f"{fmt_number(round(hours, 1))} hours"
+    return f"{fmt_number(round(hours / 24, 1))} days"
+
+
+def slo_group(slo: SLO, service: Service) -> RuleGroup:
+    """The rule group of one SLO (recordings first, then alerts; see the module docstring)."""
+    return _SLORules(slo, service).group()
+
+
+def service_groups(service: Service, *, check: bool = True) -> list[RuleGroup]:
+    """Every rule group of a service, one per SLO in spec order.
+
+    With ``check`` (the default) every expression is parsed with ``promql_parser``; a generated
+    expression that does not parse raises :class:`SpecErrors` naming the SLO's source, so a
+    generator bug or an unsupported query never reaches a rule file.
+    """
+    groups = [slo_group(slo, service) for slo in service.slos]
+    if check:
+        errors = check_groups(service, groups)
+        if errors:
+            raise SpecErrors(errors)
+    return groups
+
+
+def check_groups(service: Service, groups: list[RuleGroup]) -> list[SpecError]:
+    """Parse every expression of ``groups``; one :class:`SpecError` per broken rule."""
+    import promql_parser
+
+    errors: list[SpecError] = []
+    by_group = {f"{GROUP_PREFIX}{slo.id}": slo for slo in service.slos}
+    for group in groups:
+        slo = by_group.get(group.name)
+        for rule in group.rules:
+            try:
+                promql_parser.parse(rule.expr)
+            except (ValueError, TypeError) as exc:
+                name = rule.record or rule.alert
+                path = slo.source.path if slo else service.source.path
+                line = slo.source.line if slo else service.source.line
+                errors.append(
+                    SpecError(
+                        path,
+                        line,
+                        "sli",
+                        f"generated rule {name} does not parse ({exc}); expression: {rule.expr}",
+                    )
+                )
+    return errors
+
+
+def labels_dict(rule: Rule) -> Mapping[str, str]:
+    """A rule's labels as a mapping (tests and dashboards' convenience)."""
+    return dict(rule.labels)
