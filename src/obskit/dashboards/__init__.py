@@ -5,6 +5,9 @@ Public helpers for tests and tooling: :func:`lint` checks a dashboard's structur
 variables in as Grafana would, so every query can be parsed or run against a real Prometheus.
 """
 
+from obskit.dashboards._build import DashboardOptions, render
+from obskit.dashboards._fleet import fleet_dashboard
+from obskit.dashboards._generic import generic_dashboard
 from obskit.dashboards._ids import service_uid
 from obskit.dashboards._lint import lint
 from obskit.dashboards._queries import (
@@ -16,10 +19,14 @@ from obskit.dashboards._queries import (
 from obskit.dashboards._service import service_dashboard
 
 __all__ = [
+    "DashboardOptions",
+    "fleet_dashboard",
+    "generic_dashboard",
     "iter_queries",
     "iter_variable_queries",
     "lint",
     "metric_names",
+    "render",
     "service_dashboard",
     "service_uid",
     "substitute_variables",
