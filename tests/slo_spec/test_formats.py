@@ -235,7 +235,8 @@ def test_bundled_examples_load() -> None:
     assert [slo.sli.kind for slo in checkout.slos] == ["availability", "latency"]
     assert checkout.slos[0].alerting.min_events == 100
     assert checkout.slos[1].alerting.page is False
-    assert by_name["search"].slos[0].sli.kind == "raw"
+    assert by_name["search"].slos[0].sli.kind == "ratio"
+    assert by_name["search"].slos[0].period_days == 28
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in INPUTS.glob("*.yaml")))

@@ -32,7 +32,8 @@ def load_paths(paths: Sequence[str | os.PathLike[str]]) -> list[Service]:
     """
     errors: list[SpecError] = []
     docs: list[Document] = []
-    for file in expand_paths(paths, errors):
+    files = expand_paths(paths, errors)
+    for file in files:
         text = _read(file, errors)
         if text is not None:
             file_docs, file_errors = load_documents(file, text)
@@ -40,7 +41,9 @@ def load_paths(paths: Sequence[str | os.PathLike[str]]) -> list[Service]:
             errors.extend(file_errors)
     services = _translate(docs, errors)
     if errors:
-        raise SpecErrors(errors)
+        # Report file by file (in the order read), each file's problems top to bottom.
+        order = {file: i for i, file in enumerate(files)}
+        raise SpecErrors(sorted(errors, key=lambda e: (order.get(e.path, -1), e.line)))
     return sorted(services, key=lambda s: s.name)
 
 
@@ -152,8 +155,7 @@ def _merge(units: list[tuple[Service, Document, bool]], errors: list[SpecError])
                 doc.path,
                 doc.line_of((field.split(".")[0],) if not mergeable else ("spec", "service")),
                 field,
-                f"service {service.name!r} is already defined in {where}: "
-                "keep each service in one file",
+                f"{service.name!r} is already defined in {where}: keep each service in one file",
             )
         )
     return [unit[0] for unit in by_name.values()]

@@ -191,8 +191,6 @@ def _sli(doc: Document, path: Path, selector: tuple[tuple[str, str], ...]) -> SL
     if kind == "operation":
         return _operation(doc, kind_path, base)
     http = _http_matchers(doc, kind_path, base)
-    if http is None:
-        return None
     if kind == "availability":
         return _availability(doc, kind_path, http)
     return _latency(doc, kind_path, http)
@@ -249,9 +247,11 @@ def _status_regex(doc: Document, path: Path) -> tuple[str, str] | None:
     return "|".join(parts), " or ".join(codes) + " responses"
 
 
-def _availability(doc: Document, path: Path, pairs: list[tuple[str, str, str]]) -> SLI | None:
+def _availability(
+    doc: Document, path: Path, pairs: list[tuple[str, str, str]] | None
+) -> SLI | None:
     status = _status_regex(doc, (*path, "errors"))
-    if status is None:
+    if status is None or pairs is None:
         return None
     errors = [*pairs, (c.LABEL_STATUS, "=~", string_literal(status[0]))]
     return SLI(
@@ -262,7 +262,7 @@ def _availability(doc: Document, path: Path, pairs: list[tuple[str, str, str]]) 
     )
 
 
-def _latency(doc: Document, path: Path, pairs: list[tuple[str, str, str]]) -> SLI | None:
+def _latency(doc: Document, path: Path, pairs: list[tuple[str, str, str]] | None) -> SLI | None:
     threshold = doc.number((*path, "threshold"), required=True)
     if threshold is None:
         return None
@@ -273,6 +273,8 @@ def _latency(doc: Document, path: Path, pairs: list[tuple[str, str, str]]) -> SL
             f"{threshold:g} s is not a bucket boundary of {c.HTTP_DURATION}; valid thresholds "
             "(seconds): " + ", ".join(f"{b:g}" for b in boundaries),
         )
+        return None
+    if pairs is None:
         return None
     # `le` must be spelled exactly as prometheus-client writes it (0.5 → "0.5", 1 → "1.0").
     le = _go_float(threshold)

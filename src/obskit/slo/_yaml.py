@@ -62,8 +62,12 @@ class Document:
         return self.line
 
     def error(self, path: Path, message: str) -> None:
-        """Record a problem at ``path``."""
-        self.errors.append(SpecError(self.path, self.line_of(path), field_name(path), message))
+        """Record a problem at ``path`` (once: two checks may meet the same missing field)."""
+        line, field = self.line_of(path), field_name(path)
+        for seen in self.errors:
+            if (seen.line, seen.field, seen.message) == (line, field, message):
+                return
+        self.errors.append(SpecError(self.path, line, field, message))
 
     def get(self, path: Path, default: Any = None) -> Any:
         """The raw value at ``path`` (``default`` when any step is missing)."""
