@@ -371,3 +371,60 @@ def test_alerting_option_errors(tmp_path: Path) -> None:
         "not 'soon'",
         "svc.yaml:11: slos[0].alerting.ticket: must be a mapping, not a string",
     ]
+
+
+def test_alias_bomb_is_refused_not_expanded(tmp_path: Path) -> None:
+    """Nested YAML aliases ("billion laughs") stop with an error instead of eating memory."""
+    levels = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    for i in range(1, 8):
+        levels.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]")
+    text = "\n".join(levels) + "\n"
+    assert _one(tmp_path, text) == [
+        "svc.yaml: document too large: more than 200000 fields once aliases are expanded"
+    ]
+
+
+def test_anchors_and_merge_keys_work_like_safe_load(tmp_path: Path) -> None:
+    """Shared alerting blocks via anchors and `<<:` merge keys load as expected."""
+    (tmp_path / "a.yaml").write_text(
+        textwrap.dedent(
+            """\
+            service: a
+            slos:
+              - name: x
+                objective: 99
+                sli: {availability: {}}
+                alerting: &alerting
+                  min_events: 5
+                  runbook_url: https://r
+              - name: y
+                objective: 99
+                sli: {availability: {}}
+                alerting:
+                  <<: *alerting
+                  min_events: 7
+            """
+        )
+    )
+    (service,) = load_paths([tmp_path])
+    assert [s.alerting.min_events for s in service.slos] == [5, 7]
+    assert [s.alerting.runbook_url for s in service.slos] == ["https://r", "https://r"]
+
+
+def test_selector_may_not_use_the_slis_own_labels(tmp_path: Path) -> None:
+    """A selector on http_route (or another SLI label) would fight the SLI's own matchers."""
+    text = "service: a\nselector:\n  http_route: /x\n  app: ''\nslos:\n" + GOOD_SLO
+    assert _one(tmp_path, text) == [
+        "svc.yaml:3: selector.http_route: 'http_route' is set by the SLI itself; select the "
+        "service by its own labels",
+        "svc.yaml:4: selector.app: must not be empty",
+    ]
+
+
+def test_zero_for_means_no_for(tmp_path: Path) -> None:
+    """`for: 0` disables the page `for:`; the ticket keeps its default."""
+    (tmp_path / "a.yaml").write_text(
+        "service: a\nslos:\n" + GOOD_SLO + "    alerting:\n      page:\n        for: 0\n"
+    )
+    (service,) = load_paths([tmp_path])
+    assert (service.slos[0].alerting.page_for, service.slos[0].alerting.ticket_for) == ("", "15m")

@@ -121,7 +121,12 @@ def native_schema() -> dict[str, Any]:
             {"type": "boolean"},
             _object(
                 {
-                    "for": {"type": "string", "pattern": r"^(\d+(ms|[smhdwy]))+$|^0$"},
+                    "for": {
+                        "anyOf": [
+                            {"type": "string", "pattern": r"^(\d+(ms|[smhdwy]))+$|^0$"},
+                            {"const": 0},
+                        ]
+                    },
                     "labels": _labels("Labels on this severity's alerts."),
                     "annotations": _labels(
                         "Annotations on this severity's alerts.", safe_values=False

@@ -11,7 +11,7 @@ reports every problem of every file.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable
 from typing import Any
 
 import yaml
@@ -24,6 +24,15 @@ __all__ = ["Document", "Path", "field_name", "load_documents"]
 Path = tuple[str | int, ...]
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+#: Fields per document before loading stops: aliases are expanded into copies, so a few nested
+#: anchors ("billion laughs") could otherwise exhaust memory.  Real specs use a few hundred.
+MAX_FIELDS = 200_000
+
+
+class _TooLarge(Exception):
+    """A document expanded past :data:`MAX_FIELDS` fields."""
+
+
 _MISSING: Any = object()
 
 
@@ -237,6 +246,9 @@ def load_documents(path: str, text: str) -> tuple[list[Document], list[SpecError
         if exc.context:
             problem = f"{exc.context}, {problem}"
         return docs, [SpecError(path, line, "", f"YAML syntax error: {problem}")]
+    except _TooLarge:
+        message = f"document too large: more than {MAX_FIELDS} fields once aliases are expanded"
+        return docs, [SpecError(path, 0, "", message)]
     except yaml.YAMLError as exc:  # e.g. a reader error (control characters)
         return docs, [SpecError(path, 0, "", f"YAML error: {exc}")]
     finally:
@@ -260,19 +272,29 @@ def _convert(
 ) -> Any:
     """Node → plain value, recording the line of every key and item under ``path``."""
     if isinstance(node, yaml.MappingNode):
+        own = sum(1 for k, _ in node.value if k.tag != "tag:yaml.org,2002:merge")
         loader.flatten_mapping(node)  # resolve `<<: *anchor` merge keys like safe_load does
+        merged = len(node.value) - own  # merged pairs come first; the mapping's own keys win
         out: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
+        own_keys: set[Any] = set()
+        for i, (key_node, value_node) in enumerate(node.value):
             key = _scalar(loader, key_node)
             if not isinstance(key, str):
                 key = str(key) if isinstance(key, int | float | bool) else repr(key)
             child = (*path, key)
             line = key_node.start_mark.line + 1
-            if key in out:
+            if i >= merged:
+                duplicate = key in own_keys
+                own_keys.add(key)
+            else:
+                duplicate = False
+            if duplicate:
                 errors.append(
                     SpecError(file, line, field_name(child), "duplicate key in the same mapping")
                 )
             lines[child] = line
+            if len(lines) > MAX_FIELDS:
+                raise _TooLarge
             out[key] = _convert(loader, value_node, child, lines, errors, file)
         return out
     if isinstance(node, yaml.SequenceNode):
@@ -280,24 +302,19 @@ def _convert(
         for i, item_node in enumerate(node.value):
             child = (*path, i)
             lines[child] = item_node.start_mark.line + 1
+            if len(lines) > MAX_FIELDS:
+                raise _TooLarge
             items.append(_convert(loader, item_node, child, lines, errors, file))
         return items
     return _scalar(loader, node)
 
 
+_STR_TAG = "tag:yaml.org,2002:str"
+
+
 def _scalar(loader: Any, node: yaml.Node) -> Any:
     if not isinstance(node, yaml.ScalarNode):
         return f"<{type(node).__name__}>"
+    if node.tag == _STR_TAG:  # most scalars: skip the constructor's dispatch
+        return node.value
     return loader.construct_object(node, deep=True)
-
-
-def iter_paths(doc: Document, prefix: Path) -> Iterator[Path]:
-    """Every recorded path under ``prefix`` (for tests and diagnostics)."""
-    for path in doc.lines:
-        if path[: len(prefix)] == prefix:
-            yield path
-
-
-def sorted_mapping(values: Mapping[str, str]) -> dict[str, str]:
-    """A copy of ``values`` with keys sorted, so output order never depends on the file."""
-    return {key: values[key] for key in sorted(values)}
