@@ -1,0 +1,217 @@
+"""Runtime options: keyword argument, then ``OBSKIT_*``/``OTEL_*`` environment, then default.
+
+Every option is resolved once, in :func:`resolve`, into a frozen :class:`Config`; bad values
+raise ``ValueError`` naming the option *and* where the value came from, so a typo in a
+deployment manifest is a clear start-up error rather than silently ignored.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from obskit import conventions
+
+__all__ = ["DEFAULT_REDACT_KEYS", "Config", "resolve"]
+
+DEFAULT_REDACT_KEYS: Final = frozenset(
+    {
+        "password", "passwd", "pwd", "secret", "token", "api_key", "apikey", "authorization",
+        "cookie", "set_cookie", "session", "session_id", "sessionid", "private_key",
+        "secret_key", "access_key", "credentials",
+    }
+)  # fmt: skip
+
+_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+_TRUE: Final = frozenset({"1", "true", "yes", "on"})
+_FALSE: Final = frozenset({"0", "false", "no", "off", ""})
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """The resolved runtime options (see ``docs/runtime.md``)."""
+
+    service_name: str
+    service_version: str
+    environment: str
+    log_level: str
+    log_format: str  # "json" or "console" (``auto`` is resolved here)
+    access_log: bool
+    metrics_port: int
+    metrics_addr: str
+    excluded_paths: frozenset[str]
+    redact_keys: frozenset[str]
+    traces: bool
+    instrument_frameworks: bool
+    instrument_libraries: bool
+    shutdown_timeout: float
+
+
+def _resource_attributes(env: Mapping[str, str]) -> dict[str, str]:
+    """``OTEL_RESOURCE_ATTRIBUTES`` (``k=v,k2=v2``, values percent-decoded) as a dict."""
+    from urllib.parse import unquote
+
+    out: dict[str, str] = {}
+    for part in env.get("OTEL_RESOURCE_ATTRIBUTES", "").split(","):
+        key, sep, value = part.partition("=")
+        if sep and key.strip():
+            out[key.strip()] = unquote(value.strip())
+    return out
+
+
+def _bool(option: str, var: str, value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError(f"obskit option {option!r} ({var}): expected true/false, got {value!r}")
+
+
+def _pick(option: str, var: str, args: Mapping[str, Any], env: Mapping[str, str]) -> Any:
+    """The argument if given (not None), else the environment variable, else None."""
+    value = args.get(option)
+    if value is not None:
+        return value
+    raw = env.get(var)
+    return raw if raw is not None and raw.strip() != "" else None
+
+
+def _list(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    if isinstance(value, Iterable):
+        return [str(part).strip() for part in value if str(part).strip()]
+    raise TypeError(f"expected a list of strings, got {value!r}")
+
+
+def _normalise_path(path: str) -> str:
+    return path.rstrip("/") or "/"
+
+
+def normalise_key(key: str) -> str:
+    """How a redaction key is compared: lower case, ``-`` and ``.`` as ``_``."""
+    return key.lower().replace("-", "_").replace(".", "_")
+
+
+_OPTIONS: Final = (
+    "service_name",
+    "service_version",
+    "environment",
+    "log_level",
+    "log_format",
+    "access_log",
+    "metrics_port",
+    "metrics_addr",
+    "excluded_paths",
+    "redact_keys",
+    "traces",
+    "instrument_frameworks",
+    "instrument_libraries",
+    "shutdown_timeout",
+)
+
+
+def resolve(args: Mapping[str, Any], env: Mapping[str, str] | None = None) -> Config:
+    """Resolve every option (argument > environment > default).
+
+    Raises:
+        TypeError: an unknown option name.
+        ValueError: a bad value, naming the option and its variable.
+    """
+    env = os.environ if env is None else env
+    unknown = sorted(set(args) - set(_OPTIONS))
+    if unknown:
+        raise TypeError(f"obskit.init(): unknown option(s) {', '.join(unknown)}")
+    resource = _resource_attributes(env)
+
+    name = _pick("service_name", "OBSKIT_SERVICE_NAME", args, env)
+    if name is None:
+        name = env.get("OTEL_SERVICE_NAME") or resource.get("service.name") or "unknown_service"
+    version = _pick("service_version", "OBSKIT_SERVICE_VERSION", args, env)
+    if version is None:
+        version = resource.get("service.version", "")
+    environment = _pick("environment", "OBSKIT_ENVIRONMENT", args, env)
+    if environment is None:
+        environment = resource.get(
+            "deployment.environment.name", resource.get("deployment.environment", "")
+        )
+
+    level = str(_pick("log_level", "OBSKIT_LOG_LEVEL", args, env) or "INFO").upper()
+    if level == "WARN":
+        level = "WARNING"
+    if level not in _LEVELS:
+        raise ValueError(f"obskit option 'log_level' (OBSKIT_LOG_LEVEL): unknown level {level!r}")
+
+    fmt = str(_pick("log_format", "OBSKIT_LOG_FORMAT", args, env) or "auto").lower()
+    if fmt == "auto":
+        isatty = getattr(sys.stdout, "isatty", None)
+        fmt = "console" if isatty is not None and isatty() else "json"
+    if fmt not in ("json", "console"):
+        raise ValueError(
+            f"obskit option 'log_format' (OBSKIT_LOG_FORMAT): expected json|console|auto, "
+            f"got {fmt!r}"
+        )
+
+    raw_port = _pick("metrics_port", "OBSKIT_METRICS_PORT", args, env)
+    try:
+        port = 9464 if raw_port is None else int(raw_port)
+    except ValueError:
+        raise ValueError(
+            f"obskit option 'metrics_port' (OBSKIT_METRICS_PORT): not a port number: {raw_port!r}"
+        ) from None
+    if not 0 <= port <= 65535:
+        raise ValueError(
+            f"obskit option 'metrics_port' (OBSKIT_METRICS_PORT): out of range: {port}"
+        )
+
+    raw_paths = _pick("excluded_paths", "OBSKIT_EXCLUDED_PATHS", args, env)
+    paths = conventions.DEFAULT_EXCLUDED_PATHS if raw_paths is None else _list(raw_paths)
+
+    raw_keys = _pick("redact_keys", "OBSKIT_REDACT_KEYS", args, env)
+    if raw_keys is None:
+        keys = set(DEFAULT_REDACT_KEYS)
+    elif isinstance(raw_keys, str) and raw_keys.strip().startswith("+"):
+        keys = set(DEFAULT_REDACT_KEYS) | set(_list(raw_keys.strip()[1:]))
+    else:
+        keys = set(_list(raw_keys))
+
+    traces_raw = _pick("traces", "OBSKIT_TRACES", args, env)
+    traces = True if traces_raw is None else _bool("traces", "OBSKIT_TRACES", traces_raw)
+    if _bool("OTEL_SDK_DISABLED", "OTEL_SDK_DISABLED", env.get("OTEL_SDK_DISABLED", "false")):
+        traces = False
+
+    def flag(option: str, var: str) -> bool:
+        raw = _pick(option, var, args, env)
+        return True if raw is None else _bool(option, var, raw)
+
+    raw_timeout = _pick("shutdown_timeout", "OBSKIT_SHUTDOWN_TIMEOUT", args, env)
+    try:
+        timeout = 5.0 if raw_timeout is None else float(raw_timeout)
+    except ValueError:
+        raise ValueError(
+            f"obskit option 'shutdown_timeout' (OBSKIT_SHUTDOWN_TIMEOUT): not seconds: "
+            f"{raw_timeout!r}"
+        ) from None
+
+    return Config(
+        service_name=str(name),
+        service_version=str(version),
+        environment=str(environment),
+        log_level=level,
+        log_format=fmt,
+        access_log=flag("access_log", "OBSKIT_ACCESS_LOG"),
+        metrics_port=port,
+        metrics_addr=str(_pick("metrics_addr", "OBSKIT_METRICS_ADDR", args, env) or "0.0.0.0"),
+        excluded_paths=frozenset(_normalise_path(p) for p in paths),
+        redact_keys=frozenset(normalise_key(k) for k in keys),
+        traces=traces,
+        instrument_frameworks=flag("instrument_frameworks", "OBSKIT_INSTRUMENT_FRAMEWORKS"),
+        instrument_libraries=flag("instrument_libraries", "OBSKIT_INSTRUMENT_LIBRARIES"),
+        shutdown_timeout=timeout,
+    )

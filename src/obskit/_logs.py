@@ -1,0 +1,287 @@
+"""Structured logs: one structlog pipeline, the stdlib bridged into it, JSON lines on stdout.
+
+The processor chain is deliberately short — ``merge_contextvars`` and one obskit processor that
+adds the fixed fields, the active span's ids, redaction and exception formatting, then renders
+with orjson — because every extra processor is a Python call on every log line.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import sys
+import time
+import traceback
+from collections.abc import MutableMapping
+from typing import Any, Final
+
+import orjson
+import structlog
+from opentelemetry import trace
+
+from obskit._config import Config
+from obskit._redact import Redactor
+
+__all__ = ["LogPipeline", "bridge_stdlib", "current_ids", "get_logger", "request_ids"]
+
+_LEVEL_NAMES: Final = {
+    "debug": "debug",
+    "info": "info",
+    "warning": "warning",
+    "warn": "warning",
+    "error": "error",
+    "exception": "error",
+    "critical": "critical",
+    "fatal": "critical",
+    "msg": "info",
+}
+
+#: ``(span, trace_id_hex, span_id_hex)`` of the request's server span: the hex conversion is
+#: done once per request and reused by every log line of that request.
+request_ids: contextvars.ContextVar[tuple[object, str, str] | None] = contextvars.ContextVar(
+    "obskit_request_ids", default=None
+)
+
+_INVALID_SPAN: Final = trace.INVALID_SPAN
+_get_current_span = trace.get_current_span
+
+
+def current_ids() -> tuple[str, str] | None:
+    """``(trace_id, span_id)`` in hex of the active span (sampled or not), or None."""
+    span = _get_current_span()
+    if span is _INVALID_SPAN:
+        return None
+    cached = request_ids.get()
+    if cached is not None and cached[0] is span:
+        return cached[1], cached[2]
+    ctx = span.get_span_context()
+    if not ctx.is_valid:
+        return None
+    return format(ctx.trace_id, "032x"), format(ctx.span_id, "016x")
+
+
+class _Clock:
+    """UTC ISO-8601 timestamps; the date-time part is formatted once per second."""
+
+    __slots__ = ("_prefix", "_second")
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._prefix = ""
+
+    def now(self) -> str:
+        t = time.time()
+        second = int(t)
+        if second != self._second:
+            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._second = second
+        return f"{self._prefix}.{int((t - second) * 1_000_000):06d}Z"
+
+
+def format_exception(exc_info: Any) -> dict[str, str] | None:
+    """``{"type", "message", "traceback"}`` for ``exc_info`` (True, an exception or a tuple)."""
+    if exc_info is True:
+        exc_info = sys.exc_info()
+    if isinstance(exc_info, BaseException):
+        exc: BaseException | None = exc_info
+    elif isinstance(exc_info, tuple) and len(exc_info) == 3:
+        exc = exc_info[1]
+    else:
+        exc = None
+    if exc is None:
+        return None
+    return {
+        "type": type(exc).__qualname__,
+        "message": str(exc),
+        "traceback": "".join(traceback.format_exception(exc)),
+    }
+
+
+class LogPipeline:
+    """Enrich, redact, render and write one event; shared by structlog and the stdlib bridge."""
+
+    def __init__(self, config: Config, redactor: Redactor) -> None:
+        self.level = logging.getLevelNamesMapping()[config.log_level]
+        self.console = config.log_format == "console"
+        self._static: dict[str, str] = {"service": config.service_name}
+        if config.service_version:
+            self._static["service_version"] = config.service_version
+        if config.environment:
+            self._static["environment"] = config.environment
+        self._redactor = redactor
+        self._clock = _Clock()
+        #: When a list, events are appended to it instead of being written (obskit.testing).
+        self.capture: list[dict[str, Any]] | None = None
+        self._console_renderer: Any = None
+        if self.console:
+            self._console_renderer = structlog.dev.ConsoleRenderer(colors=sys.stdout.isatty())
+
+    def build(self, level: str, logger: str, event: dict[str, Any]) -> dict[str, Any]:
+        """The final event: fixed fields first, then ids, then the caller's keys, redacted."""
+        out: dict[str, Any] = {
+            "timestamp": self._clock.now(),
+            "level": level,
+            "logger": logger,
+            "event": event.pop("event", ""),
+        }
+        out.update(self._static)
+        ids = current_ids()
+        exc_info = event.pop("exc_info", None)
+        if ids is None and exc_info is not None:
+            # An exception logged by the server after the request's context was left.
+            exc = exc_info if isinstance(exc_info, BaseException) else None
+            ids = getattr(exc, "__obskit_ids__", None)
+        if ids is not None:
+            out["trace_id"], out["span_id"] = ids
+        if event:
+            out.update(event)
+            self._redactor.redact_event(out)
+        if exc_info:
+            formatted = format_exception(exc_info)
+            if formatted is not None:
+                out["exception"] = formatted
+        return out
+
+    def render(self, out: dict[str, Any]) -> bytes | str | None:
+        """JSON bytes with a newline (or console text); None when captured for tests."""
+        if self.capture is not None:
+            self.capture.append(out)
+            return None
+        if self.console:
+            exc = out.pop("exception", None)
+            text: str = self._console_renderer(None, out["level"], dict(out))
+            if exc is not None:
+                text += "\n" + exc["traceback"]
+            return text
+        return orjson.dumps(
+            out, default=repr, option=orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS
+        )
+
+    def process(self, _logger: Any, method: str, event: MutableMapping[str, Any]) -> Any:
+        """The structlog processor (last in the chain)."""
+        logger = event.pop("logger", None) or "root"
+        out = self.build(_LEVEL_NAMES.get(method, method), str(logger), dict(event))
+        rendered = self.render(out)
+        if rendered is None:
+            raise structlog.DropEvent
+        return rendered
+
+    def emit(self, level: str, logger: str, event: dict[str, Any]) -> None:
+        """Build, render and write one event (the stdlib bridge's entry point)."""
+        rendered = self.render(self.build(level, logger, event))
+        if rendered is not None:
+            write(rendered)
+
+
+def write(line: bytes | str) -> None:
+    """Write one rendered line to the *current* ``sys.stdout`` and flush it."""
+    out = sys.stdout
+    try:
+        if isinstance(line, bytes):
+            buffer = getattr(out, "buffer", None)
+            if buffer is not None:
+                out.flush()  # keep ordering with text written through sys.stdout
+                buffer.write(line)
+                buffer.flush()
+                return
+            line = line.decode()
+        else:
+            line += "\n"
+        out.write(line)
+        out.flush()
+    except (ValueError, OSError):  # stdout closed at interpreter exit: nothing sensible to do
+        pass
+
+
+class _Sink:
+    """structlog's wrapped logger: every level method writes the rendered line."""
+
+    def msg(self, line: bytes | str) -> None:
+        write(line)
+
+    debug = info = warning = warn = error = critical = exception = fatal = log = msg
+
+
+_SINK: Final = _Sink()
+
+
+def configure_structlog(pipeline: LogPipeline) -> None:
+    """Point structlog and the stdlib bridge at ``pipeline`` (``init()``, ``obskit.testing``)."""
+    global PIPELINE
+    PIPELINE = pipeline
+    structlog.configure(
+        processors=[structlog.contextvars.merge_contextvars, pipeline.process],
+        wrapper_class=structlog.make_filtering_bound_logger(pipeline.level),
+        logger_factory=lambda *_args: _SINK,
+        cache_logger_on_first_use=False,
+    )
+
+
+def get_logger(name: str | None = None) -> Any:
+    """A structlog logger whose lines carry ``logger=name`` (default: the caller's module)."""
+    if name is None:
+        name = sys._getframe(1).f_globals.get("__name__", "root")
+    return structlog.get_logger().bind(logger=name)
+
+
+# --------------------------------------------------------------------------------------------
+# The stdlib bridge
+# --------------------------------------------------------------------------------------------
+
+_RECORD_KEYS: Final = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+#: Their plain access lines are replaced by obskit's JSON access line.
+SILENCED_LOGGERS: Final = ("uvicorn.access", "gunicorn.access")
+#: Loggers that servers configure with their own handlers: routed to the root handler instead.
+SERVER_LOGGERS: Final = ("uvicorn", "uvicorn.error", "gunicorn", "gunicorn.error")
+
+
+#: The pipeline in force (swapped by ``obskit.testing``); the bridge handler follows it.
+PIPELINE: LogPipeline | None = None
+
+
+class BridgeHandler(logging.Handler):
+    """Renders stdlib records through obskit's pipeline (installed on the root logger)."""
+
+    def __init__(self, pipeline: LogPipeline) -> None:
+        super().__init__()
+        self.pipeline = pipeline
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            event: dict[str, Any] = {"event": record.getMessage()}
+            for key, value in record.__dict__.items():
+                if key not in _RECORD_KEYS and not key.startswith("_"):
+                    event[key] = value
+            exc: BaseException | None = None
+            if record.exc_info and record.exc_info[1] is not None:
+                exc = record.exc_info[1]
+            if exc is not None:
+                event["exc_info"] = exc
+            level = record.levelname.lower()
+            (PIPELINE or self.pipeline).emit(_LEVEL_NAMES.get(level, level), record.name, event)
+        except Exception:
+            self.handleError(record)
+
+
+def bridge_stdlib(pipeline: LogPipeline) -> BridgeHandler:
+    """Make the root logger's only handler obskit's bridge; route server loggers to it."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        # pytest's capture handlers stay (caplog keeps working in users' tests).
+        if not type(handler).__module__.startswith("_pytest"):
+            root.removeHandler(handler)
+    handler = BridgeHandler(pipeline)
+    root.addHandler(handler)
+    root.setLevel(pipeline.level)
+    for name in SERVER_LOGGERS:
+        logger = logging.getLogger(name)
+        for h in list(logger.handlers):
+            logger.removeHandler(h)
+        logger.propagate = True
+    for name in SILENCED_LOGGERS:
+        logger = logging.getLogger(name)
+        for h in list(logger.handlers):
+            logger.removeHandler(h)
+        logger.propagate = False
+        logger.disabled = True
+    return handler

@@ -1,0 +1,144 @@
+"""The RED metrics obskit emits, with pre-bound label children for the hot path.
+
+Every name comes from :mod:`obskit.conventions`.  Label children are cached per
+``(method, route, status)``: routes are templates and ``<unmatched>``, methods are folded into
+``_OTHER``, so the cache is bounded by the application's own route table.
+"""
+
+from __future__ import annotations
+
+import bisect
+import time
+from typing import Any, Final
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from obskit import conventions as c
+from obskit._config import Config
+
+__all__ = ["Metrics"]
+
+#: Upper bound of cached label children (beyond it, ``labels()`` is called each time).
+_CACHE_MAX: Final = 10_000
+
+
+class Metrics:
+    """The runtime's metric objects, registered in ``registry``."""
+
+    def __init__(
+        self,
+        config: Config,
+        registry: CollectorRegistry,
+        *,
+        exemplar_store: dict[tuple[Any, ...], tuple[str, float, float]] | None = None,
+    ) -> None:
+        self.registry = registry
+        bounds = c.buckets()
+        self._bounds = list(bounds)
+        #: Multiprocess mode: prometheus-client drops exemplars there, so they are kept here
+        #: (``(metric, labelvalues, le) -> (trace_id, value, timestamp)``) and merged at scrape.
+        self.exemplar_store = exemplar_store
+        self.http_duration = Histogram(
+            c.HTTP_DURATION.removesuffix("_seconds"),
+            "Duration of HTTP server requests.",
+            [c.LABEL_METHOD, c.LABEL_ROUTE, c.LABEL_STATUS],
+            unit="seconds",
+            buckets=bounds,
+            registry=registry,
+        )
+        self.active_requests = Gauge(
+            c.ACTIVE_REQUESTS,
+            "Number of active HTTP server requests.",
+            [c.LABEL_METHOD, c.LABEL_SCHEME],
+            registry=registry,
+            multiprocess_mode="livesum",
+        )
+        self.operation_duration = Histogram(
+            c.OPERATION_DURATION.removesuffix("_seconds"),
+            "Duration of operations observed with obskit.observe.",
+            [c.LABEL_OPERATION, c.LABEL_OUTCOME],
+            unit="seconds",
+            buckets=bounds,
+            registry=registry,
+        )
+        self.spans_dropped = Counter(
+            c.SPANS_DROPPED.removesuffix("_total"),
+            "Spans dropped by the exporter (queue full, endpoint down or slow).",
+            registry=registry,
+        )
+        # A gauge rather than an Info: prometheus-client's Info has no multiprocess support.
+        self.target_info = Gauge(
+            c.TARGET_INFO,
+            "Target metadata.",
+            [c.TARGET_INFO_LABEL_SERVICE, c.TARGET_INFO_LABEL_VERSION,
+             c.TARGET_INFO_LABEL_ENVIRONMENT],
+            registry=registry,
+            multiprocess_mode="max",
+        )  # fmt: skip
+        self.target_info.labels(
+            config.service_name, config.service_version, config.environment
+        ).set(1)
+        self._http_children: dict[tuple[str, str, int], Any] = {}
+        self._active_children: dict[tuple[str, str], Any] = {}
+        self._op_children: dict[tuple[str, str], Any] = {}
+
+    # -- hot path ------------------------------------------------------------------------------
+
+    def http_child(self, method: str, route: str, status: int) -> Any:
+        """The histogram child for these labels (cached)."""
+        key = (method, route, status)
+        child = self._http_children.get(key)
+        if child is None:
+            child = self.http_duration.labels(method, route, str(status))
+            if len(self._http_children) < _CACHE_MAX:
+                self._http_children[key] = child
+        return child
+
+    def active_child(self, method: str, scheme: str) -> Any:
+        """The active-requests gauge child for these labels (cached)."""
+        key = (method, scheme)
+        child = self._active_children.get(key)
+        if child is None:
+            child = self.active_requests.labels(method, scheme)
+            if len(self._active_children) < _CACHE_MAX:
+                self._active_children[key] = child
+        return child
+
+    def observe_http(
+        self, method: str, route: str, status: int, seconds: float, trace_id: str | None
+    ) -> None:
+        """Record one request; ``trace_id`` (sampled spans only) becomes the exemplar."""
+        child = self.http_child(method, route, status)
+        if trace_id is None:
+            child.observe(seconds)
+        elif self.exemplar_store is None:
+            child.observe(seconds, {c.EXEMPLAR_TRACE_ID: trace_id})
+        else:
+            child.observe(seconds)
+            self._store_exemplar(c.HTTP_DURATION, (method, route, str(status)), seconds, trace_id)
+
+    def observe_operation(
+        self, operation: str, outcome: str, seconds: float, trace_id: str | None
+    ) -> None:
+        """Record one ``obskit.observe`` operation."""
+        key = (operation, outcome)
+        child = self._op_children.get(key)
+        if child is None:
+            child = self.operation_duration.labels(operation, outcome)
+            if len(self._op_children) < _CACHE_MAX:
+                self._op_children[key] = child
+        if trace_id is None:
+            child.observe(seconds)
+        elif self.exemplar_store is None:
+            child.observe(seconds, {c.EXEMPLAR_TRACE_ID: trace_id})
+        else:
+            child.observe(seconds)
+            self._store_exemplar(c.OPERATION_DURATION, (operation, outcome), seconds, trace_id)
+
+    def _store_exemplar(
+        self, metric: str, labels: tuple[str, ...], seconds: float, trace_id: str
+    ) -> None:
+        assert self.exemplar_store is not None
+        index = bisect.bisect_left(self._bounds, seconds)
+        le = self._bounds[index] if index < len(self._bounds) else float("inf")
+        self.exemplar_store[(metric, labels, le)] = (trace_id, seconds, time.time())

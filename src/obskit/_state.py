@@ -1,0 +1,100 @@
+"""The runtime's process-wide state, read by the middleware on every request.
+
+A single module-level ``STATE`` (None before ``init()``) keeps the hot path to one global read, and
+lets ``obskit.testing`` swap in an isolated state (registry, in-memory spans, captured logs).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from time import perf_counter
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.propagators.textmap import TextMapPropagator
+
+from obskit import conventions as c
+from obskit._config import Config
+from obskit._logs import LogPipeline
+from obskit._metrics import Metrics
+from obskit._redact import Redactor
+
+__all__ = ["STATE", "State", "finish_request", "get_state"]
+
+_INFO = logging.INFO
+
+
+@dataclass(eq=False)
+class State:
+    """Everything the middleware needs, resolved once by ``init()``."""
+
+    config: Config
+    redactor: Redactor
+    pipeline: LogPipeline
+    metrics: Metrics
+    tracer: trace.Tracer | None
+    propagator: TextMapPropagator
+    excluded: frozenset[str]
+    access_log: bool
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def is_excluded(self, path: str) -> bool:
+        """Whether ``path`` (trailing ``/`` ignored) is excluded from measurement."""
+        excluded = self.excluded
+        if path in excluded:
+            return True
+        return path[-1:] == "/" and len(path) > 1 and path.rstrip("/") in excluded
+
+
+STATE: State | None = None
+
+
+def get_state() -> State | None:
+    """The current state (None before ``init()``)."""
+    return STATE
+
+
+def finish_request(
+    st: State,
+    span: Any,
+    raw_method: str,
+    method: str,
+    route: str,
+    path: str,
+    status: int,
+    start: float,
+    trace_hex: str | None,
+    span_hex: str | None,
+    sampled: bool,
+    client: str | None,
+    exc: BaseException | None,
+) -> None:
+    """Record the metric, end the span and write the access line for one finished request."""
+    seconds = perf_counter() - start
+    st.metrics.observe_http(method, route, status, seconds, trace_hex if sampled else None)
+    if span is not None:
+        if span.is_recording():
+            span.update_name(raw_method if route == c.UNMATCHED_ROUTE else f"{raw_method} {route}")
+            if route != c.UNMATCHED_ROUTE:
+                span.set_attribute("http.route", route)
+            span.set_attribute("http.response.status_code", status)
+            if exc is not None:
+                span.record_exception(exc)
+                span.set_attribute("error.type", type(exc).__qualname__)
+                span.set_status(trace.Status(trace.StatusCode.ERROR))
+            elif status >= 500:
+                span.set_attribute("error.type", str(status))
+                span.set_status(trace.Status(trace.StatusCode.ERROR))
+        span.end()
+    if st.access_log and st.pipeline.level <= _INFO:
+        event: dict[str, Any] = {
+            "event": "request",
+            "method": raw_method,
+            "route": route,
+            "path": path,
+            "status": status,
+            "duration_ms": round(seconds * 1000.0, 3),
+            "client_addr": client,
+        }
+        st.pipeline.emit("info", "obskit.access", event)

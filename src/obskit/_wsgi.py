@@ -1,0 +1,151 @@
+"""Plain WSGI middleware, the twin of :mod:`obskit._asgi`.
+
+The route template comes from what the framework matched: ``environ["obskit.route"]`` when set
+(Django's route middleware, custom apps), else the werkzeug request Flask stored in the environ
+(``environ["werkzeug.request"].url_rule.rule``) — nothing is re-matched.  WSGI servers reuse
+threads, so structlog's contextvars are cleared at the start of each request.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterable
+from time import perf_counter
+from typing import Any, Final
+
+import structlog
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
+
+from obskit import _state
+from obskit import conventions as c
+from obskit._logs import request_ids
+
+__all__ = ["ObskitWSGI", "route_of_environ"]
+
+StartResponse = Callable[..., Any]
+WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+_STANDARD: Final = c.STANDARD_METHODS
+_OTHER: Final = c.METHOD_OTHER
+_UNMATCHED: Final = c.UNMATCHED_ROUTE
+_SERVER: Final = SpanKind.SERVER
+_EXCEPTION_IDS: Final = "__obskit_ids__"
+_clear_contextvars = structlog.contextvars.clear_contextvars
+_HEADERS: Final = (
+    ("HTTP_TRACEPARENT", "traceparent"),
+    ("HTTP_TRACESTATE", "tracestate"),
+    ("HTTP_BAGGAGE", "baggage"),
+)
+
+
+def route_of_environ(environ: dict[str, Any]) -> str:
+    """The route template the framework matched for this request, or ``<unmatched>``."""
+    route = environ.get("obskit.route")
+    if route is not None:
+        template = route if isinstance(route, str) else getattr(route, "path", None)
+        return template if isinstance(template, str) and template else _UNMATCHED
+    request = environ.get("werkzeug.request")
+    if request is not None:
+        rule = getattr(request, "url_rule", None)
+        if rule is not None:
+            # SCRIPT_NAME is where the app is mounted (a deployment constant, not user input).
+            return str(environ.get("SCRIPT_NAME", "")).rstrip("/") + str(rule.rule)
+    return _UNMATCHED
+
+
+class ObskitWSGI:
+    """Instrument a WSGI application (idempotent; nested instances pass through)."""
+
+    __slots__ = ("__dict__", "app")
+
+    def __init__(self, app: WSGIApp) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        st = _state.STATE
+        path: str = environ.get("PATH_INFO", "") or "/"
+        if st is None or "obskit.start" in environ or st.is_excluded(path):
+            return self.app(environ, start_response)
+        start = perf_counter()
+        environ["obskit.start"] = start
+        _clear_contextvars()
+        raw_method: str = environ.get("REQUEST_METHOD", "GET")
+        method = raw_method if raw_method in _STANDARD else _OTHER
+        scheme: str = environ.get("wsgi.url_scheme", "http")
+        client_addr = environ.get("REMOTE_ADDR") or None
+        active = st.metrics.active_child(method, scheme)
+        active.inc()
+        status = 500
+        started = False
+
+        def start_response_wrapper(status_line: str, headers: Any, exc_info: Any = None) -> Any:
+            nonlocal status, started
+            try:
+                status = int(status_line[:3])
+            except ValueError:
+                status = 500
+            started = True
+            if exc_info is None:
+                return start_response(status_line, headers)
+            return start_response(status_line, headers, exc_info)
+
+        span = None
+        token = ids_token = None
+        trace_hex = span_hex = None
+        sampled = False
+        tracer = st.tracer
+        if tracer is not None:
+            parent = None
+            if "HTTP_TRACEPARENT" in environ or "HTTP_BAGGAGE" in environ:
+                carrier = {name: environ[key] for key, name in _HEADERS if key in environ}
+                parent = st.propagator.extract(carrier)
+            attributes: dict[str, Any] = {
+                "http.request.method": raw_method,
+                "url.path": path,
+                "url.scheme": scheme,
+            }
+            if client_addr:
+                attributes["client.address"] = client_addr
+            ua = environ.get("HTTP_USER_AGENT")
+            if ua:
+                attributes["user_agent.original"] = ua
+            query = environ.get("QUERY_STRING")
+            if query:
+                attributes["url.query"] = st.redactor.redact_query(query)
+            protocol = environ.get("SERVER_PROTOCOL", "")
+            if protocol.startswith("HTTP/"):
+                attributes["network.protocol.version"] = protocol[5:]
+            if environ.get("SERVER_NAME"):
+                attributes["server.address"] = environ["SERVER_NAME"]
+            span = tracer.start_span(raw_method, parent, _SERVER, attributes)
+            sc = span.get_span_context()
+            trace_hex = format(sc.trace_id, "032x")
+            span_hex = format(sc.span_id, "016x")
+            sampled = sc.trace_flags.sampled
+            token = otel_context.attach(trace.set_span_in_context(span, parent))
+            ids_token = request_ids.set((span, trace_hex, span_hex))
+        error: BaseException | None = None
+        try:
+            return self.app(environ, start_response_wrapper)
+        except BaseException as exc:
+            error = exc
+            if trace_hex is not None:
+                with contextlib.suppress(AttributeError):
+                    setattr(exc, _EXCEPTION_IDS, (trace_hex, span_hex))
+            raise
+        finally:
+            active.dec()
+            if error is not None and started and status < 500:
+                error = None
+            try:
+                _state.finish_request(
+                    st, span, raw_method, method, route_of_environ(environ), path, status,
+                    start, trace_hex, span_hex, sampled, client_addr, error,
+                )  # fmt: skip
+            finally:
+                if ids_token is not None:
+                    request_ids.reset(ids_token)
+                if token is not None:
+                    otel_context.detach(token)

@@ -1,0 +1,1 @@
+"""In-process tests of the obskit runtime (``obskit.init()`` and friends)."""
