@@ -24,8 +24,10 @@ def matchers(*parts: str) -> str:
 
 
 def rate_by(metric: str, selector: str, by: str) -> str:
-    """``sum by (<by>) (rate(<metric>{<selector>}[$__rate_interval]))``."""
-    return f"sum by ({by}) (rate({metric}{{{selector}}}[$__rate_interval]))"
+    """``sum by (<by>) (rate(<metric>{<selector>}[$__rate_interval]))`` (plain ``sum`` when
+    ``by`` is empty)."""
+    grouping = f" by ({by}) " if by else ""
+    return f"sum{grouping}(rate({metric}{{{selector}}}[$__rate_interval]))"
 
 
 def error_ratio_by(selector: str, by: str) -> str:
