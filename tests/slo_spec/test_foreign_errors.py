@@ -202,3 +202,17 @@ def test_openslo_duplicate_slo_in_one_file(tmp_path: Path) -> None:
         "f.yaml:22: metadata.name: duplicate SLO name 'reads' in service 'store' (first defined "
         "at line 1)"
     ]
+
+
+def test_service_in_native_and_openslo_files_is_a_duplicate(tmp_path: Path) -> None:
+    """The same service from a native file and an OpenSLO file is an error naming both."""
+    (tmp_path / "a.yaml").write_text(
+        "service: store\nslos:\n  - name: x\n    objective: 99\n    sli: {availability: {}}\n"
+    )
+    (tmp_path / "b.yaml").write_text(OPENSLO_HEAD + INDICATOR)
+    with pytest.raises(SpecErrors) as caught:
+        load_paths([tmp_path])
+    assert [str(e).replace(f"{tmp_path}{os.sep}", "") for e in caught.value.errors] == [
+        "b.yaml:6: spec.service: 'store' is already defined in a.yaml:1: keep each service "
+        "in one file"
+    ]

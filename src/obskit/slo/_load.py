@@ -149,12 +149,13 @@ def _merge(units: list[tuple[Service, Document, bool]], errors: list[SpecError])
             by_name[service.name] = (merged, other_doc, True)
             continue
         where = f"{other.source.path}:{other.source.line}"
-        field = "spec.service" if mergeable else "service"
+        # OpenSLO documents and the Sloth CRD name the service under `spec`.
+        key: tuple[str, ...] = ("service",) if "service" in doc.data else ("spec", "service")
         errors.append(
             SpecError(
                 doc.path,
-                doc.line_of((field.split(".")[0],) if not mergeable else ("spec", "service")),
-                field,
+                doc.line_of(key),
+                ".".join(key),
                 f"{service.name!r} is already defined in {where}: keep each service in one file",
             )
         )

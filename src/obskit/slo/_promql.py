@@ -133,7 +133,10 @@ def _parse(template: str) -> QueryInfo:
     try:
         expr = promql_parser.parse(template.replace(WINDOW_PLACEHOLDER, _PARSE_WINDOW))
     except (ValueError, TypeError) as exc:
-        return QueryInfo(problem=f"PromQL does not parse: {exc}")
+        reason = str(exc)
+        if reason == "invalid promql query":  # the parser's catch-all: say what it usually is
+            reason += " (a dangling operator, or a misplaced keyword such as by/on/bool?)"
+        return QueryInfo(problem=f"PromQL does not parse: {reason}")
     if isinstance(
         expr,
         promql_parser.MatrixSelector | promql_parser.SubqueryExpr | promql_parser.StringLiteral,
