@@ -4,6 +4,9 @@ check (lint, query parsing, known metric names)."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 from obskit import conventions as c
 from obskit.dashboards._lint import lint
@@ -46,3 +49,23 @@ def test_committed_dashboards_pass_lint_and_query_checks() -> None:
             names = metric_names(substitute_variables(expr, SAMPLE_VALUES))
             assert names <= known, (rel, title, names - known)
     assert c.RULE_ERROR_BUDGET_REMAINING in known
+
+
+def test_obskit_slo_build_writes_the_committed_dashboards(tmp_path: Path) -> None:
+    """The real `obskit slo build slo --out DIR` writes exactly dashboards/ under DIR/dashboards
+    (the committed folder is what a user's build produces)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "obskit", "slo", "build", "slo", "--out", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    built = {
+        p.relative_to(tmp_path / "dashboards").as_posix(): p.read_text(encoding="utf-8")
+        for p in sorted((tmp_path / "dashboards").rglob("*"))
+        if p.is_file()
+    }
+    assert built == committed_files()
