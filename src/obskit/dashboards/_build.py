@@ -134,5 +134,7 @@ def render(services: Sequence[Service], options: DashboardOptions) -> dict[str, 
         text = dump_dashboard(dashboard)
         files[f"{folder}/{uid}.json"] = text
         if options.configmaps:
-            files[f"configmaps/{uid}.yaml"] = configmap_yaml(uid, text, folder, options.namespace)
+            files[f"configmaps/{uid}.yaml"] = configmap_yaml(
+                uid, dashboard, folder, options.namespace
+            )
     return dict(sorted(files.items()))

@@ -9,6 +9,8 @@ import json
 import re
 from typing import Final
 
+import orjson
+
 from obskit.dashboards._panels import Json
 
 #: Label the Grafana Helm chart's dashboard sidecar watches by default.
@@ -23,8 +25,20 @@ _NOT_DNS: Final = re.compile(r"[^a-z0-9-]+")
 
 
 def dump_dashboard(dashboard: Json) -> str:
-    """The canonical file form of a dashboard: sorted keys, two-space indent, ASCII, newline."""
-    return json.dumps(dashboard, indent=2, sort_keys=True) + "\n"
+    """The canonical file form of a dashboard: sorted keys, two-space indent, UTF-8, newline.
+
+    orjson rather than ``json``: the standard encoder falls back to pure Python with an indent,
+    which made serialising dominate a 1,000-SLO build.
+    """
+    return (
+        orjson.dumps(dashboard, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode() + "\n"
+    )
+
+
+def dump_compact(dashboard: Json) -> str:
+    """The dashboard on one line, keys sorted (ConfigMaps: about half the bytes, which keeps big
+    dashboards under the size limits of ``kubectl apply``)."""
+    return orjson.dumps(dashboard, option=orjson.OPT_SORT_KEYS).decode()
 
 
 def _yaml_string(value: str) -> str:
@@ -62,9 +76,9 @@ def configmap_name(uid: str) -> str:
     return f"grafana-dashboard-{name}"
 
 
-def configmap_yaml(uid: str, dashboard_json: str, folder: str, namespace: str | None) -> str:
+def configmap_yaml(uid: str, dashboard: Json, folder: str, namespace: str | None) -> str:
     """A ConfigMap holding one dashboard, labelled for the Grafana sidecar."""
-    body = "".join(f"    {line}\n" if line else "\n" for line in dashboard_json.splitlines())
+    body = f"    {dump_compact(dashboard)}\n"
     meta_ns = f"  namespace: {_yaml_string(namespace)}\n" if namespace else ""
     return (
         _HEADER
