@@ -16,6 +16,7 @@ from obskit.dashboards._red import (
     matchers,
     quantile_by,
     rate_by,
+    ratio_or_zero,
     route_variable,
 )
 
@@ -200,8 +201,10 @@ def _operations(grid: p.Grid) -> None:
             "Share of operations that raised an exception, per operation.",
             [
                 p.target(
-                    f"{rate_by(c.OPERATION_DURATION_COUNT, errors, op)}\n/\n"
-                    f"{rate_by(c.OPERATION_DURATION_COUNT, sel, op)}",
+                    ratio_or_zero(
+                        rate_by(c.OPERATION_DURATION_COUNT, errors, op),
+                        rate_by(c.OPERATION_DURATION_COUNT, sel, op),
+                    ),
                     0,
                     legend=f"{{{{{op}}}}}",
                 )

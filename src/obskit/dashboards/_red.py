@@ -32,11 +32,17 @@ def rate_by(metric: str, selector: str, by: str) -> str:
 
 def error_ratio_by(selector: str, by: str) -> str:
     """Share of 5xx responses among all responses, per ``by``."""
-    errors = matchers(selector, f'{c.LABEL_STATUS}=~"5.."')
-    return (
-        f"{rate_by(c.HTTP_DURATION_COUNT, errors, by)}\n/\n"
-        f"{rate_by(c.HTTP_DURATION_COUNT, selector, by)}"
+    return ratio_or_zero(
+        rate_by(c.HTTP_DURATION_COUNT, matchers(selector, f'{c.LABEL_STATUS}=~"5.."'), by),
+        rate_by(c.HTTP_DURATION_COUNT, selector, by),
     )
+
+
+def ratio_or_zero(errors: str, total: str) -> str:
+    """``errors / total``, reading 0 (not "no data") for groups that never had an error: an
+    error series only exists once the first error happened, and a healthy route must show 0 %.
+    """
+    return f"(\n{errors}\nor\n0 * {total}\n)\n/\n{total}"
 
 
 def quantile_by(q: float, selector: str, by: str) -> str:
