@@ -13,7 +13,14 @@ pytest fixtures (``otlp_receiver``, ``spawn``) live in :mod:`tests.support.fixtu
 
 from tests.support._jsonlog import assert_all_json, find_records, parse_json_lines, walk_values
 from tests.support._metrics import OPENMETRICS_ACCEPT, Sample, Scrape, parse_openmetrics, scrape
-from tests.support._net import BlackHole, closed_port, free_port, port_answers, wait_for_port
+from tests.support._net import (
+    BlackHole,
+    closed_port,
+    free_port,
+    port_answers,
+    request_until_close,
+    wait_for_port,
+)
 from tests.support._otlp import OtlpReceiver, ReceivedSpan
 from tests.support._process import (
     Line,
@@ -47,6 +54,7 @@ __all__ = [
     "parse_json_lines",
     "parse_openmetrics",
     "port_answers",
+    "request_until_close",
     "scrape",
     "uvicorn_command",
     "wait_for_port",

@@ -6,7 +6,14 @@ import socket
 import threading
 import time
 
-__all__ = ["BlackHole", "closed_port", "free_port", "port_answers", "wait_for_port"]
+__all__ = [
+    "BlackHole",
+    "closed_port",
+    "free_port",
+    "port_answers",
+    "request_until_close",
+    "wait_for_port",
+]
 
 
 def free_port() -> int:
@@ -44,6 +51,36 @@ def wait_for_port(port: int, *, host: str = "127.0.0.1", timeout: float = 15.0) 
             raise TimeoutError(f"{host}:{port} did not accept connections within {timeout:.1f}s")
         time.sleep(delay)  # polling back-off, bounded by the deadline
         delay = min(delay * 1.5, 0.2)
+
+
+def request_until_close(
+    port: int,
+    path: str,
+    *,
+    method: str = "GET",
+    headers: dict[str, str] | None = None,
+    host: str = "127.0.0.1",
+    timeout: float = 10.0,
+) -> tuple[int, bytes]:
+    """Send one ``Connection: close`` request on a raw socket and read until the server closes.
+
+    Unlike a pooled client this returns only once the server has finished with the connection,
+    i.e. after everything it does for the request (such as logging an exception) is done.
+    Returns the status code and the raw response (head and body).
+    """
+    head = [f"{method} {path} HTTP/1.1", f"Host: {host}:{port}", "Connection: close"]
+    head += [f"{k}: {v}" for k, v in (headers or {}).items()]
+    chunks = []
+    deadline = time.monotonic() + timeout
+    with socket.create_connection((host, port), timeout=timeout) as sock:
+        sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode("latin-1"))
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{host}:{port}{path}: connection still open after {timeout}s")
+    raw = b"".join(chunks)
+    status_line = raw.split(b"\r\n", 1)[0].decode("latin-1")
+    return int(status_line.split()[1]), raw
 
 
 class BlackHole:

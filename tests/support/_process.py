@@ -96,7 +96,11 @@ def gunicorn_command(
     workers: int = 1,
     worker_class: str = "sync",
 ) -> list[str]:
-    """``python -m gunicorn APP`` bound to 127.0.0.1:``port`` with ``workers`` workers."""
+    """``python -m gunicorn APP`` bound to 127.0.0.1:``port`` with ``workers`` workers.
+
+    gunicorn's control socket (newer releases) is disabled: its default path is per user, so two
+    servers started in parallel would fight over it.
+    """
     return [
         sys.executable,
         "-m",
@@ -110,8 +114,16 @@ def gunicorn_command(
         worker_class,
         "--graceful-timeout",
         "5",
+        *_no_control_socket(),
         *extra,
     ]
+
+
+def _no_control_socket() -> list[str]:
+    from gunicorn.config import KNOWN_SETTINGS  # the dev extra has gunicorn; imported lazily
+
+    names = {setting.name for setting in KNOWN_SETTINGS}
+    return ["--no-control-socket"] if "control_socket_disable" in names else []
 
 
 class ServerProcess:
@@ -199,15 +211,18 @@ class ServerProcess:
             os.killpg(self.pid, signum)
 
     def stop(self, timeout: float = 10.0) -> int | None:
-        """SIGTERM the group, wait up to ``timeout`` s, then SIGKILL; join the readers.
+        """SIGTERM the server, wait up to ``timeout`` s, then SIGKILL the group; join the readers.
 
-        Returns the exit status (``None`` if it was never started).
+        SIGTERM goes to the main process only, as ``docker stop`` or Kubernetes send it to PID 1:
+        a pre-forking master must stop its own workers.  Returns the exit status (``None`` if it
+        was never started).
         """
         proc = self._proc
         if proc is None:
             return None
         if proc.poll() is None:
-            self.signal(signal.SIGTERM)
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signal.SIGTERM)
             try:
                 proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:

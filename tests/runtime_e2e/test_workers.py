@@ -1,0 +1,76 @@
+"""Counts add up exactly across worker processes (gunicorn with two uvicorn workers), and every
+worker exports its spans.  The same assertions hold, trivially spread, for one-worker servers."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+from tests.runtime_e2e._service import Service
+from tests.support import OtlpReceiver, new_traceparent
+
+from obskit import conventions
+
+pytestmark = pytest.mark.e2e
+
+_BATCH = 60
+_MAX_REQUESTS = 600
+
+
+def _one_request(base_url: str) -> tuple[int, str]:
+    """One request on a fresh connection (so the kernel may hand it to any worker)."""
+    parent = new_traceparent()
+    with httpx.Client(base_url=base_url, timeout=10.0) as client:
+        response = client.get("/whoami", headers={"traceparent": parent.header})
+    assert response.status_code == 200
+    return int(response.json()["pid"]), parent.trace_id
+
+
+def test_request_counts_equal_requests_sent_across_workers(
+    service: Service, session_receiver: OtlpReceiver
+) -> None:
+    """Requests are sent on fresh connections until every worker has served some; the scraped
+    request count then equals exactly the number sent, the active-requests gauge returns to 0,
+    and spans arrive from every worker process."""
+    route = {conventions.LABEL_ROUTE: service.kind.route("whoami")}
+    before = service.scrape().value(conventions.HTTP_DURATION_COUNT, **route)
+
+    pids: dict[int, str] = {}  # worker pid -> one trace id it served
+    sent = 0
+    with ThreadPoolExecutor(4) as pool:
+        while sent < _MAX_REQUESTS:
+            for pid, trace_id in pool.map(lambda _: _one_request(service.base_url), range(_BATCH)):
+                pids.setdefault(pid, trace_id)
+            sent += _BATCH
+            if len(pids) >= service.kind.workers:
+                break
+    assert len(pids) == service.kind.workers, f"{len(pids)} workers served {sent} requests"
+    if service.kind.workers > 1:
+        assert service.proc.pid not in pids, "the master process must not serve requests"
+
+    expected = before + sent
+    result = service.wait_scrape(
+        lambda s: s.value(conventions.HTTP_DURATION_COUNT, **route) >= expected,
+        timeout=15,
+        what=f"{expected} requests counted on {route}",
+    )
+    assert result.value(conventions.HTTP_DURATION_COUNT, **route) == expected
+    buckets = result.find(conventions.HTTP_DURATION_BUCKET, le="+Inf", **route)
+    assert sum(s.value for s in buckets) == expected
+
+    deadline = time.monotonic() + 10
+    while (active := service.scrape().value(conventions.ACTIVE_REQUESTS)) != 0:
+        assert time.monotonic() < deadline, f"{conventions.ACTIVE_REQUESTS} stuck at {active}"
+        time.sleep(0.1)  # polling, bounded by the deadline
+
+    info = result.find(conventions.TARGET_INFO)
+    assert any(
+        s.labels.get(conventions.TARGET_INFO_LABEL_SERVICE) == service.kind.service_name
+        for s in info
+    ), info
+
+    for pid, trace_id in pids.items():
+        [span] = session_receiver.wait_for_trace(trace_id, timeout=15)
+        assert span.resource.get("process.pid") == pid
