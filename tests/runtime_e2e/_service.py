@@ -85,7 +85,7 @@ GUNICORN_2_UVICORN = Kind(
     workers=2,
     worker_class="uvicorn.workers.UvicornWorker",
 )
-KINDS = (UVICORN, FLASK_GUNICORN)
+KINDS = (UVICORN, FLASK_GUNICORN, GUNICORN_2_UVICORN)
 
 
 @dataclass
