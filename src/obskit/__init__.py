@@ -1,10 +1,30 @@
 """obskit: production observability for a Python service in one line, and SLOs as code.
 
-The runtime API (``init``, ``instrument``, ``observe``, ``shutdown`` …) is added by the runtime
-modules; the SLO compiler lives in :mod:`obskit.slo` and the shared names in
-:mod:`obskit.conventions`.
+Runtime (``docs/runtime.md``)::
+
+    import obskit
+    obskit.init("checkout")          # JSON logs, RED metrics with exemplars, traces
+
+* :func:`init`, :func:`shutdown` — configure once / flush (also at exit);
+* :func:`instrument` — any ASGI/WSGI app created before ``init()`` or outside the auto-instrumented
+  frameworks (Starlette/FastAPI, Flask);
+* :func:`observe` — the same RED metric, a span and an error log for any named operation;
+* :func:`get_logger`, :func:`metrics_app`; ``obskit.testing`` is a pytest plugin.
+
+The SLO compiler lives in :mod:`obskit.slo` and the shared names in :mod:`obskit.conventions`.
 """
 
+from obskit._logs import get_logger
+from obskit._observe import observe
+from obskit._runtime import init, instrument, metrics_app, shutdown
 from obskit._version import __version__
 
-__all__ = ["__version__"]
+__all__ = [
+    "__version__",
+    "get_logger",
+    "init",
+    "instrument",
+    "metrics_app",
+    "observe",
+    "shutdown",
+]

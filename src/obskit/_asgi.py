@@ -122,28 +122,27 @@ class ObskitASGI:
             parent = None
             if "traceparent" in found or "baggage" in found:
                 parent = st.propagator.extract(found)
-            attributes: dict[str, Any] = {
-                "http.request.method": raw_method,
-                "url.path": path,
-                "url.scheme": scheme,
-            }
-            if client_addr:
-                attributes["client.address"] = client_addr
-            ua = found.get("user-agent")
-            if ua:
-                attributes["user_agent.original"] = ua
-            query = scope.get("query_string")
-            if query:
-                attributes["url.query"] = st.redactor.redact_query(query.decode("latin-1"))
-            version = scope.get("http_version")
-            if version:
-                attributes["network.protocol.version"] = version
-            server = scope.get("server")
-            if server:
-                attributes["server.address"] = server[0]
-                if server[1] is not None:
-                    attributes["server.port"] = server[1]
-            span = tracer.start_span(raw_method, parent, _SERVER, attributes)
+            span = tracer.start_span(
+                raw_method,
+                parent,
+                _SERVER,
+                {"http.request.method": raw_method, "url.path": path, "url.scheme": scheme},
+            )
+            if span.is_recording():
+                # The rest only for spans that are kept: unsampled requests skip the work.
+                attributes: dict[str, Any] = {}
+                if client_addr:
+                    attributes["client.address"] = client_addr
+                ua = found.get("user-agent")
+                if ua:
+                    attributes["user_agent.original"] = ua
+                query = scope.get("query_string")
+                if query:
+                    attributes["url.query"] = st.redactor.redact_query(query.decode("latin-1"))
+                version = scope.get("http_version")
+                if version:
+                    attributes["network.protocol.version"] = version
+                span.set_attributes(attributes)
             sc = span.get_span_context()
             trace_hex = format(sc.trace_id, "032x")
             span_hex = format(sc.span_id, "016x")

@@ -42,6 +42,7 @@ request_ids: contextvars.ContextVar[tuple[object, str, str] | None] = contextvar
     "obskit_request_ids", default=None
 )
 
+_time_ns = time.time_ns
 _INVALID_SPAN: Final = trace.INVALID_SPAN
 _get_current_span = trace.get_current_span
 
@@ -70,12 +71,12 @@ class _Clock:
         self._prefix = ""
 
     def now(self) -> str:
-        t = time.time()
-        second = int(t)
+        ns = _time_ns()
+        second = ns // 1_000_000_000
         if second != self._second:
-            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(second))
             self._second = second
-        return f"{self._prefix}.{int((t - second) * 1_000_000):06d}Z"
+        return self._prefix + "%06dZ" % (ns // 1000 % 1_000_000)  # noqa: UP031 - fastest
 
 
 def format_exception(exc_info: Any) -> dict[str, str] | None:
@@ -134,8 +135,7 @@ class LogPipeline:
         if ids is not None:
             out["trace_id"], out["span_id"] = ids
         if event:
-            out.update(event)
-            self._redactor.redact_event(out)
+            out.update(self._redactor.redact_event(event))
         if exc_info:
             formatted = format_exception(exc_info)
             if formatted is not None:
@@ -165,6 +165,23 @@ class LogPipeline:
         if rendered is None:
             raise structlog.DropEvent
         return rendered
+
+    def access(self, fields: dict[str, Any], trace_id: str | None, span_id: str | None) -> None:
+        """Write the access line: obskit's own fields, so no redaction pass is needed."""
+        out: dict[str, Any] = {
+            "timestamp": self._clock.now(),
+            "level": "info",
+            "logger": "obskit.access",
+            "event": "request",
+        }
+        out.update(self._static)
+        if trace_id is not None:
+            out["trace_id"] = trace_id
+            out["span_id"] = span_id
+        out.update(fields)
+        rendered = self.render(out)
+        if rendered is not None:
+            write(rendered)
 
     def emit(self, level: str, logger: str, event: dict[str, Any]) -> None:
         """Build, render and write one event (the stdlib bridge's entry point)."""

@@ -75,10 +75,11 @@ def finish_request(
     st.metrics.observe_http(method, route, status, seconds, trace_hex if sampled else None)
     if span is not None:
         if span.is_recording():
-            span.update_name(raw_method if route == c.UNMATCHED_ROUTE else f"{raw_method} {route}")
-            if route != c.UNMATCHED_ROUTE:
-                span.set_attribute("http.route", route)
-            span.set_attribute("http.response.status_code", status)
+            if route == c.UNMATCHED_ROUTE:
+                span.set_attribute("http.response.status_code", status)
+            else:
+                span.update_name(f"{raw_method} {route}")
+                span.set_attributes({"http.route": route, "http.response.status_code": status})
             if exc is not None:
                 span.record_exception(exc)
                 span.set_attribute("error.type", type(exc).__qualname__)
@@ -88,13 +89,15 @@ def finish_request(
                 span.set_status(trace.Status(trace.StatusCode.ERROR))
         span.end()
     if st.access_log and st.pipeline.level <= _INFO:
-        event: dict[str, Any] = {
-            "event": "request",
-            "method": raw_method,
-            "route": route,
-            "path": path,
-            "status": status,
-            "duration_ms": round(seconds * 1000.0, 3),
-            "client_addr": client,
-        }
-        st.pipeline.emit("info", "obskit.access", event)
+        st.pipeline.access(
+            {
+                "method": raw_method,
+                "route": route,
+                "path": path,
+                "status": status,
+                "duration_ms": round(seconds * 1000.0, 3),
+                "client_addr": client,
+            },
+            trace_hex,
+            span_hex,
+        )

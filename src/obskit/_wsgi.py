@@ -101,11 +101,13 @@ class ObskitWSGI:
             if "HTTP_TRACEPARENT" in environ or "HTTP_BAGGAGE" in environ:
                 carrier = {name: environ[key] for key, name in _HEADERS if key in environ}
                 parent = st.propagator.extract(carrier)
-            attributes: dict[str, Any] = {
-                "http.request.method": raw_method,
-                "url.path": path,
-                "url.scheme": scheme,
-            }
+            span = tracer.start_span(
+                raw_method,
+                parent,
+                _SERVER,
+                {"http.request.method": raw_method, "url.path": path, "url.scheme": scheme},
+            )
+            attributes: dict[str, Any] = {}
             if client_addr:
                 attributes["client.address"] = client_addr
             ua = environ.get("HTTP_USER_AGENT")
@@ -117,9 +119,8 @@ class ObskitWSGI:
             protocol = environ.get("SERVER_PROTOCOL", "")
             if protocol.startswith("HTTP/"):
                 attributes["network.protocol.version"] = protocol[5:]
-            if environ.get("SERVER_NAME"):
-                attributes["server.address"] = environ["SERVER_NAME"]
-            span = tracer.start_span(raw_method, parent, _SERVER, attributes)
+            if span.is_recording():
+                span.set_attributes(attributes)
             sc = span.get_span_context()
             trace_hex = format(sc.trace_id, "032x")
             span_hex = format(sc.span_id, "016x")

@@ -26,7 +26,7 @@ from opentelemetry import propagate
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.sdk.trace.sampling import ALWAYS_ON
+from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased, Sampler
 from prometheus_client import CollectorRegistry
 
 from obskit import _frameworks, _logs, _state
@@ -49,7 +49,8 @@ __all__ = [
 
 
 class SpanRecorder:
-    """Finished spans (every span is sampled; secrets redacted as in production)."""
+    """Finished spans (root spans always sampled; an incoming unsampled ``traceparent`` is
+    respected, as in production; secrets redacted as in production)."""
 
     def __init__(self, exporter: InMemorySpanExporter) -> None:
         self._exporter = exporter
@@ -100,7 +101,7 @@ class MetricsReader:
 class IsolatedRuntime:
     """The isolated obskit runtime behind the fixtures."""
 
-    def __init__(self, **options: Any) -> None:
+    def __init__(self, *, sampler: Sampler | None = None, **options: Any) -> None:
         args: dict[str, Any] = {"service_name": "test", "metrics_port": 0, "log_format": "json"}
         args.update(options)
         self.config = resolve(args)
@@ -111,7 +112,9 @@ class IsolatedRuntime:
         self.registry = CollectorRegistry()
         self.exporter = InMemorySpanExporter()
         provider = TracerProvider(
-            resource=resource(self.config), sampler=ALWAYS_ON, shutdown_on_exit=False
+            resource=resource(self.config),
+            sampler=sampler or ParentBased(ALWAYS_ON),
+            shutdown_on_exit=False,
         )
         provider.add_span_processor(
             SimpleSpanProcessor(RedactingExporter(self.exporter, redactor, None))

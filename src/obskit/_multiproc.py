@@ -1,0 +1,191 @@
+"""Several worker processes: exact counts through prometheus-client's multiprocess mode, plus
+the exemplars that mode drops.
+
+Detection (no user setup): ``PROMETHEUS_MULTIPROC_DIR`` when set; otherwise a gunicorn process
+(worker or ``--preload`` master) or a uvicorn worker spawned by its supervisor.  The shared
+directory is keyed by the server process's pid *and start time*, so a new server run never
+inherits old counts.
+
+Exemplars: each worker keeps its latest exemplar per bucket series in memory (a dict write on
+the hot path) and a daemon thread writes them to ``exemplars-<pid>.json`` at most once a second;
+the exposition attaches the newest exemplar per bucket across workers.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import math
+import multiprocessing
+import os
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator
+from typing import Any, Final
+
+from prometheus_client import values
+from prometheus_client.metrics_core import Metric
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.samples import Exemplar, Sample
+
+__all__ = ["ExemplarFiles", "MergedCollector", "detect", "enable"]
+
+_ENV: Final = "PROMETHEUS_MULTIPROC_DIR"
+_FLUSH_SECONDS: Final = 1.0
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return fh.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _start_time(pid: int) -> str:
+    """The process's start time in clock ticks (Linux), or "" elsewhere."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            fields = fh.read().rsplit(b")", 1)[1].split()
+        return fields[19].decode()
+    except (OSError, IndexError):
+        return ""
+
+
+def _server_pid() -> int | None:
+    """The pid of the multi-worker server this process belongs to, or None."""
+    if "gunicorn" in sys.modules or "gunicorn" in os.path.basename(sys.argv[0] if sys.argv else ""):
+        parent = os.getppid()
+        if "gunicorn" in _cmdline(parent):
+            return parent  # a worker: the arbiter is our parent
+        return os.getpid()  # the arbiter itself (--preload)
+    if "uvicorn" in sys.modules and multiprocessing.parent_process() is not None:
+        return os.getppid()  # a worker spawned by uvicorn's supervisor (--workers / --reload)
+    return None
+
+
+def detect() -> str | None:
+    """The multiprocess directory to use, or None for single-process mode."""
+    configured = os.environ.get(_ENV)
+    if configured:
+        return configured
+    server = _server_pid()
+    if server is None:
+        return None
+    name = f"obskit-metrics-{os.getuid()}-{server}-{_start_time(server)}"
+    return os.path.join(tempfile.gettempdir(), name)
+
+
+def enable(path: str) -> None:
+    """Switch prometheus-client to multiprocess mode writing into ``path``."""
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    os.environ[_ENV] = path  # inherited by forked and spawned workers
+    if values.ValueClass is values.MutexValue:
+        values.ValueClass = values.MultiProcessValue()  # type: ignore[no-untyped-call]
+
+
+class ExemplarFiles:
+    """This process's latest exemplars, flushed to ``exemplars-<pid>.json`` in ``path``."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.store: dict[tuple[Any, ...], tuple[str, float, float]] = {}
+        self._pid = 0
+        self._written: dict[tuple[Any, ...], tuple[str, float, float]] = {}
+        self._stop = threading.Event()
+
+    def ensure_thread(self) -> None:
+        """Start the flusher in this process (again after a fork)."""
+        if self._pid == os.getpid():
+            return
+        self._pid = os.getpid()
+        self.store.clear()  # the parent's exemplars are not ours
+        self._written = {}
+        self._stop = threading.Event()
+        threading.Thread(target=self._run, name="obskit-exemplars", daemon=True).start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(_FLUSH_SECONDS):
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the exemplars if they changed (atomic rename)."""
+        snapshot = dict(self.store)
+        if snapshot == self._written:
+            return
+        rows = [[m, list(lv), le, tid, v, ts] for (m, lv, le), (tid, v, ts) in snapshot.items()]
+        target = os.path.join(self.path, f"exemplars-{os.getpid()}.json")
+        tmp = target + ".tmp"
+        try:
+            with open(tmp, "w", encoding="utf-8") as fh:
+                json.dump(rows, fh)
+            os.replace(tmp, target)
+            self._written = snapshot
+        except OSError:
+            pass
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.flush()
+
+
+def read_exemplars(path: str) -> dict[tuple[Any, ...], Exemplar]:
+    """The newest exemplar per ``(metric, labelvalues, le)`` across every worker's file."""
+    newest: dict[tuple[Any, ...], tuple[float, Exemplar]] = {}
+    for name in glob.glob(os.path.join(path, "exemplars-*.json")):
+        try:
+            with open(name, encoding="utf-8") as fh:
+                rows = json.load(fh)
+        except (OSError, ValueError):
+            continue
+        for metric, labelvalues, le, trace_id, value, ts in rows:
+            key = (metric, tuple(labelvalues), float(le))
+            if key not in newest or newest[key][0] < ts:
+                newest[key] = (ts, Exemplar({"trace_id": trace_id}, value, ts))
+    return {k: v[1] for k, v in newest.items()}
+
+
+class MergedCollector:
+    """prometheus-client's multiprocess collector, with the workers' exemplars put back."""
+
+    def __init__(self, path: str, histograms: dict[str, list[str]]) -> None:
+        self.path = path
+        self._inner = MultiProcessCollector(None, path=path)  # type: ignore[no-untyped-call]
+        #: histogram name -> its label names (order of the exemplar keys' label values)
+        self._histograms = histograms
+
+    def collect(self) -> Iterator[Metric]:
+        exemplars = read_exemplars(self.path)
+        for metric in self._inner.collect():  # type: ignore[no-untyped-call]
+            labelnames = self._histograms.get(metric.name)
+            if labelnames is None or not exemplars:
+                yield metric
+                continue
+            samples = []
+            for s in metric.samples:
+                if s.name.endswith("_bucket") and s.exemplar is None:
+                    le = s.labels.get("le", "")
+                    key = (
+                        metric.name,
+                        tuple(s.labels.get(n, "") for n in labelnames),
+                        math.inf if le == "+Inf" else float(le),
+                    )
+                    ex = exemplars.get(key)
+                    if ex is not None:
+                        s = Sample(s.name, s.labels, s.value, s.timestamp, ex)
+                samples.append(s)
+            metric.samples = samples
+            yield metric
+
+
+def is_multiprocess() -> bool:
+    """Whether prometheus-client is in multiprocess mode in this process."""
+    return values.ValueClass is not values.MutexValue and bool(os.environ.get(_ENV))
+
+
+def mark_dead(pid: int) -> None:
+    """Drop a dead worker's live gauges (gunicorn ``child_exit`` hook, optional)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]

@@ -1,0 +1,225 @@
+"""``init()``, ``instrument()``, ``shutdown()``: wiring the three signals once per process."""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+import warnings
+from typing import Any, TypeVar
+
+from opentelemetry import propagate
+from prometheus_client import REGISTRY, CollectorRegistry
+
+from obskit import _frameworks, _multiproc, _state
+from obskit._config import Config, resolve
+from obskit._exposition import MetricsApp, MetricsServer
+from obskit._logs import LogPipeline, bridge_stdlib, configure_structlog
+from obskit._metrics import Metrics
+from obskit._redact import Redactor
+from obskit._tracing import DropCounter, build_provider, install_global
+
+__all__ = ["init", "instrument", "metrics_app", "shutdown"]
+
+A = TypeVar("A")
+_lock = threading.RLock()
+_warned_twice = False
+_atexit_registered = False
+_log = logging.getLogger("obskit")
+
+
+def _patch_server_logging(pipeline: LogPipeline) -> None:
+    """Servers that (re)configure logging after ``init()`` get obskit's bridge back."""
+    import sys
+
+    uvicorn_config = sys.modules.get("uvicorn.config")
+    if uvicorn_config is not None and not getattr(uvicorn_config.Config, "_obskit", False):
+        original = uvicorn_config.Config.configure_logging
+
+        def configure_logging(self: Any) -> None:
+            original(self)
+            st = _state.STATE
+            if st is not None:
+                bridge_stdlib(st.pipeline)
+
+        uvicorn_config.Config.configure_logging = configure_logging
+        uvicorn_config.Config._obskit = True
+    glogging = sys.modules.get("gunicorn.glogging")
+    if glogging is not None and not getattr(glogging.Logger, "_obskit", False):
+        original_setup = glogging.Logger.setup
+
+        def setup(self: Any, cfg: Any) -> None:
+            original_setup(self, cfg)
+            st = _state.STATE
+            if st is not None:
+                bridge_stdlib(st.pipeline)
+
+        glogging.Logger.setup = setup
+        glogging.Logger._obskit = True
+
+
+def build_state(
+    config: Config,
+    *,
+    registry: CollectorRegistry | None = None,
+    multiprocess_dir: str | None = None,
+) -> _state.State:
+    """Logs, metrics and traces for ``config`` (no global side effect except structlog)."""
+    redactor = Redactor(config.redact_keys)
+    pipeline = LogPipeline(config, redactor)
+    extras: dict[str, Any] = {}
+    exemplar_store = None
+    if multiprocess_dir is not None:
+        files = _multiproc.ExemplarFiles(multiprocess_dir)
+        files.ensure_thread()
+        extras["exemplar_files"] = files
+        exemplar_store = files.store
+    metrics = Metrics(config, registry or REGISTRY, exemplar_store=exemplar_store)
+    if multiprocess_dir is not None:
+        from prometheus_client import ProcessCollector
+
+        exposition = CollectorRegistry()
+        exposition.register(
+            _multiproc.MergedCollector(
+                multiprocess_dir,
+                {
+                    metrics.http_duration._name: list(metrics.http_duration._labelnames),
+                    metrics.operation_duration._name: list(metrics.operation_duration._labelnames),
+                },
+            )
+        )
+        ProcessCollector(registry=exposition)
+        extras["exposition"] = exposition
+    tracer = None
+    if config.traces:
+        drops = DropCounter(metrics.spans_dropped.inc)
+        provider, processor = build_provider(config, redactor, drops)
+        extras["provider"] = provider
+        extras["processor"] = processor
+        tracer = provider.get_tracer("obskit")
+    return _state.State(
+        config=config,
+        redactor=redactor,
+        pipeline=pipeline,
+        metrics=metrics,
+        tracer=tracer,
+        propagator=propagate.get_global_textmap(),
+        excluded=config.excluded_paths,
+        access_log=config.access_log,
+        extras=extras,
+    )
+
+
+def init(
+    service_name: str | None = None,
+    *,
+    service_version: str | None = None,
+    environment: str | None = None,
+    **options: Any,
+) -> None:
+    """Configure JSON logs, RED metrics with exemplars and OpenTelemetry traces, once.
+
+    Every option is a keyword argument or an ``OBSKIT_*`` variable (argument wins, then the
+    environment, then the default); the standard ``OTEL_*`` variables are honoured. See
+    ``docs/runtime.md`` for the list. A second call changes nothing and warns once.
+
+    Raises:
+        TypeError: an unknown option.
+        ValueError: an invalid option value (the message names the option and its variable).
+    """
+    global _warned_twice, _atexit_registered
+    with _lock:
+        if _state.STATE is not None:
+            if not _warned_twice:
+                _warned_twice = True
+                warnings.warn(
+                    "obskit.init() already called; ignoring", RuntimeWarning, stacklevel=2
+                )
+            return
+        args = dict(options)
+        args.update(
+            service_name=service_name, service_version=service_version, environment=environment
+        )
+        config = resolve(args)
+        mp_dir = _multiproc.detect()
+        if mp_dir is not None:
+            _multiproc.enable(mp_dir)
+        st = build_state(config, multiprocess_dir=mp_dir)
+        configure_structlog(st.pipeline)
+        bridge_stdlib(st.pipeline)
+        _patch_server_logging(st.pipeline)
+        provider = st.extras.get("provider")
+        if provider is not None:
+            install_global(provider)
+        _state.STATE = st
+        if config.instrument_frameworks:
+            _frameworks.install()
+        if config.metrics_port:
+            server = MetricsServer(
+                config.metrics_addr, config.metrics_port, shared=mp_dir is not None
+            )
+            st.extras["server"] = server
+            server.start()
+        if provider is not None and config.instrument_libraries:
+            from obskit._libraries import instrument_libraries
+
+            instrument_libraries()
+        if not _atexit_registered:
+            _atexit_registered = True
+            atexit.register(shutdown)
+            os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _after_fork_in_child() -> None:
+    """Per-process state after a fork: no inherited listening socket, a fresh exemplar file."""
+    st = _state.STATE
+    if st is None:
+        return
+    server = st.extras.get("server")
+    if server is not None:
+        server.close_in_child()
+        st.extras.pop("server", None)
+        # A pre-forked worker: its siblings share the directory; let the master serve.
+    files = st.extras.get("exemplar_files")
+    if files is not None:
+        files.ensure_thread()
+
+
+def instrument(app: A) -> A:
+    """Instrument an ASGI or WSGI application and return it (idempotent).
+
+    Starlette/FastAPI and Flask objects are instrumented in place and returned; any other
+    callable is wrapped. ``init()`` runs with its defaults first if it has not run yet.
+    """
+    if _state.STATE is None:
+        init()
+    result: A = _frameworks.instrument_app(app)
+    return result
+
+
+def metrics_app() -> Any:
+    """The ``/metrics`` exposition as an app that is both ASGI and WSGI (format negotiated)."""
+    return MetricsApp()
+
+
+def shutdown() -> None:
+    """Flush spans and exemplars and stop the metrics server (also runs at exit; idempotent)."""
+    with _lock:
+        st = _state.STATE
+        if st is None or st.extras.get("shut_down"):
+            return
+        st.extras["shut_down"] = True
+        timeout_ms = int(st.config.shutdown_timeout * 1000)
+        processor = st.extras.get("processor")
+        if processor is not None:
+            try:
+                processor.shutdown(timeout_ms)
+            except Exception:  # never raise from an atexit hook
+                _log.debug("span processor shutdown failed", exc_info=True)
+        files = st.extras.get("exemplar_files")
+        if files is not None:
+            files.stop()
+        server = st.extras.get("server")
+        if server is not None:
+            server.stop()
