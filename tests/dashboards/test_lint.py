@@ -58,6 +58,11 @@ MUTATIONS: list[tuple[str, Callable[[Dashboard], None], str]] = [
         lambda d: d["templating"].update(list=d["templating"]["list"][1:]),
         "no `datasource` template variable",
     ),
+    (
+        "text panel without the variable",
+        lambda d: _first(d, "text").pop("datasource"),
+        "datasource must be",
+    ),
     ("legacy panel type", lambda d: _first(d, "stat").update(type="singlestat"), "panel type"),
     ("missing unit", _drop_unit, "unit"),
     ("overlap", _overlap, "overlaps"),

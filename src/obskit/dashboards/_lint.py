@@ -114,12 +114,12 @@ def _check_panel(panel: Mapping[str, Any], values: Mapping[str, str], problems: 
         problems.append(f"{where}: panel type {kind!r} is not one of {sorted(ALLOWED_PANEL_TYPES)}")
     if not panel.get("title"):
         problems.append(f"{where}: no title")
+    if panel.get("datasource") != DATASOURCE:
+        problems.append(f"{where}: datasource must be {DATASOURCE}")
     if kind in ("row", "text"):
         return
     if not panel.get("description"):
         problems.append(f"{where}: no description (say what the number means and what to do)")
-    if panel.get("datasource") != DATASOURCE:
-        problems.append(f"{where}: datasource must be {DATASOURCE}")
     if kind in NUMERIC_PANEL_TYPES:
         unit = panel.get("fieldConfig", {}).get("defaults", {}).get("unit")
         if not isinstance(unit, str) or not unit:

@@ -179,6 +179,8 @@ def table(
 def text(title: str, content: str) -> Json:
     """A markdown text panel (no query, no data source needed)."""
     return {
+        # No query, but the data-source reference too: every panel names the variable.
+        "datasource": ds(),
         "options": {"content": content, "mode": "markdown"},
         "title": title,
         "type": "text",
@@ -187,7 +189,13 @@ def text(title: str, content: str) -> Json:
 
 def row(title: str, *, collapsed: bool) -> Json:
     """A row; :class:`Grid` fills its ``panels`` when collapsed."""
-    return {"collapsed": collapsed, "panels": [], "title": title, "type": "row"}
+    return {
+        "collapsed": collapsed,
+        "datasource": ds(),
+        "panels": [],
+        "title": title,
+        "type": "row",
+    }
 
 
 def override(field: str, *properties: tuple[str, Any]) -> Json:
