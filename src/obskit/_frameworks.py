@@ -83,6 +83,33 @@ def _patch_starlette() -> None:
     _patched.add("starlette")
 
 
+def _patch_flask_routes() -> None:
+    """Record the matched rule where obskit's WSGI middleware reads it (``obskit.route``).
+
+    Flask clears ``environ["werkzeug.request"]`` when the request context is popped, before the
+    middleware could read the rule, so the rule is copied into the environ right after Flask's
+    own matching (``RequestContext.match_request``) — no second match.
+    """
+    if "flask-routes" in _patched:
+        return
+    try:
+        from flask.ctx import RequestContext
+    except ImportError:
+        return
+    original = RequestContext.match_request
+
+    def match_request(self: Any) -> None:
+        original(self)
+        rule = self.request.url_rule
+        if rule is not None:
+            environ = self.request.environ
+            environ["obskit.route"] = environ.get("SCRIPT_NAME", "").rstrip("/") + rule.rule
+
+    match_request.__wrapped__ = original  # type: ignore[attr-defined]
+    RequestContext.match_request = match_request  # type: ignore[method-assign]
+    _patched.add("flask-routes")
+
+
 def _patch_flask() -> None:
     if "flask" in _patched:
         return
@@ -90,6 +117,7 @@ def _patch_flask() -> None:
         from flask import Flask
     except ImportError:
         return
+    _patch_flask_routes()
     original = Flask.__call__
 
     def __call__(self: Any, environ: Any, start_response: Any) -> Any:
@@ -132,6 +160,7 @@ def instrument_app(app: Any) -> Any:
         setattr(app, _MARK, True)
         return app
     if _is_flask(app):
+        _patch_flask_routes()
         if "flask" not in _patched:
             app.wsgi_app = ObskitWSGI(app.wsgi_app)
         setattr(app, _MARK, True)

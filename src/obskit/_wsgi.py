@@ -1,8 +1,8 @@
 """Plain WSGI middleware, the twin of :mod:`obskit._asgi`.
 
 The route template comes from what the framework matched: ``environ["obskit.route"]`` when set
-(Django's route middleware, custom apps), else the werkzeug request Flask stored in the environ
-(``environ["werkzeug.request"].url_rule.rule``) — nothing is re-matched.  WSGI servers reuse
+(Flask: copied there right after Flask's own matching; Django's route middleware; custom apps),
+else a werkzeug request's ``url_rule`` — nothing is re-matched.  WSGI servers reuse
 threads, so structlog's contextvars are cleared at the start of each request.
 """
 
@@ -46,7 +46,7 @@ def route_of_environ(environ: dict[str, Any]) -> str:
     if route is not None:
         template = route if isinstance(route, str) else getattr(route, "path", None)
         return template if isinstance(template, str) and template else _UNMATCHED
-    request = environ.get("werkzeug.request")
+    request = environ.get("werkzeug.request")  # werkzeug apps other than Flask
     if request is not None:
         rule = getattr(request, "url_rule", None)
         if rule is not None:
