@@ -50,7 +50,8 @@ def test_metrics_port_serves_text_and_openmetrics() -> None:
         ct2, body2 = get("application/openmetrics-text; version=1.0.0")
         import sys
         sys.stderr.write(ct1 + "\\n" + ct2 + "\\n")
-        assert 'target_info{{deployment_environment_name="",service_name="svc",service_version="9"}} 1.0' in body1, body1
+        info = 'deployment_environment_name="",service_name="svc",service_version="9"'
+        assert "target_info{{" + info + "}} 1.0" in body1, body1
         assert body2.rstrip().endswith("# EOF")
         assert "process_cpu_seconds_total" in body1
         """
@@ -149,7 +150,8 @@ def test_dead_otlp_endpoint_costs_no_request_and_counts_drops() -> None:
         while _state.STATE.metrics.spans_dropped._value.get() < 50 and time.monotonic() < deadline:
             time.sleep(0.05)
         import sys
-        sys.stderr.write(f"{set(codes)} {took:.3f} {_state.STATE.metrics.spans_dropped._value.get()}\\n")
+        dropped = _state.STATE.metrics.spans_dropped._value.get()
+        sys.stderr.write(f"{set(codes)} {took:.3f} {dropped}\\n")
         """,
         env={
             "OTEL_TRACES_EXPORTER": "otlp",

@@ -1,0 +1,84 @@
+"""Several worker processes: exact counts and exemplars merged across forked workers."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from tests.conftest import free_port
+
+from .conftest import run_python
+
+
+def test_forked_workers_add_up_with_exemplars(tmp_path: Path) -> None:
+    """Like gunicorn --preload: init in the parent, two forked workers serve requests; the
+    parent's /metrics shows the exact total and the workers' trace-id exemplars."""
+    port = free_port()
+    result = run_python(
+        f"""
+        import asyncio, os, sys, urllib.request
+        import httpx, obskit
+        obskit.init("svc", metrics_port={port}, metrics_addr="127.0.0.1")
+        from fastapi import FastAPI
+        app = FastAPI()
+        @app.get("/items/{{i}}")
+        async def item(i: int): return i
+
+        async def serve(n):
+            t = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=t, base_url="http://x") as c:
+                for k in range(n):
+                    tid = f"{{os.getpid():08x}}{{k:024x}}"
+                    await c.get(f"/items/{{k}}", headers={{"traceparent": f"00-{{tid}}-00f067aa0ba902b7-01"}})
+
+        children = []
+        for worker in range(2):
+            pid = os.fork()
+            if pid == 0:
+                asyncio.run(serve(10 + worker))
+                obskit.shutdown()
+                os._exit(0)
+            children.append(pid)
+        for pid in children:
+            assert os.waitpid(pid, 0)[1] == 0
+        req = urllib.request.Request(
+            "http://127.0.0.1:{port}/metrics",
+            headers={{"Accept": "application/openmetrics-text; version=1.0.0"}},
+        )
+        with urllib.request.urlopen(req, timeout=5) as r:
+            sys.stderr.write(r.read().decode())
+        sys.stderr.write("WORKERS " + " ".join(f"{{p:08x}}" for p in children) + "\\n")
+        """,
+        env={"PROMETHEUS_MULTIPROC_DIR": str(tmp_path)},
+    )
+    assert result.returncode == 0, result.stderr
+    text = result.stderr
+    count = re.search(
+        r'^http_server_request_duration_seconds_count\{[^}]*http_route="/items/\{i\}"[^}]*\} (\S+)',
+        text,
+        re.M,
+    )
+    assert count is not None, text
+    assert float(count.group(1)) == 21.0
+    workers = text.split("WORKERS ")[1].split()
+    exemplar_ids = re.findall(r'# \{trace_id="([0-9a-f]{32})"\}', text)
+    assert exemplar_ids, text
+    # exemplars come from both workers' files (their pids prefix the trace ids)
+    assert {tid[:8] for tid in exemplar_ids} == set(workers)
+
+
+def test_detect_uses_configured_directory(tmp_path: Path) -> None:
+    """PROMETHEUS_MULTIPROC_DIR set by the user is used as is; otherwise single-process."""
+    result = run_python(
+        """
+        import sys
+        from obskit import _multiproc
+        sys.stderr.write(str(_multiproc.detect()))
+        """,
+        env={"PROMETHEUS_MULTIPROC_DIR": str(tmp_path)},
+    )
+    assert result.stderr.strip() == str(tmp_path)
+    plain = run_python(
+        "import sys\nfrom obskit import _multiproc\nsys.stderr.write(str(_multiproc.detect()))"
+    )
+    assert plain.stderr.strip() == "None"
