@@ -29,7 +29,8 @@ def test_forked_workers_add_up_with_exemplars(tmp_path: Path) -> None:
             async with httpx.AsyncClient(transport=t, base_url="http://x") as c:
                 for k in range(n):
                     tid = f"{{os.getpid():08x}}{{k:024x}}"
-                    await c.get(f"/items/{{k}}", headers={{"traceparent": f"00-{{tid}}-00f067aa0ba902b7-01"}})
+                    parent = f"00-{{tid}}-00f067aa0ba902b7-01"
+                    await c.get(f"/items/{{k}}", headers={{"traceparent": parent}})
 
         children = []
         for worker in range(2):
