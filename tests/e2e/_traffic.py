@@ -1,0 +1,118 @@
+"""Traffic with a known outcome for the example services, sent over real HTTP on 127.0.0.1.
+
+Every request names its outcome with the example apps' ``x-demo-fail`` / ``x-demo-slow`` headers
+(the apps run with their random rates at 0), so the exact error ratio and slow share the
+Prometheus rules should compute are known in advance.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import httpx
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request and the outcome the test forces: ``fail`` → a 5xx, ``slow`` → > 0.5 s."""
+
+    method: str
+    path: str
+    route: str
+    fail: bool = False
+    slow: bool = False
+    json: dict[str, str] | None = None
+
+    @property
+    def status(self) -> int:
+        """The status code the example app answers this call with."""
+        if self.route == "/search":
+            return 502 if self.fail else 200
+        return 500 if self.fail else 200
+
+
+def cart_get(n: int, *, fail: bool = False) -> Call:
+    """``GET /cart/{id}``."""
+    return Call("GET", f"/cart/c{n}", "/cart/{id}", fail=fail)
+
+
+def cart_put(n: int) -> Call:
+    """``PUT /cart/{id}``."""
+    return Call("PUT", f"/cart/c{n}", "/cart/{id}", json={"sku": "sku-2"})
+
+
+def checkout(n: int, *, slow: bool = False) -> Call:
+    """``POST /checkout``."""
+    return Call("POST", "/checkout", "/checkout", slow=slow, json={"cart_id": f"c{n}"})
+
+
+def products() -> Call:
+    """``GET /products`` (outside both SLOs)."""
+    return Call("GET", "/products", "/products")
+
+
+def search(n: int, *, fail: bool = False) -> Call:
+    """``GET /search`` on the search service."""
+    return Call("GET", f"/search?q=sku-{n % 3}", "/search", fail=fail)
+
+
+def send(
+    base_url: str, calls: list[Call], *, concurrency: int = 8
+) -> Counter[tuple[str, str, int]]:
+    """Send ``calls`` concurrently; check each answers as forced; count ``(method, route, status)``.
+
+    Raises:
+        AssertionError: a response's status is not the one the call forced.
+    """
+
+    def one(client: httpx.Client, call: Call) -> tuple[str, str, int]:
+        headers = {"x-demo-fail": str(call.fail).lower(), "x-demo-slow": str(call.slow).lower()}
+        response = client.request(call.method, call.path, json=call.json, headers=headers)
+        if response.status_code != call.status:
+            raise AssertionError(f"{call}: HTTP {response.status_code}: {response.text[:200]}")
+        return call.method, call.route, response.status_code
+
+    with (
+        httpx.Client(base_url=base_url, timeout=15) as client,
+        ThreadPoolExecutor(concurrency) as pool,
+    ):
+        return Counter(pool.map(lambda call: one(client, call), calls))
+
+
+@contextmanager
+def background_load(
+    targets: list[tuple[str, list[Call]]], *, rate: float = 20.0, limit_s: float = 120.0
+) -> Iterator[Counter[tuple[str, str, int]]]:
+    """Keep sending the calls (round-robin per target) at about ``rate`` requests/s in a thread.
+
+    Bounded: it stops when the block exits or after ``limit_s`` seconds, whichever comes first.
+    Yields the running count of sent ``(base_url, route, status)``.
+    """
+    sent: Counter[tuple[str, str, int]] = Counter()
+    stop = threading.Event()
+
+    def run() -> None:
+        deadline = time.monotonic() + limit_s
+        with httpx.Client(timeout=10) as client:
+            i = 0
+            while not stop.is_set() and time.monotonic() < deadline:
+                for base_url, calls in targets:
+                    call = calls[i % len(calls)]
+                    response = client.request(call.method, base_url + call.path, json=call.json)
+                    sent[(base_url, call.route, response.status_code)] += 1
+                i += 1
+                stop.wait(len(targets) / rate)
+
+    thread = threading.Thread(target=run, name="e2e-background-load", daemon=True)
+    thread.start()
+    try:
+        yield sent
+    finally:
+        stop.set()
+        thread.join(timeout=15)
