@@ -23,20 +23,24 @@ def test_forked_workers_add_up_with_exemplars(tmp_path: Path) -> None:
         app = FastAPI()
         @app.get("/items/{{i}}")
         async def item(i: int): return i
+        @app.api_route("/other/{{i}}", methods=["GET", "POST"])
+        async def other(i: int): return i
 
-        async def serve(n):
+        async def serve(n, prefix, method="GET"):
             t = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=t, base_url="http://x") as c:
                 for k in range(n):
                     tid = f"{{os.getpid():08x}}{{k:024x}}"
                     parent = f"00-{{tid}}-00f067aa0ba902b7-01"
-                    await c.get(f"/items/{{k}}", headers={{"traceparent": parent}})
+                    await c.request(method, f"/{{prefix}}/{{k}}", headers={{"traceparent": parent}})
 
         children = []
         for worker in range(2):
             pid = os.fork()
             if pid == 0:
-                asyncio.run(serve(10 + worker))
+                asyncio.run(serve(10 + worker, "items"))
+                # a series of its own per worker: its exemplar must come from that worker
+                asyncio.run(serve(2, "other", ["GET", "POST"][worker]))
                 obskit.shutdown()
                 os._exit(0)
             children.append(pid)
@@ -60,11 +64,12 @@ def test_forked_workers_add_up_with_exemplars(tmp_path: Path) -> None:
         re.M,
     )
     assert count is not None, text
-    assert float(count.group(1)) == 21.0
+    assert float(count.group(1)) == 21.0  # 10 + 11, exactly
     workers = text.split("WORKERS ")[1].split()
     exemplar_ids = re.findall(r'# \{trace_id="([0-9a-f]{32})"\}', text)
     assert exemplar_ids, text
-    # exemplars come from both workers' files (their pids prefix the trace ids)
+    # the newest exemplar per bucket wins across workers; each worker's files are read
+    # (the trace ids start with the worker's pid)
     assert {tid[:8] for tid in exemplar_ids} == set(workers)
 
 
