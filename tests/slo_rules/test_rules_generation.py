@@ -193,7 +193,7 @@ def test_alert_labels_and_annotations() -> None:
     notes_page, notes_ticket = dict(alerts[0].annotations), dict(alerts[2].annotations)
     assert notes_page["runbook_url"] == "https://rb.example/pay"
     assert "1h and 5m" in notes_page["summary"]
-    assert "{{ $value | humanize }}x" in notes_page["description"]
+    assert "burn rate {{ $value | humanize }} over the last 1h" in notes_page["description"]
     assert "humanizePercentage" in notes_page["description"]
     assert notes_ticket["summary"] == "Ticket!"
 

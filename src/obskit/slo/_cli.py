@@ -1,12 +1,182 @@
-"""``obskit slo …`` sub-commands (placeholder until the compiler lands)."""
+"""``obskit slo build | validate | schema``.
+
+Exit codes: 0 success, 1 ``--check`` found drift, 2 bad input (each spec error on its own line
+on stderr, ``file:line: field: message``) or an output folder obskit may not touch.  No command
+ever prints a Python traceback (``OBSKIT_DEBUG=1`` re-raises unexpected errors for debugging).
+
+Start-up stays cheap: registering the commands imports nothing but ``argparse`` and the
+dashboards' flag definitions; the loaders, generator and PromQL parser load when a command runs.
+"""
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+import os
+import sys
+from collections.abc import Callable
+from typing import Any, Final
+
+__all__ = ["register"]
+
+#: Mirrors ``obskit.slo._render.FORMATS`` (kept here so ``--help`` imports nothing heavy).
+FORMATS: Final = ("prometheus", "prometheus-operator")
+EXIT_OK: Final = 0
+EXIT_DRIFT: Final = 1
+EXIT_INPUT: Final = 2
+EXIT_INTERNAL: Final = 70
 
 
 def register(commands: Any) -> None:
-    """Add ``obskit slo`` to the top-level sub-command set."""
-    parser: argparse.ArgumentParser = commands.add_parser("slo", help="compile SLO specs")
-    parser.set_defaults(func=lambda _args: 2)
+    """Add ``obskit slo`` and its sub-commands to the top-level sub-command set."""
+    from obskit.dashboards._build import add_build_arguments
+
+    slo: argparse.ArgumentParser = commands.add_parser(
+        "slo",
+        help="compile SLO specs into Prometheus rules and dashboards",
+        description="Compile SLO specs (native obskit, Sloth prometheus/v1, OpenSLO v1).",
+    )
+    sub = slo.add_subparsers(dest="slo_command", required=True, metavar="COMMAND")
+
+    build = sub.add_parser(
+        "build",
+        help="write rules/<service>.yaml and dashboards/ from the specs",
+        description=(
+            "Compile the specs into OUT/rules/<service>.yaml and OUT/dashboards/. Everything is "
+            "checked before anything is written; a failed build leaves OUT as it was."
+        ),
+    )
+    build.add_argument(
+        "paths", nargs="*", metavar="PATH", help="spec files or folders (default: slo/)"
+    )
+    build.add_argument("--out", default=".", metavar="DIR", help="output folder (default: .)")
+    build.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="prometheus",
+        help="plain Prometheus rule files (default) or Prometheus-Operator PrometheusRule objects",
+    )
+    build.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; exit 1 and list the files that differ from a fresh build (CI)",
+    )
+    add_build_arguments(build)
+    build.set_defaults(func=_guarded(_build))
+
+    validate = sub.add_parser(
+        "validate",
+        help="run every check of a build and write nothing",
+        description="Load, validate and generate everything a build would; write nothing.",
+    )
+    validate.add_argument("paths", nargs="+", metavar="PATH", help="spec files or folders")
+    validate.set_defaults(func=_guarded(_validate))
+
+    schema = sub.add_parser(
+        "schema",
+        help="print the JSON Schema of the native spec format (for editors)",
+        description="Print the JSON Schema of the native obskit SLO spec format.",
+    )
+    schema.set_defaults(func=_guarded(_schema))
+
+
+def _guarded(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Map every failure to an exit code and a message; never a traceback."""
+
+    def run(args: argparse.Namespace) -> int:
+        from obskit.slo._errors import SpecError, SpecErrors
+        from obskit.slo._output import OutputError
+
+        try:
+            return command(args)
+        except SpecErrors as exc:
+            for error in exc.errors:
+                print(error, file=sys.stderr)
+            return EXIT_INPUT
+        except SpecError as exc:
+            print(exc, file=sys.stderr)
+            return EXIT_INPUT
+        except OutputError as exc:
+            print(f"obskit: {exc}", file=sys.stderr)
+            return EXIT_INPUT
+        except OSError as exc:
+            print(f"obskit: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+            return EXIT_INPUT
+        except Exception as exc:
+            if os.environ.get("OBSKIT_DEBUG"):
+                raise
+            print(
+                f"obskit: internal error: {type(exc).__name__}: {exc} "
+                "(set OBSKIT_DEBUG=1 for details; please report it)",
+                file=sys.stderr,
+            )
+            return EXIT_INTERNAL
+
+    return run
+
+
+def _files(args: argparse.Namespace, paths: list[str], fmt: str) -> dict[str, str]:
+    """Load, validate and render everything; raises before anything is written."""
+    from obskit.dashboards import _build as dashboards
+    from obskit.slo._load import load_paths
+    from obskit.slo._output import build_files
+
+    services = load_paths(paths)
+    return build_files(
+        services, fmt, dashboards.render(services, dashboards.options_from_args(args))
+    )
+
+
+def _build(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from obskit.slo._output import apply, plan
+
+    files = _files(args, args.paths or ["slo/"], args.format)
+    result = plan(Path(args.out), files)
+    if args.check:
+        drift = result.drift
+        for line in drift:
+            print(line)
+        if drift:
+            print(
+                f"obskit: {len(drift)} file(s) in {args.out} differ from a fresh build; "
+                "run `obskit slo build` and commit the result",
+                file=sys.stderr,
+            )
+            return EXIT_DRIFT
+        return EXIT_OK
+    touched = apply(result)
+    rules = sum(1 for rel in files if rel.startswith("rules/"))
+    print(
+        f"obskit: {rules} rule file(s), {len(files) - rules} dashboard file(s) in {args.out}: "
+        f"{len(touched)} written or removed, {len(files) - len(result.changed + result.missing)}"
+        " unchanged"
+    )
+    return EXIT_OK
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from obskit.dashboards._build import DashboardOptions, render
+    from obskit.slo._load import load_paths
+    from obskit.slo._output import build_files
+
+    services = load_paths(args.paths)
+    files = build_files(services, "prometheus", render(services, DashboardOptions()))
+    slos = sum(len(s.slos) for s in services)
+    print(f"obskit: {len(services)} service(s), {slos} SLO(s) OK ({len(files)} files)")
+    return EXIT_OK
+
+
+def _schema(args: argparse.Namespace) -> int:
+    import importlib
+    import json
+
+    # The schema module belongs to the spec loaders; looked up at run time so this command
+    # fails with a clear message (not an ImportError) in a partial install.
+    try:
+        native_schema = importlib.import_module("obskit.slo._schema").native_schema
+    except (ImportError, AttributeError) as exc:
+        print(f"obskit: the native spec schema is not available: {exc}", file=sys.stderr)
+        return EXIT_INTERNAL
+    print(json.dumps(native_schema(), indent=2, sort_keys=False))
+    return EXIT_OK

@@ -256,9 +256,10 @@ class _SLORules:
             ),
             "description": (
                 f"The {slo.name} SLO of {slo.service} ({fmt_number(slo.objective)}% over "
-                f"{slo.period}) is burning its error budget at {{{{ $value | humanize }}}}x the "
-                f"sustainable rate over the last {tier.long_window}, and still above {rate}x over "
-                f"the last {tier.short_window}. At this rate the last {tier.long_window} consumed "
+                f"{slo.period}) burns its error budget at burn rate {{{{ $value | humanize }}}} "
+                f"over the last {tier.long_window} (1 spends exactly the budget in "
+                f"{slo.period}), and still above {rate} over the last {tier.short_window}. "
+                f"At this rate the last {tier.long_window} consumed "
                 f"{{{{ with query `{share_query}` }}}}"
                 "{{ . | first | value | humanizePercentage }}{{ end }}"
                 f" of the {slo.period} error budget (this {tier.name} tier fires at "
