@@ -1,0 +1,265 @@
+"""`promtool test rules` scenarios built programmatically from the generated rules.
+
+Each scenario is one job's traffic at 1-minute resolution over up to three simulated days, its
+SLOs (a 30-day and a 28-day variant) rendered exactly as `obskit slo build` renders them, in its
+own rule and test file; two promtool processes share the files.  Two kinds of checks:
+
+* *measurements*: PromQL over the ``ALERTS`` series promtool records (first and last firing
+  time per tier, the period ratio …).  Each query always returns one number, and its test
+  expects nothing, so promtool prints every value as ``got: {} <value>``; the Python tests read
+  those values and assert on them with tolerances and readable messages;
+* *assertions*: ordinary ``alert_rule_test`` entries (exact labels and annotations) that must
+  pass in promtool itself.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from obskit import conventions as c
+from obskit.slo._model import Service
+from obskit.slo._render import render_rule_file
+from obskit.slo._rules import Rule, RuleGroup, fmt_number, service_groups
+
+from ._models import ERRORS, REQUESTS, events_sli, raw_sli, service, slo
+
+_RULE_NAME_RE = re.compile(r"obskit_slo:[a-z_]+:[a-z_0-9]+")
+
+#: Requests per minute of the steady scenarios (1 request/s).
+RPM = 60.0
+#: Quiet start: every window up to 6h is full of clean traffic when an incident begins.
+INCIDENT_START = 6 * 60
+OUTAGE_MINUTES = 90
+#: Uneven-traffic days: busy half-days without errors, quiet half-days with 50 % errors.
+BUSY_RPM, QUIET_RPM = 100.0, 1.0
+DAY = 24 * 60
+
+Segment = tuple[int, float, float]  # (minutes, requests per minute, errors per minute)
+
+
+@dataclass
+class Scenario:
+    """One job's traffic and the SLOs evaluated over it, simulated in its own promtool file."""
+
+    key: str
+    job: str
+    segments: list[Segment]
+    periods: tuple[int, ...] = (30, 28)
+    min_events: float = 0.0
+    #: Extra SLOs beyond p30/p28 (name → {"raw": True} for a raw-ratio SLI).
+    extra: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Keep only the rules the alerts read (faster; alert behaviour is unchanged because every
+    #: rule only reads rules above it in its group).  Off where recorded values are measured.
+    prune: bool = True
+
+    @property
+    def minutes(self) -> int:
+        """Length of the simulation."""
+        return sum(m for m, _, _ in self.segments)
+
+    @property
+    def slo_names(self) -> list[str]:
+        """Every SLO of the scenario's service."""
+        return [f"p{days}" for days in self.periods] + list(self.extra)
+
+
+def _burn(rate: float, objective: float = 99.9) -> float:
+    """Errors per minute for a steady burn ``rate`` at :data:`RPM`."""
+    return RPM * rate * (100 - objective) / 100
+
+
+SCENARIOS: list[Scenario] = [
+    # 0.9x for three days: the two 3-day simulations are the slow ones, one file each so the
+    # two promtool processes share them.
+    Scenario("burn09-30d", "burn09", [(3 * DAY, RPM, _burn(0.9))], periods=(30,)),
+    Scenario("burn09-28d", "burn09", [(3 * DAY, RPM, _burn(0.9))], periods=(28,)),
+    Scenario("burn2", "burn2", [(DAY, RPM, _burn(2.0))]),
+    Scenario(
+        "outage",
+        "outage",
+        [(INCIDENT_START, RPM, 0.0), (OUTAGE_MINUTES, RPM, RPM), (7 * 60, RPM, 0.0)],
+    ),
+    Scenario("errors2pct", "errors2pct", [(INCIDENT_START, RPM, 0.0), (2 * 60, RPM, 1.2)]),
+    Scenario("idle", "idle", [(DAY, 0.0, 0.0)], prune=False),
+    # 2 a.m.: after hours of silence, 5 requests in 5 minutes and 3 of them fail.
+    Scenario(
+        "lowtraffic",
+        "lowtraffic",
+        [(INCIDENT_START, 0.0, 0.0), (3, 1.0, 1.0), (2, 1.0, 0.0), (6 * 60, 0.0, 0.0)],
+        min_events=100,
+        extra={"unguarded": {}},
+    ),
+    Scenario(
+        "uneven",
+        "uneven",
+        [(720, BUSY_RPM, 0.0), (720, QUIET_RPM, QUIET_RPM / 2)],
+        periods=(30,),
+        extra={"raw30": {"raw": True}},
+        prune=False,
+    ),
+    # Every request fails from the start: every window's ratio is exactly 1 (burn rate 1000),
+    # so the alerts' rendered annotations are known exactly.
+    Scenario("blackout", "blackout", [(8 * 60, RPM, RPM)], periods=(30,), prune=False),
+]
+
+
+def service_for(scenario: Scenario) -> Service:
+    """The scenario's service: SLOs `p30`/`p28` (by period) plus its extras."""
+    slos = [
+        slo(scenario.job, f"p{days}", events_sli(scenario.job), period_days=days,
+            min_events=scenario.min_events)
+        for days in scenario.periods
+    ]  # fmt: skip
+    for name, options in scenario.extra.items():
+        sli = raw_sli(scenario.job) if options.get("raw") else events_sli(scenario.job)
+        slos.append(slo(scenario.job, name, sli))
+    return service(scenario.job, *slos)
+
+
+def _pruned(group: RuleGroup) -> RuleGroup:
+    needed: set[str] = set()
+    kept: list[Rule] = []
+    for rule in reversed(group.rules):
+        if rule.alert or rule.record in needed:
+            kept.append(rule)
+            needed.update(_RULE_NAME_RE.findall(rule.expr))
+    return RuleGroup(group.name, tuple(reversed(kept)))
+
+
+def counter_notation(values: list[float]) -> str:
+    """promtool's expanding notation for a counter sampled every minute (``a+bxN`` runs)."""
+    parts: list[str] = []
+    index = 0
+    while index < len(values):
+        start = values[index]
+        step = values[index + 1] - start if index + 1 < len(values) else 0.0
+        end = index + 1
+        while end < len(values) and abs(values[end] - values[end - 1] - step) < 1e-9:
+            end += 1
+        count = end - index - 1
+        parts.append(f"{fmt_number(round(start, 6))}+{fmt_number(round(step, 6))}x{count}")
+        index = end
+    return " ".join(parts)
+
+
+def _counters(segments: list[Segment]) -> tuple[list[float], list[float]]:
+    requests, errors = [0.0], [0.0]
+    for minutes, rpm, epm in segments:
+        for _ in range(minutes):
+            requests.append(requests[-1] + rpm)
+            errors.append(errors[-1] + epm)
+    return requests, errors
+
+
+def input_series(scenario: Scenario) -> list[dict[str, str]]:
+    """The scenario's request and error counters."""
+    requests, errors = _counters(scenario.segments)
+    return [
+        {"series": f'{REQUESTS}{{job="{scenario.job}"}}', "values": counter_notation(requests)},
+        {"series": f'{ERRORS}{{job="{scenario.job}"}}', "values": counter_notation(errors)},
+    ]
+
+
+@dataclass(frozen=True)
+class Measure:
+    """A named PromQL measurement, evaluated at the end of a scenario."""
+
+    key: str
+    expr: str
+
+
+def _alerts(job: str, slo_name: str, extra: str = "") -> str:
+    return (
+        f'ALERTS{{alertstate="firing",{c.SLO_LABEL_SERVICE}="{job}",'
+        f'{c.SLO_LABEL_SLO}="{slo_name}"{extra}}}'
+    )
+
+
+TIERS = ("page-1h", "page-6h", "ticket-1d", "ticket-3d")
+
+
+def measures(scenario: Scenario) -> list[Measure]:
+    """First/last firing minute per SLO and tier (-1: never), plus a few recorded values."""
+    span = f"[{scenario.minutes}m:1m]"
+    result = []
+    for name in scenario.slo_names:
+        for tier in TIERS:
+            sel = _alerts(scenario.job, name, f',{c.ALERT_LABEL_TIER}="{tier}"')
+            for agg, what in (("min", "first"), ("max", "last")):
+                result.append(Measure(
+                    f"{name}/{tier}/{what}",
+                    f"min({agg}_over_time(timestamp({sel}){span})) / 60 or vector(-1)",
+                ))  # fmt: skip
+    if not scenario.prune:
+        for name in scenario.slo_names:
+            sel = f'{{{c.SLO_LABEL_SERVICE}="{scenario.job}",{c.SLO_LABEL_SLO}="{name}"}}'
+            ratio_1h = f"{c.error_ratio_rule('1h')}{sel}"
+            result += [
+                Measure(f"{name}/period_ratio",
+                        f"min({c.RULE_PERIOD_ERROR_RATIO}{sel}) or vector(-1)"),
+                Measure(f"{name}/budget_remaining",
+                        f"min({c.RULE_ERROR_BUDGET_REMAINING}{sel}) or vector(-1)"),
+                Measure(f"{name}/ratio_1h_nan", f"count({ratio_1h} != {ratio_1h}) or vector(0)"),
+            ]  # fmt: skip
+    return result
+
+
+def write_files(folder: Path, scenario: Scenario) -> Path:
+    """The scenario's rule file (as `obskit slo build` renders it) and its measurement test
+    file, whose every query expects nothing so that promtool prints each value."""
+    groups = service_groups(service_for(scenario))
+    if scenario.prune:
+        groups = [_pruned(g) for g in groups]
+    rules = folder / f"{scenario.key}-rules.yaml"
+    rules.write_text(render_rule_file(scenario.job, groups, ["scenarios"], "prometheus"))
+    doc = {
+        "rule_files": [rules.name],
+        "evaluation_interval": "1m",
+        "tests": [{
+            "interval": "1m",
+            "input_series": input_series(scenario),
+            "promql_expr_test": [
+                {"expr": m.expr, "eval_time": f"{scenario.minutes}m", "exp_samples": []}
+                for m in measures(scenario)
+            ],
+        }],
+    }  # fmt: skip
+    path = folder / f"{scenario.key}-measure.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False, width=1000))
+    return path
+
+
+_SECTION_RE = re.compile(r"^Unit Testing:\s+(\S+)\s*$", re.MULTILINE)
+_GOT_RE = re.compile(r"^\s*got: \{\} (\S+)\s*$", re.MULTILINE)
+
+
+def sections(output: str) -> dict[str, str]:
+    """promtool's output split per test file."""
+    parts = _SECTION_RE.split(output)
+    return {parts[i]: parts[i + 1] for i in range(1, len(parts) - 1, 2)}
+
+
+def parse_measurements(scenario: Scenario, output: str) -> dict[str, float]:
+    """The ``got:`` values of one scenario's section, keyed by measurement."""
+    values = [float(v) for v in _GOT_RE.findall(output)]
+    keys = [m.key for m in measures(scenario)]
+    if len(values) != len(keys):
+        raise AssertionError(f"expected {len(keys)} measurements, promtool printed:\n{output}")
+    return dict(zip(keys, values, strict=True))
+
+
+def run(promtool: str, folder: Path, files: list[Path]) -> subprocess.Popen[str]:
+    """Start one promtool on several test files (the caller runs two side by side)."""
+    return subprocess.Popen(
+        [promtool, "test", "rules", *(f.name for f in files)],
+        cwd=folder,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
