@@ -14,10 +14,39 @@ Runtime (``docs/runtime.md``)::
 The SLO compiler lives in :mod:`obskit.slo` and the shared names in :mod:`obskit.conventions`.
 """
 
-from obskit._logs import get_logger
-from obskit._observe import observe
-from obskit._runtime import init, instrument, metrics_app, shutdown
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from obskit._version import __version__
+
+if TYPE_CHECKING:
+    from obskit._logs import get_logger
+    from obskit._observe import observe
+    from obskit._runtime import init, instrument, metrics_app, shutdown
+
+# The runtime (OpenTelemetry, prometheus-client, structlog) is imported on first use, so
+# ``obskit slo build`` and ``import obskit.conventions`` stay cheap.
+_LAZY = {
+    "get_logger": "obskit._logs",
+    "init": "obskit._runtime",
+    "instrument": "obskit._runtime",
+    "metrics_app": "obskit._runtime",
+    "observe": "obskit._observe",
+    "shutdown": "obskit._runtime",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'obskit' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "__version__",

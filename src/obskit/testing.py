@@ -18,23 +18,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
-import structlog
-from opentelemetry import propagate
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased, Sampler
-from prometheus_client import CollectorRegistry
 
-from obskit import _frameworks, _logs, _state
-from obskit._config import resolve
-from obskit._logs import LogPipeline, configure_structlog
-from obskit._metrics import Metrics
-from obskit._redact import Redactor
-from obskit._tracing import RedactingExporter, resource
+# Loaded by pytest in every session (pytest11 entry point): the runtime is imported only when a
+# fixture is used, so the plugin costs nothing to test suites that do not use it.
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import ReadableSpan
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.sdk.trace.sampling import Sampler
+    from prometheus_client import CollectorRegistry
 
 __all__ = [
     "IsolatedRuntime",
@@ -102,6 +96,20 @@ class IsolatedRuntime:
     """The isolated obskit runtime behind the fixtures."""
 
     def __init__(self, *, sampler: Sampler | None = None, **options: Any) -> None:
+        from opentelemetry import propagate
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+        from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+        from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased
+        from prometheus_client import CollectorRegistry
+
+        from obskit import _state
+        from obskit._config import resolve
+        from obskit._logs import LogPipeline
+        from obskit._metrics import Metrics
+        from obskit._redact import Redactor
+        from obskit._tracing import RedactingExporter, resource
+
         args: dict[str, Any] = {"service_name": "test", "metrics_port": 0, "log_format": "json"}
         args.update(options)
         self.config = resolve(args)
@@ -134,6 +142,11 @@ class IsolatedRuntime:
         self._handler: logging.Handler | None = None
 
     def __enter__(self) -> IsolatedRuntime:
+        import structlog
+
+        from obskit import _frameworks, _logs, _state
+        from obskit._logs import configure_structlog
+
         root = logging.getLogger()
         self._saved = (_state.STATE, _logs.PIPELINE, structlog.get_config(), root.level)
         _state.STATE = self.state
@@ -146,6 +159,10 @@ class IsolatedRuntime:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        import structlog
+
+        from obskit import _logs, _state
+
         assert self._saved is not None
         state, pipeline, config, level = self._saved
         _state.STATE = state
