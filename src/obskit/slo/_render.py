@@ -11,6 +11,7 @@ document's structure.  The tests load every output back with PyYAML and compare.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Sequence
@@ -43,6 +44,7 @@ _BLOCK_UNSAFE_RE: Final = re.compile(
 _K8S_BAD_RE: Final = re.compile(r"[^a-z0-9.-]+")
 
 
+@functools.lru_cache(maxsize=65536)
 def _scalar(value: str) -> str:
     if _PLAIN_RE.match(value) and value.lower() not in _RESERVED:
         return value
@@ -72,7 +74,9 @@ def _block(value: str, indent: str) -> str:
     return " |-\n" + "\n".join(indent + line for line in lines)
 
 
-def _mapping(items: Sequence[tuple[str, str]], indent: str) -> str:
+# Cached: the rules of one SLO share their label set, so most label blocks repeat.
+@functools.lru_cache(maxsize=16384)
+def _mapping(items: tuple[tuple[str, str], ...], indent: str) -> str:
     return "".join(f"\n{indent}{_scalar(k)}: {_scalar(v)}" for k, v in items)
 
 
