@@ -378,7 +378,8 @@ def check_groups(service: Service, groups: list[RuleGroup]) -> list[SpecError]:
                         path,
                         line,
                         "sli",
-                        f"generated rule {name} does not parse ({problem}); expression: {rule.expr}",
+                        f"generated rule {name} does not parse ({problem}); "
+                        f"expression: {rule.expr}",
                     )
                 )
     return errors
