@@ -29,15 +29,28 @@ log = obskit.get_logger("search")
 app = FastAPI(title="search")
 
 
+class BackendError(Exception):
+    """The (simulated) search backend failed the query."""
+
+
+@obskit.observe("backend.query")
+async def query_backend(q: str, fail: bool) -> list[str]:
+    """One backend query: timed, traced and logged on failure by ``obskit.observe``."""
+    if fail:
+        raise BackendError("search backend timed out")
+    return [sku for sku in ("sku-1", "sku-2", "sku-3") if q.lower() in sku]
+
+
 @app.get("/search")
 async def search(q: str, request: Request) -> dict[str, object]:
     """Search the catalogue; a failed backend query answers 502."""
     forced = request.headers.get("x-demo-fail", "").lower()
     failed = forced == "true" if forced in ("true", "false") else random.random() < ERROR_RATE
-    BACKEND_QUERIES.labels(result="error" if failed else "ok").inc()
-    if failed:
-        log.warning("backend query failed", query_length=len(q))
-        raise HTTPException(502, "search backend unavailable")
-    hits = [sku for sku in ("sku-1", "sku-2", "sku-3") if q.lower() in sku]
+    try:
+        hits = await query_backend(q, failed)
+    except BackendError:
+        BACKEND_QUERIES.labels(result="error").inc()
+        raise HTTPException(502, "search backend unavailable") from None
+    BACKEND_QUERIES.labels(result="ok").inc()
     log.info("search answered", hits=len(hits))
     return {"query": q, "hits": hits}

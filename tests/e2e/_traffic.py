@@ -30,6 +30,11 @@ class Call:
     json: dict[str, str] | None = None
 
     @property
+    def headers(self) -> dict[str, str]:
+        """The example apps' headers forcing this call's outcome."""
+        return {"x-demo-fail": str(self.fail).lower(), "x-demo-slow": str(self.slow).lower()}
+
+    @property
     def status(self) -> int:
         """The status code the example app answers this call with."""
         if self.route == "/search":
@@ -72,8 +77,7 @@ def send(
     """
 
     def one(client: httpx.Client, call: Call) -> tuple[str, str, int]:
-        headers = {"x-demo-fail": str(call.fail).lower(), "x-demo-slow": str(call.slow).lower()}
-        response = client.request(call.method, call.path, json=call.json, headers=headers)
+        response = client.request(call.method, call.path, json=call.json, headers=call.headers)
         if response.status_code != call.status:
             raise AssertionError(f"{call}: HTTP {response.status_code}: {response.text[:200]}")
         return call.method, call.route, response.status_code
@@ -89,7 +93,7 @@ def send(
 def background_load(
     targets: list[tuple[str, list[Call]]], *, rate: float = 20.0, limit_s: float = 120.0
 ) -> Iterator[Counter[tuple[str, str, int]]]:
-    """Keep sending the calls (round-robin per target) at about ``rate`` requests/s in a thread.
+    """Keep sending the calls (round-robin per target) at up to ``rate`` requests/s in a thread.
 
     Bounded: it stops when the block exits or after ``limit_s`` seconds, whichever comes first.
     Yields the running count of sent ``(base_url, route, status)``.
@@ -104,7 +108,9 @@ def background_load(
             while not stop.is_set() and time.monotonic() < deadline:
                 for base_url, calls in targets:
                     call = calls[i % len(calls)]
-                    response = client.request(call.method, base_url + call.path, json=call.json)
+                    response = client.request(
+                        call.method, base_url + call.path, json=call.json, headers=call.headers
+                    )
                     sent[(base_url, call.route, response.status_code)] += 1
                 i += 1
                 stop.wait(len(targets) / rate)

@@ -1,0 +1,91 @@
+"""Every query of every dashboard answers with data on a Prometheus fed by the example."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from typing import Any
+
+import pytest
+
+from obskit import conventions as c
+from obskit.dashboards import iter_queries, substitute_variables
+
+from . import _grafana
+from . import _traffic as t
+from ._spec import COMMITTED_DASHBOARDS
+from .conftest import Shop, traffic_mix
+
+#: The dashboards committed in dashboards/, and those the build in the fixture wrote.
+DASHBOARD_SETS = ("committed", "built")
+
+
+def _dashboards(shop: Shop, which: str) -> dict[str, dict[str, Any]]:
+    root = COMMITTED_DASHBOARDS if which == "committed" else shop.build_dir / "dashboards"
+    files = sorted(root.rglob("*.json"))
+    assert files, f"no dashboard in {root}"
+    return {str(p.relative_to(root)): json.loads(p.read_text()) for p in files}
+
+
+def _has_value(result: list[dict[str, Any]]) -> bool:
+    """Whether a query result holds at least one finite number (NaN is no data on a panel)."""
+    for series in result:
+        points = series["values"] if "values" in series else [series["value"]]
+        if any(math.isfinite(float(value)) for _, value in points):
+            return True
+    return False
+
+
+def _wait(what: str, check: Any, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out after {timeout}s waiting for {what}"
+        time.sleep(0.3)
+
+
+@pytest.mark.parametrize("which", DASHBOARD_SETS)
+def test_every_dashboard_query_returns_data(shop: Shop, which: str) -> None:
+    """With live traffic, every panel query and every annotation query of every dashboard
+    (committed in dashboards/, or written by the build), for every value a user can pick in its
+    variables, returns at least one finite value on the real Prometheus: instant queries at
+    "now", range queries and annotations over the dashboard's time range (the stack's lifetime).
+    The "SLO alerts firing" annotations need a firing alert: the fixture's injected errors fire
+    them (alert `for:` shortened, see tests/e2e/_spec.py), and the test waits for it."""
+    prom = shop.prometheus
+    firing = lambda service: any(  # noqa: E731
+        a["state"] == "firing" and a["labels"].get(c.SLO_LABEL_SERVICE) == service
+        for a in prom.api("alerts")["alerts"]
+    )
+    _wait("firing checkout and search alerts", lambda: firing("checkout") and firing("search"))
+
+    # Live traffic in the fixture's mix, so the SLIs (and the firing alerts) stay as they are.
+    checkout_calls, search_calls = traffic_mix(1, seed=3)
+    live = [(shop.checkout.url, checkout_calls), (shop.search.url, search_calls)]
+    with t.background_load(live, rate=20, limit_s=60):
+        # Live panels read the last $__rate_interval: wait until both services show traffic.
+        rate_window = _grafana.builtins(time.time() - shop.started_at)["__rate_interval"]
+        for job in ("checkout", "search"):
+            expr = f'sum(rate({c.HTTP_DURATION_COUNT}{{job="{job}"}}[{rate_window}])) > 0'
+            _wait(f"live traffic on {job}", lambda expr=expr: bool(prom.query(expr)))
+
+        end = time.time()
+        start = shop.started_at
+        checked, empty = 0, []
+        for name, dashboard in _dashboards(shop, which).items():
+            for values in _grafana.assignments(dashboard, prom, start, end):
+                step = str(values["__interval"])
+                for title, raw, instant in iter_queries(dashboard):
+                    expr = substitute_variables(raw, values)
+                    result = (
+                        prom.query(expr, at=end)
+                        if instant
+                        else prom.query_range(expr, start, end, step)
+                    )
+                    checked += 1
+                    if not _has_value(result):
+                        where = f"{name} [{_grafana.describe(values)}] {title!r}"
+                        empty.append(f"{where}: {expr}")
+    print(f"{which}: {checked} dashboard queries returned data")
+    assert not empty, "queries without data:\n" + "\n".join(empty)
+    assert checked > 50
