@@ -60,13 +60,15 @@ class Kind:
     routes: Mapping[str, str]
     workers: int = 1
     worker_class: str = "sync"
+    extra: tuple[str, ...] = ()
 
     def command(self, port: int) -> list[str]:
         """The argv that serves the app on 127.0.0.1:``port``."""
         if self.server == "uvicorn":
-            return uvicorn_command(self.app, port)
+            workers = ("--workers", str(self.workers)) if self.workers > 1 else ()
+            return uvicorn_command(self.app, port, *workers, *self.extra)
         return gunicorn_command(
-            self.app, port, workers=self.workers, worker_class=self.worker_class
+            self.app, port, *self.extra, workers=self.workers, worker_class=self.worker_class
         )
 
     def route(self, name: str) -> str:
@@ -86,6 +88,22 @@ GUNICORN_2_UVICORN = Kind(
     worker_class="uvicorn.workers.UvicornWorker",
 )
 KINDS = (UVICORN, FLASK_GUNICORN, GUNICORN_2_UVICORN)
+
+#: Further multi-process set-ups, run by the worker tests only: the app imported in gunicorn's
+#: master before the fork, and uvicorn's own supervisor spawning two workers.
+GUNICORN_2_PRELOAD = Kind(
+    "gunicorn-2-uvicorn-workers-preload",
+    "e2e_fastapi:app",
+    "e2e-fastapi",
+    "gunicorn",
+    _FASTAPI_ROUTES,
+    workers=2,
+    worker_class="uvicorn.workers.UvicornWorker",
+    extra=("--preload",),
+)
+UVICORN_2_WORKERS = Kind(
+    "uvicorn-2-workers", "e2e_fastapi:app", "e2e-fastapi", "uvicorn", _FASTAPI_ROUTES, workers=2
+)
 
 
 @dataclass

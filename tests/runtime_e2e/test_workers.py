@@ -5,10 +5,17 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import httpx
 import pytest
-from tests.runtime_e2e._service import Service
+from tests.runtime_e2e._service import (
+    GUNICORN_2_PRELOAD,
+    UVICORN_2_WORKERS,
+    Kind,
+    Service,
+    run_service,
+)
 from tests.support import OtlpReceiver, new_traceparent
 
 from obskit import conventions
@@ -34,6 +41,21 @@ def test_request_counts_equal_requests_sent_across_workers(
     """Requests are sent on fresh connections until every worker has served some; the scraped
     request count then equals exactly the number sent, the active-requests gauge returns to 0,
     and spans arrive from every worker process."""
+    _assert_counts_and_spans(service, session_receiver)
+
+
+@pytest.mark.parametrize("variant", [GUNICORN_2_PRELOAD, UVICORN_2_WORKERS], ids=lambda k: k.id)
+def test_counts_and_spans_with_preload_and_uvicorn_workers(
+    variant: Kind, otlp_receiver: OtlpReceiver, tmp_path: Path
+) -> None:
+    """The same exact counts and spans from every worker when gunicorn imports the app in its
+    master before forking (``--preload``: obskit's threads and state cross a fork) and under
+    uvicorn's own ``--workers 2`` supervisor (spawned workers)."""
+    with run_service(variant, otlp_endpoint=otlp_receiver.endpoint, tmp_dir=tmp_path) as service:
+        _assert_counts_and_spans(service, otlp_receiver)
+
+
+def _assert_counts_and_spans(service: Service, receiver: OtlpReceiver) -> None:
     route = {conventions.LABEL_ROUTE: service.kind.route("whoami")}
     before = service.scrape().value(conventions.HTTP_DURATION_COUNT, **route)
 
@@ -48,7 +70,7 @@ def test_request_counts_equal_requests_sent_across_workers(
                 break
     assert len(pids) == service.kind.workers, f"{len(pids)} workers served {sent} requests"
     if service.kind.workers > 1:
-        assert service.proc.pid not in pids, "the master process must not serve requests"
+        assert service.proc.pid not in pids, "the supervising process must not serve requests"
 
     expected = before + sent
     result = service.wait_scrape(
@@ -72,5 +94,9 @@ def test_request_counts_equal_requests_sent_across_workers(
     ), info
 
     for pid, trace_id in pids.items():
-        [span] = session_receiver.wait_for_trace(trace_id, timeout=15)
-        assert span.resource.get("process.pid") == pid
+        # A span of each worker arrives (after a fork too), and says which process made it.
+        [span] = receiver.wait_for_trace(trace_id, timeout=15)
+        assert span.resource.get("process.pid") == pid, (
+            f"a span made by worker {pid} says process.pid={span.resource.get('process.pid')}"
+            f" (server pid {service.proc.pid}): the resource was not rebuilt after the fork"
+        )
