@@ -81,6 +81,26 @@ def test_two_builds_are_byte_identical(tmp_path: Path, monkeypatch: pytest.Monke
     assert _snapshot(tmp_path / "a") == first  # same bytes and same mtimes: nothing rewritten
 
 
+def test_fresh_processes_with_different_hash_seeds_agree(tmp_path: Path) -> None:
+    """Builds in two fresh processes with different hash seeds (set and dict orders) write
+    byte-identical rules and dashboards."""
+    _write_specs(tmp_path / "slo", 4)
+    for seed in ("1", "2"):
+        result = subprocess.run(
+            [sys.executable, "-m", "obskit", "slo", "build", "--out", f"out{seed}"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        )
+        assert result.returncode == 0, result.stderr
+    first, second = _snapshot(tmp_path / "out1"), _snapshot(tmp_path / "out2")
+    assert first.keys() == second.keys()
+    assert all(first[k][0] == second[k][0] for k in first)
+
+
 def test_one_bad_file_among_ten_leaves_out_untouched(tmp_path: Path) -> None:
     """A bad spec among ten: exit 2, `file:line: field: message` on stderr, no traceback, and
     `--out` (which already holds an earlier build and a user's file) is exactly as it was."""
