@@ -167,8 +167,10 @@ def test_min_events_guard_reads_the_long_window() -> None:
     """With `min_events` each alert also requires that many requests in its long window."""
     groups, _ = _mixed_service()
     alerts = [r for r in _by_group(groups)["obskit-checkout-availability"].rules if r.alert]
-    assert "[1h])) * 3600 >= 100)" in alerts[0].expr
-    assert "[3d])) * 259200 >= 100)" in alerts[3].expr
+    sel = '{obskit_service="checkout",obskit_slo="availability"}'
+    total = c.RULE_SLI_TOTAL_RATE
+    assert f"\nand on ()\n(avg_over_time({total}{sel}[1h]) * 3600 >= 100)" in alerts[0].expr
+    assert f"(avg_over_time({total}{sel}[3d]) * 259200 >= 100)" in alerts[3].expr
     unguarded = [r for r in _by_group(groups)["obskit-checkout-no-ticket"].rules if r.alert]
     assert ">=" not in unguarded[0].expr
 

@@ -210,11 +210,13 @@ class _SLORules:
         )
         if alerting.min_events > 0 and self.events:
             # Minimum-traffic guard: the long window must have seen enough events, so a handful
-            # of failed requests at night cannot page anyone.
+            # of failed requests at night cannot page anyone.  Events = mean request rate over
+            # the window x its length, from the recorded 5m rate (one series) rather than the
+            # raw counters again (every route/status/instance series, up to 3 days of them).
             seconds = c.window_seconds(tier.long_window)
             expr += (
-                f"\nand on ()\n({self._total(tier.long_window)} * {seconds}"
-                f" >= {fmt_number(alerting.min_events)})"
+                f"\nand on ()\n(avg_over_time({c.RULE_SLI_TOTAL_RATE}{sel}[{tier.long_window}])"
+                f" * {seconds} >= {fmt_number(alerting.min_events)})"
             )
         page = tier.severity == "page"
         labels: dict[str, str] = {
