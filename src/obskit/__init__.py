@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from obskit._version import __version__
 
 if TYPE_CHECKING:
+    from obskit._gunicorn import GunicornLogger
     from obskit._logs import get_logger
     from obskit._observe import observe
     from obskit._runtime import init, instrument, metrics_app, shutdown
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 # The runtime (OpenTelemetry, prometheus-client, structlog) is imported on first use, so
 # ``obskit slo build`` and ``import obskit.conventions`` stay cheap.
 _LAZY = {
+    "GunicornLogger": "obskit._gunicorn",
     "get_logger": "obskit._logs",
     "init": "obskit._runtime",
     "instrument": "obskit._runtime",
@@ -49,6 +51,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "GunicornLogger",
     "__version__",
     "get_logger",
     "init",

@@ -63,6 +63,23 @@ def route_of_scope(scope: Scope, root_path: str, status: int) -> str:
     return prefix + template
 
 
+def _flush_on_shutdown(send: Send) -> Send:
+    """Flush spans when the server's lifespan shutdown completes.
+
+    uvicorn re-raises the terminating signal after a graceful shutdown, so ``atexit`` hooks
+    never run there: the lifespan shutdown is the last moment obskit is sure to see.
+    """
+
+    async def wrapped(message: MutableMapping[str, Any]) -> None:
+        if message.get("type") in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
+            from obskit._runtime import flush
+
+            flush()
+        await send(message)
+
+    return wrapped
+
+
 class ObskitASGI:
     """Instrument an ASGI application (idempotent; nested instances pass through)."""
 
@@ -73,6 +90,10 @@ class ObskitASGI:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
+            if scope["type"] == "lifespan" and "obskit.lifespan" not in scope:
+                scope["obskit.lifespan"] = True
+                await self.app(scope, receive, _flush_on_shutdown(send))
+                return
             await self.app(scope, receive, send)
             return
         if "obskit.start" in scope:

@@ -203,6 +203,26 @@ def metrics_app() -> Any:
     return MetricsApp()
 
 
+def flush() -> None:
+    """Export queued spans and write exemplars now, waiting at most ``shutdown_timeout``.
+
+    Called when a server's lifespan shutdown completes (uvicorn does not run ``atexit`` hooks
+    when it re-raises SIGTERM); obskit keeps working afterwards.
+    """
+    st = _state.STATE
+    if st is None or st.extras.get("shut_down"):
+        return
+    files = st.extras.get("exemplar_files")
+    if files is not None:
+        files.flush()
+    processor = st.extras.get("processor")
+    if processor is None:
+        return
+    done = threading.Thread(target=processor.force_flush, name="obskit-flush", daemon=True)
+    done.start()
+    done.join(st.config.shutdown_timeout)
+
+
 def shutdown() -> None:
     """Flush spans and exemplars and stop the metrics server (also runs at exit; idempotent)."""
     with _lock:

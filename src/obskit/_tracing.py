@@ -186,12 +186,28 @@ def resource(config: Config) -> Resource:
     return Resource.create(attrs)
 
 
+#: The SDK and exporters log every failed export (with retries, several lines per batch): obskit
+#: reports failures itself — the dropped-spans counter and one warning per process.
+_NOISY_LOGGERS = (
+    "opentelemetry.exporter.otlp",
+    "opentelemetry.sdk._shared_internal",
+    "opentelemetry.sdk.trace.export",
+)
+
+
+def quiet_exporter_logs() -> None:
+    """Silence the SDK's per-failure export logs (obskit counts and warns once instead)."""
+    for name in _NOISY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
 def build_provider(
     config: Config, redactor: Redactor, drops: DropCounter
 ) -> tuple[TracerProvider, BoundedBatchProcessor | None]:
     """A provider with obskit's resource and (unless ``none``) a bounded batch exporter."""
     provider = TracerProvider(resource=resource(config), shutdown_on_exit=False)
     exporter = _exporter()
+    quiet_exporter_logs()
     processor = None
     if exporter is not None:
         kwargs: dict[str, Any] = {}

@@ -1,0 +1,107 @@
+"""Server integration without a real server: lifespan flush, gunicorn master logger, quiet SDK."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from .conftest import run_python
+
+
+def test_lifespan_shutdown_flushes_spans() -> None:
+    """When the ASGI lifespan shutdown completes, queued spans are exported (uvicorn re-raises
+    SIGTERM after a graceful shutdown, so atexit hooks never run there)."""
+    result = run_python(
+        """
+        import asyncio, sys, obskit
+        from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+        obskit.init("svc")
+        from obskit import _state
+        from obskit._tracing import BoundedBatchProcessor, DropCounter
+        exported = []
+        class Keep(SpanExporter):
+            def export(self, spans):
+                exported.extend(spans)
+                return SpanExportResult.SUCCESS
+        processor = BoundedBatchProcessor(
+            Keep(), DropCounter(lambda n: None), schedule_delay_millis=60000
+        )
+        _state.STATE.extras["provider"].add_span_processor(processor)
+        _state.STATE.extras["processor"] = processor
+        from fastapi import FastAPI
+        app = FastAPI()
+        @app.get("/a")
+        async def a(): return 1
+        async def main():
+            sent = []
+            messages = iter([{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}])
+            async def receive(): return next(messages)
+            async def send(m): sent.append(m["type"])
+            import httpx
+            t = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=t, base_url="http://x") as c:
+                await c.get("/a")
+            before = len(exported)
+            await app({"type": "lifespan", "asgi": {"version": "3.0"}}, receive, send)
+            sys.stderr.write(f"{before} {len(exported)} {sent}\\n")
+        asyncio.run(main())
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    before, after, *_ = result.stderr.strip().splitlines()[-1].split(" ", 2)
+    assert (before, after) == ("0", "1")
+
+
+def test_gunicorn_logger_class_renders_master_lines_as_json() -> None:
+    """obskit.GunicornLogger (for gunicorn's master) renders gunicorn.error as JSON lines and
+    never writes gunicorn's plain access line."""
+    result = run_python(
+        """
+        from gunicorn.config import Config
+        import obskit
+        cfg = Config()
+        cfg.set("logger_class", "obskit.GunicornLogger")
+        log = cfg.logger_class(cfg)
+        log.info("Starting gunicorn %s", "27")
+        log.access(None, None, {}, None)
+        """,
+        env={"OTEL_SERVICE_NAME": "master-svc"},
+    )
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [(e["logger"], e["event"], e["service"]) for e in lines] == [
+        ("gunicorn.error", "Starting gunicorn 27", "master-svc")
+    ]
+    assert result.stderr == ""
+
+
+def test_exporter_loggers_are_quiet() -> None:
+    """The SDK's per-failure export loggers are raised to CRITICAL (obskit warns once)."""
+    from obskit._tracing import quiet_exporter_logs
+
+    saved = {n: logging.getLogger(n).level for n in ("opentelemetry.exporter.otlp",)}
+    try:
+        quiet_exporter_logs()
+        child = logging.getLogger("opentelemetry.exporter.otlp.proto.http.trace_exporter")
+        assert not child.isEnabledFor(logging.ERROR)
+    finally:
+        for name, level in saved.items():
+            logging.getLogger(name).setLevel(level)
+
+
+def test_uvicorn_reconfiguring_logging_gets_the_bridge_back() -> None:
+    """uvicorn.Config() (which runs dictConfig) after init(): uvicorn's loggers still render
+    through obskit (one JSON line), and uvicorn.access stays silent."""
+    result = run_python(
+        """
+        import logging, uvicorn, obskit
+        obskit.init("svc")
+        uvicorn.Config(app="x:y", log_level="info")
+        logging.getLogger("uvicorn.error").info("Started server process")
+        logging.getLogger("uvicorn.access").info('127.0.0.1 - "GET / HTTP/1.1" 200')
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [e["event"] for e in lines] == ["Started server process"]
+    assert result.stderr == ""
