@@ -206,6 +206,9 @@ def measures(scenario: Scenario) -> list[Measure]:
                 Measure(f"{name}/budget_remaining",
                         f"min({c.RULE_ERROR_BUDGET_REMAINING}{sel}) or vector(-1)"),
                 Measure(f"{name}/ratio_1h_nan", f"count({ratio_1h} != {ratio_1h}) or vector(0)"),
+                # One series per recording rule: every rule evaluated without a runtime error.
+                Measure(f"{name}/recorded_series",
+                        f'count({{__name__=~"obskit_slo:.+",{sel[1:]}) or vector(0)'),
             ]  # fmt: skip
     return result
 

@@ -197,3 +197,14 @@ def test_blackout_alerts_carry_exact_labels_and_annotations(results: dict[str, A
     windows, tier, service/SLO) and the rendered summary and description (burn rate `1k`, the
     budget share computed by the `query` template function)."""
     assert "SUCCESS" in results["assert"], results["assert"]
+
+
+@pytest.mark.parametrize("key", ["uneven", "blackout"])
+def test_every_recording_rule_yields_one_series(results: dict[str, Any], key: str) -> None:
+    """With traffic, each recording rule of each SLO produced exactly one series at the end of
+    the simulation (no rule failed at evaluation time, e.g. on duplicate label sets)."""
+    scenario = _SCENARIO[key]
+    got = _m(results, key)
+    for group, name in zip(service_groups(service_for(scenario)), scenario.slo_names, strict=True):
+        records = sum(1 for rule in group.rules if rule.record)
+        assert got[f"{name}/recorded_series"] == records, (name, records)
