@@ -40,6 +40,7 @@ _FASTAPI_ROUTES = {
     "login": "/login",
 }
 _FLASK_ROUTES = {
+    "static": "/static/<path:filename>",  # Flask's built-in static route
     "orders": "/orders/<int:order_id>",
     "items": "/items/<int:item_id>",
     "whoami": "/whoami",
@@ -61,6 +62,7 @@ class Kind:
     workers: int = 1
     worker_class: str = "sync"
     extra: tuple[str, ...] = ()
+    env: Mapping[str, str] = field(default_factory=dict)
 
     def command(self, port: int) -> list[str]:
         """The argv that serves the app on 127.0.0.1:``port``."""
@@ -77,7 +79,19 @@ class Kind:
 
 
 UVICORN = Kind("uvicorn", "e2e_fastapi:app", "e2e-fastapi", "uvicorn", _FASTAPI_ROUTES)
-FLASK_GUNICORN = Kind("flask-gunicorn", "e2e_flask:app", "e2e-flask", "gunicorn", _FLASK_ROUTES)
+#: gunicorn's master never imports the app (no ``--preload``): as docs/runtime.md says, its own
+#: lines become JSON with ``--logger-class obskit.GunicornLogger`` and take the service name from
+#: the environment.
+_GUNICORN_MASTER_JSON = ("--logger-class", "obskit.GunicornLogger")
+FLASK_GUNICORN = Kind(
+    "flask-gunicorn",
+    "e2e_flask:app",
+    "e2e-flask",
+    "gunicorn",
+    _FLASK_ROUTES,
+    extra=_GUNICORN_MASTER_JSON,
+    env={"OBSKIT_SERVICE_NAME": "e2e-flask"},
+)
 GUNICORN_2_UVICORN = Kind(
     "gunicorn-2-uvicorn-workers",
     "e2e_fastapi:app",
@@ -86,11 +100,14 @@ GUNICORN_2_UVICORN = Kind(
     _FASTAPI_ROUTES,
     workers=2,
     worker_class="uvicorn.workers.UvicornWorker",
+    extra=_GUNICORN_MASTER_JSON,
+    env={"OBSKIT_SERVICE_NAME": "e2e-fastapi"},
 )
 KINDS = (UVICORN, FLASK_GUNICORN, GUNICORN_2_UVICORN)
 
 #: Further multi-process set-ups, run by the worker tests only: the app imported in gunicorn's
-#: master before the fork, and uvicorn's own supervisor spawning two workers.
+#: master before the fork (then ``init()`` runs in the master: no logger class needed), and
+#: uvicorn's own supervisor spawning two workers.
 GUNICORN_2_PRELOAD = Kind(
     "gunicorn-2-uvicorn-workers-preload",
     "e2e_fastapi:app",
@@ -233,7 +250,10 @@ def run_service(
     and stop the whole process group afterwards whatever happens."""
     port, metrics_port = free_port(), free_port()
     env = service_env(
-        otlp_endpoint=otlp_endpoint, metrics_port=metrics_port, tmp_dir=tmp_dir, extra=extra_env
+        otlp_endpoint=otlp_endpoint,
+        metrics_port=metrics_port,
+        tmp_dir=tmp_dir,
+        extra={**kind.env, **(extra_env or {})},
     )
     proc = ServerProcess(kind.command(port), env=env, name=kind.id)
     with proc:

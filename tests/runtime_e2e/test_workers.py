@@ -16,7 +16,7 @@ from tests.runtime_e2e._service import (
     Service,
     run_service,
 )
-from tests.support import OtlpReceiver, new_traceparent
+from tests.support import OtlpReceiver, assert_all_json, new_traceparent
 
 from obskit import conventions
 
@@ -50,9 +50,11 @@ def test_counts_and_spans_with_preload_and_uvicorn_workers(
 ) -> None:
     """The same exact counts and spans from every worker when gunicorn imports the app in its
     master before forking (``--preload``: obskit's threads and state cross a fork) and under
-    uvicorn's own ``--workers 2`` supervisor (spawned workers)."""
+    uvicorn's own ``--workers 2`` supervisor (spawned workers); every line of the run, the
+    supervising process's included, is JSON (neither set-up needs an option for that)."""
     with run_service(variant, otlp_endpoint=otlp_receiver.endpoint, tmp_dir=tmp_path) as service:
         _assert_counts_and_spans(service, otlp_receiver)
+    assert_all_json(service.proc.texts(), what=f"{variant.id} stdout+stderr")
 
 
 def _assert_counts_and_spans(service: Service, receiver: OtlpReceiver) -> None:
