@@ -131,6 +131,7 @@ class ObskitASGI:
             await send(message)
 
         span = None
+        attributes: dict[str, Any] | None = None
         token = ids_token = None
         trace_hex = span_hex = None
         sampled = False
@@ -150,8 +151,9 @@ class ObskitASGI:
                 {"http.request.method": raw_method, "url.path": path, "url.scheme": scheme},
             )
             if span.is_recording():
-                # The rest only for spans that are kept: unsampled requests skip the work.
-                attributes: dict[str, Any] = {}
+                # The rest only for spans that are kept (set once, at the end, with the route):
+                # unsampled requests skip the work.
+                attributes = {}
                 if client_addr:
                     attributes["client.address"] = client_addr
                 ua = found.get("user-agent")
@@ -163,7 +165,6 @@ class ObskitASGI:
                 version = scope.get("http_version")
                 if version:
                     attributes["network.protocol.version"] = version
-                span.set_attributes(attributes)
             sc = span.get_span_context()
             trace_hex = format(sc.trace_id, "032x")
             span_hex = format(sc.span_id, "016x")
@@ -187,8 +188,9 @@ class ObskitASGI:
                 error = None  # the response was sent; the exception came after (e.g. disconnect)
             try:
                 _state.finish_request(
-                    st, span, raw_method, method, route_of_scope(scope, root_path, status),
-                    path, status, start, trace_hex, span_hex, sampled, client_addr, error,
+                    st, span, attributes, raw_method, method,
+                    route_of_scope(scope, root_path, status), path, status, start, trace_hex,
+                    span_hex, sampled, client_addr, error,
                 )  # fmt: skip
             finally:
                 if ids_token is not None:

@@ -58,6 +58,7 @@ def get_state() -> State | None:
 def finish_request(
     st: State,
     span: Any,
+    attributes: dict[str, Any] | None,
     raw_method: str,
     method: str,
     route: str,
@@ -74,19 +75,19 @@ def finish_request(
     seconds = perf_counter() - start
     st.metrics.observe_http(method, route, status, seconds, trace_hex if sampled else None)
     if span is not None:
-        if span.is_recording():
-            if route == c.UNMATCHED_ROUTE:
-                span.set_attribute("http.response.status_code", status)
-            else:
+        if attributes is not None:  # a recording span: every attribute in one call
+            attributes["http.response.status_code"] = status
+            if route != c.UNMATCHED_ROUTE:
                 span.update_name(f"{raw_method} {route}")
-                span.set_attributes({"http.route": route, "http.response.status_code": status})
+                attributes["http.route"] = route
             if exc is not None:
                 span.record_exception(exc)
-                span.set_attribute("error.type", type(exc).__qualname__)
+                attributes["error.type"] = type(exc).__qualname__
                 span.set_status(trace.Status(trace.StatusCode.ERROR))
             elif status >= 500:
-                span.set_attribute("error.type", str(status))
+                attributes["error.type"] = str(status)
                 span.set_status(trace.Status(trace.StatusCode.ERROR))
+            span.set_attributes(attributes)
         span.end()
     if st.access_log and st.pipeline.level <= _INFO:
         st.pipeline.access(

@@ -92,6 +92,7 @@ class ObskitWSGI:
             return start_response(status_line, headers, exc_info)
 
         span = None
+        attributes: dict[str, Any] | None = None
         token = ids_token = None
         trace_hex = span_hex = None
         sampled = False
@@ -107,7 +108,7 @@ class ObskitWSGI:
                 _SERVER,
                 {"http.request.method": raw_method, "url.path": path, "url.scheme": scheme},
             )
-            attributes: dict[str, Any] = {}
+            attributes = {}
             if client_addr:
                 attributes["client.address"] = client_addr
             ua = environ.get("HTTP_USER_AGENT")
@@ -119,8 +120,8 @@ class ObskitWSGI:
             protocol = environ.get("SERVER_PROTOCOL", "")
             if protocol.startswith("HTTP/"):
                 attributes["network.protocol.version"] = protocol[5:]
-            if span.is_recording():
-                span.set_attributes(attributes)
+            if not span.is_recording():
+                attributes = None  # set once at the end, with the route, on kept spans only
             sc = span.get_span_context()
             trace_hex = format(sc.trace_id, "032x")
             span_hex = format(sc.span_id, "016x")
@@ -142,8 +143,8 @@ class ObskitWSGI:
                 error = None
             try:
                 _state.finish_request(
-                    st, span, raw_method, method, route_of_environ(environ), path, status,
-                    start, trace_hex, span_hex, sampled, client_addr, error,
+                    st, span, attributes, raw_method, method, route_of_environ(environ), path,
+                    status, start, trace_hex, span_hex, sampled, client_addr, error,
                 )  # fmt: skip
             finally:
                 if ids_token is not None:
