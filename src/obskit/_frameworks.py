@@ -153,6 +153,9 @@ def instrument_app(app: Any) -> Any:
     if isinstance(app, (ObskitASGI, ObskitWSGI)) or getattr(app, _MARK, False):
         return app
     if _is_starlette(app):
+        stack = getattr(app, "middleware_stack", None)
+        if stack is not None and not isinstance(stack, ObskitASGI):
+            app.middleware_stack = None  # served before init(): rebuilt, wrapped, next request
         if "starlette" not in _patched:
             build = _wrap_build(type(app).build_middleware_stack)
             app.build_middleware_stack = types.MethodType(build, app)

@@ -74,7 +74,28 @@ def detect() -> str | None:
     if server is None:
         return None
     name = f"obskit-metrics-{os.getuid()}-{server}-{_start_time(server)}"
-    return os.path.join(tempfile.gettempdir(), name)
+    path = os.path.join(tempfile.gettempdir(), name)
+    if not os.path.isdir(path):
+        remove_stale()  # first process of a new server run: tidy up after dead servers
+    return path
+
+
+def remove_stale(directory: str | None = None) -> None:
+    """Delete obskit's shared directories left by servers that are no longer running."""
+    import shutil
+
+    base = directory or tempfile.gettempdir()
+    for path in glob.glob(os.path.join(base, f"obskit-metrics-{os.getuid()}-*")):
+        try:
+            pid = int(os.path.basename(path).split("-")[3])
+        except (IndexError, ValueError):
+            continue
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            shutil.rmtree(path, ignore_errors=True)
+        except PermissionError:
+            continue
 
 
 def enable(path: str) -> None:

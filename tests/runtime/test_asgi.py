@@ -283,3 +283,15 @@ def test_route_count_does_not_matter(rt: IsolatedRuntime, routes: int) -> None:
         app.add_api_route(f"/r{i}/{{x}}", lambda x: x, methods=["GET"])
     call(app, ("GET", f"/r{routes - 1}/v"))
     assert count(rt, http_route=f"/r{routes - 1}/{{x}}") == 1
+
+
+def test_app_served_before_instrument_is_rebuilt(rt: IsolatedRuntime) -> None:
+    """An app whose middleware stack was built before instrumentation gets it rebuilt."""
+    from obskit._asgi import ObskitASGI
+
+    app = fastapi_app()
+    app.middleware_stack = app.build_middleware_stack.__wrapped__(app)  # type: ignore[attr-defined]
+    assert not isinstance(app.middleware_stack, ObskitASGI)
+    obskit.instrument(app)
+    call(app, ("GET", "/items/1"))
+    assert count(rt, http_route="/items/{item_id}") == 1

@@ -88,3 +88,21 @@ def test_detect_uses_configured_directory(tmp_path: Path) -> None:
         "import sys\nfrom obskit import _multiproc\nsys.stderr.write(str(_multiproc.detect()))"
     )
     assert plain.stderr.strip() == "None"
+
+
+def test_stale_directories_of_dead_servers_are_removed(tmp_path: Path) -> None:
+    """obskit's shared directories whose server pid is gone are deleted; live ones kept."""
+    import os
+
+    from obskit._multiproc import remove_stale
+
+    uid = os.getuid()
+    dead = tmp_path / f"obskit-metrics-{uid}-999999999-1"
+    alive = tmp_path / f"obskit-metrics-{uid}-{os.getpid()}-1"
+    other = tmp_path / "unrelated"
+    for path in (dead, alive, other):
+        path.mkdir()
+    remove_stale(str(tmp_path))
+    assert not dead.exists()
+    assert alive.exists()
+    assert other.exists()
