@@ -162,8 +162,8 @@ def test_exception_is_logged_once_as_json_with_the_request_ids(
     service: Service, session_receiver: OtlpReceiver
 ) -> None:
     """A handler that raises gives a 500, an access line with status 500, exactly one error line
-    carrying the exception (type, message, traceback) and the request's trace id, an ERROR span,
-    and a 500 in the metrics."""
+    carrying the exception (type, message, traceback) and the request's trace id, an ERROR span
+    with ``error.type`` and the exception recorded on it, and a 500 in the metrics."""
     route = service.kind.route("boom")
     # Read until the server closes the connection: by then it has logged all it will log about
     # the failure (uvicorn logs an escaped exception before closing).
@@ -195,7 +195,10 @@ def test_exception_is_logged_once_as_json_with_the_request_ids(
     [span] = session_receiver.wait_for_trace(access["trace_id"], timeout=15)
     assert span.status_code == "ERROR"
     assert span.attributes.get("http.response.status_code") == 500
-    assert span.attributes.get("error.type"), span.attributes
+    assert span.attributes.get("error.type") == "RuntimeError", span.attributes
+    [(_, event)] = [e for e in span.events if e[0] == "exception"]
+    assert event.get("exception.type") == "RuntimeError", event
+    assert "boom-marker" in str(event.get("exception.message")), event
 
     service.wait_scrape(
         lambda s: (
@@ -207,3 +210,37 @@ def test_exception_is_logged_once_as_json_with_the_request_ids(
         ),
         what=f"a 500 counted on {route}",
     )
+
+
+def test_bound_contextvars_are_on_this_request_lines_only(service: Service) -> None:
+    """A field the handler binds with ``structlog.contextvars.bind_contextvars`` is on every log
+    line of that request — structlog, stdlib and access — and on none of the next request's,
+    served on the same connection (same worker, for a sync worker the same thread)."""
+    n, later = _unique(), _unique()
+    with service.client() as client:
+        assert client.get(f"/orders/{n}").status_code == 200
+        assert client.get(f"/items/{later}").status_code == 200
+    access = service.access_line(path=f"/orders/{n}")
+    [structlog_line] = service.wait_records(
+        lambda r: r.get("event") == "order.structlog" and r.get("order_id") == n
+    )
+    [stdlib_line] = service.wait_records(lambda r: r.get("event") == f"order.stdlib {n}")
+    later_access = service.access_line(path=f"/items/{later}")
+    [later_line] = service.wait_records(
+        lambda r: r.get("event") == "item.structlog" and r.get("item_id") == later
+    )
+    tag = f"order-{n}"
+    seen = {
+        "structlog line": structlog_line.get("request_tag"),
+        "stdlib line": stdlib_line.get("request_tag"),
+        "access line": access.get("request_tag"),
+        "next request's structlog line": later_line.get("request_tag"),
+        "next request's access line": later_access.get("request_tag"),
+    }
+    assert seen == {
+        "structlog line": tag,
+        "stdlib line": tag,
+        "access line": tag,
+        "next request's structlog line": None,
+        "next request's access line": None,
+    }

@@ -10,6 +10,8 @@ import logging
 import os
 from typing import Any
 
+import structlog
+
 import obskit
 
 obskit.init("e2e-flask", service_version="1.2.3", environment="e2e")
@@ -25,6 +27,8 @@ std = logging.getLogger("app")
 @app.get("/orders/<int:order_id>")
 def get_order(order_id: int) -> dict[str, Any]:
     """One structlog line and one stdlib line inside the request."""
+    # A request-scoped field, on every later line of this request only.
+    structlog.contextvars.bind_contextvars(request_tag=f"order-{order_id}")
     slog.info("order.structlog", order_id=order_id)
     std.info("order.stdlib %s", order_id, extra={"order_id": order_id})
     return {"order_id": order_id, "pid": os.getpid()}
