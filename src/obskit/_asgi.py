@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from time import perf_counter
 from typing import Any, Final
 
+import structlog
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
@@ -33,6 +34,7 @@ _STANDARD: Final = c.STANDARD_METHODS
 _OTHER: Final = c.METHOD_OTHER
 _UNMATCHED: Final = c.UNMATCHED_ROUTE
 _SERVER: Final = SpanKind.SERVER
+_clear_contextvars = structlog.contextvars.clear_contextvars
 _attach = otel_context.attach
 _detach = otel_context.detach
 _set_span = trace.set_span_in_context
@@ -112,6 +114,9 @@ class ObskitASGI:
             return
         start = perf_counter()
         scope["obskit.start"] = start
+        # A server runs each request in a fresh task, but in-process clients (httpx's
+        # ASGITransport, test clients) reuse one context: bindings must not leak across requests.
+        _clear_contextvars()
         root_path = scope.get("root_path", "")
         raw_method: str = scope["method"]
         method = raw_method if raw_method in _STANDARD else _OTHER

@@ -118,6 +118,18 @@ def _patch_flask() -> None:
     except ImportError:
         return
     _patch_flask_routes()
+    original_handle = Flask.handle_exception
+
+    def handle_exception(self: Any, e: Exception) -> Any:
+        # Flask turns an unhandled exception into a 500 itself: hand the exception to obskit's
+        # middleware so the span records it (type, event) rather than just "500".
+        from flask import request
+
+        request.environ["obskit.error"] = e
+        return original_handle(self, e)
+
+    handle_exception.__wrapped__ = original_handle  # type: ignore[attr-defined]
+    Flask.handle_exception = handle_exception  # type: ignore[method-assign]
     original = Flask.__call__
 
     def __call__(self: Any, environ: Any, start_response: Any) -> Any:

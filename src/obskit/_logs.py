@@ -43,6 +43,7 @@ request_ids: contextvars.ContextVar[tuple[object, str, str] | None] = contextvar
 )
 
 _time_ns = time.time_ns
+_get_contextvars = structlog.contextvars.get_contextvars
 _INVALID_SPAN: Final = trace.INVALID_SPAN
 _get_current_span = trace.get_current_span
 
@@ -167,7 +168,8 @@ class LogPipeline:
         return rendered
 
     def access(self, fields: dict[str, Any], trace_id: str | None, span_id: str | None) -> None:
-        """Write the access line: obskit's own fields, so no redaction pass is needed."""
+        """Write the access line: obskit's fields (no redaction pass needed) after the request's
+        bound contextvars (redacted; obskit's fields win on a name clash)."""
         out: dict[str, Any] = {
             "timestamp": self._clock.now(),
             "level": "info",
@@ -178,6 +180,9 @@ class LogPipeline:
         if trace_id is not None:
             out["trace_id"] = trace_id
             out["span_id"] = span_id
+        bound = _get_contextvars()
+        if bound:
+            out.update(self._redactor.redact_event(bound))
         out.update(fields)
         rendered = self.render(out)
         if rendered is not None:
@@ -266,6 +271,9 @@ class BridgeHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         try:
             event: dict[str, Any] = {"event": record.getMessage()}
+            bound = _get_contextvars()
+            if bound:
+                event.update(bound)
             for key, value in record.__dict__.items():
                 if key not in _RECORD_KEYS and not key.startswith("_"):
                     event[key] = value

@@ -184,6 +184,11 @@ def _after_fork_in_child() -> None:
     files = st.extras.get("exemplar_files")
     if files is not None:
         files.ensure_thread()
+    provider = st.extras.get("provider")
+    if provider is not None:
+        from obskit._tracing import refresh_pid
+
+        refresh_pid(provider)
 
 
 def instrument(app: A) -> A:

@@ -201,6 +201,23 @@ def quiet_exporter_logs() -> None:
         logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
+def refresh_pid(provider: TracerProvider) -> None:
+    """After a fork: the shared Resource object gets this process's ``process.pid``.
+
+    Every tracer (obskit's and the libraries') holds the provider's one Resource object, so
+    replacing its attribute map in place fixes them all.
+    """
+    from opentelemetry.attributes import BoundedAttributes
+
+    res = provider.resource
+    attrs = dict(res.attributes)
+    if attrs.get("process.pid") == os.getpid():
+        return
+    attrs["process.pid"] = os.getpid()
+    if hasattr(res, "_attributes"):
+        res._attributes = BoundedAttributes(attributes=attrs, immutable=True)
+
+
 def build_provider(
     config: Config, redactor: Redactor, drops: DropCounter
 ) -> tuple[TracerProvider, BoundedBatchProcessor | None]:

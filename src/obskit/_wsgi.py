@@ -141,6 +141,10 @@ class ObskitWSGI:
             active.dec()
             if error is not None and started and status < 500:
                 error = None
+            if error is None and status >= 500:
+                handled = environ.get("obskit.error")  # the framework handled it (Flask)
+                if isinstance(handled, BaseException):
+                    error = handled
             try:
                 _state.finish_request(
                     st, span, attributes, raw_method, method, route_of_environ(environ), path,

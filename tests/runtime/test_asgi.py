@@ -295,3 +295,26 @@ def test_app_served_before_instrument_is_rebuilt(rt: IsolatedRuntime) -> None:
     obskit.instrument(app)
     call(app, ("GET", "/items/1"))
     assert count(rt, http_route="/items/{item_id}") == 1
+
+
+def test_access_line_carries_contextvars_bound_by_the_endpoint(rt: IsolatedRuntime) -> None:
+    """Keys an async endpoint binds appear on that request's access line, not the next one's;
+    obskit's own fields win a name clash."""
+    import structlog
+
+    app = FastAPI()
+
+    @app.get("/orders/{oid}")
+    async def order(oid: str) -> str:
+        structlog.contextvars.bind_contextvars(order_id=oid, status="spoofed")
+        return oid
+
+    @app.get("/plain")
+    async def plain() -> str:
+        return "p"
+
+    call(app, ("GET", "/orders/o-1"), ("GET", "/plain"))
+    first, second = [e for e in rt.events if e["logger"] == "obskit.access"]
+    assert first["order_id"] == "o-1"
+    assert first["status"] == 200
+    assert "order_id" not in second

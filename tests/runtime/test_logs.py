@@ -65,13 +65,16 @@ def test_ids_of_active_span_sampled_or_not(make_rt: object, sampled: bool) -> No
 
 
 def test_contextvars_are_merged(rt: IsolatedRuntime) -> None:
-    """Keys bound with structlog.contextvars appear on the line."""
-    structlog.contextvars.bind_contextvars(request_id="r-1")
+    """Keys bound with structlog.contextvars appear on structlog and stdlib lines (redacted)."""
+    structlog.contextvars.bind_contextvars(request_id="r-1", api_key="k")
     try:
         obskit.get_logger("a").info("x")
+        logging.getLogger("b").info("y")
     finally:
         structlog.contextvars.clear_contextvars()
-    assert rt.events[0]["request_id"] == "r-1"
+    for event in rt.events:
+        assert event["request_id"] == "r-1"
+        assert event["api_key"] == REDACTED
 
 
 def test_stdlib_record_with_extra_and_formatting(rt: IsolatedRuntime) -> None:

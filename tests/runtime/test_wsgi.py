@@ -70,6 +70,8 @@ def test_flask_unmatched_and_error(rt: IsolatedRuntime) -> None:
     assert value(rt, http_route="/boom", http_response_status_code="500") == 1
     error_span = next(s for s in rt.exporter.get_finished_spans() if s.name == "GET /boom")
     assert error_span.status.status_code is StatusCode.ERROR
+    assert dict(error_span.attributes or {})["error.type"] == "ValueError"
+    assert any(e.name == "exception" for e in error_span.events)
     flask_error = next(e for e in rt.events if e["level"] == "error")
     assert flask_error["exception"]["type"] == "ValueError"
     assert flask_error["trace_id"] == format(error_span.context.trace_id, "032x")
