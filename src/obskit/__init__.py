@@ -22,7 +22,7 @@ from obskit._version import __version__
 
 if TYPE_CHECKING:
     from obskit._gunicorn import GunicornLogger
-    from obskit._logs import get_logger
+    from obskit._logs import LogHandler, get_logger
     from obskit._observe import observe
     from obskit._runtime import init, instrument, metrics_app, shutdown
 
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 # ``obskit slo build`` and ``import obskit.conventions`` stay cheap.
 _LAZY = {
     "GunicornLogger": "obskit._gunicorn",
+    "LogHandler": "obskit._logs",
     "get_logger": "obskit._logs",
     "init": "obskit._runtime",
     "instrument": "obskit._runtime",
@@ -52,6 +53,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "GunicornLogger",
+    "LogHandler",
     "__version__",
     "get_logger",
     "init",

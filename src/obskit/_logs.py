@@ -288,6 +288,23 @@ class BridgeHandler(logging.Handler):
             self.handleError(record)
 
 
+class LogHandler(BridgeHandler):
+    """A stdlib handler rendering obskit's JSON lines, for processes that never call ``init()``.
+
+    For ``logging.config`` files, e.g. uvicorn's supervisor with ``--workers N``:
+    ``"handlers": {"obskit": {"class": "obskit.LogHandler"}}``.  Options come from the
+    environment (``OBSKIT_*``/``OTEL_*``); once ``init()`` runs, its pipeline is used.
+    """
+
+    def __init__(self, level: int = logging.NOTSET) -> None:
+        from obskit._config import resolve
+        from obskit._redact import Redactor
+
+        config = resolve({"metrics_port": 0})
+        super().__init__(LogPipeline(config, Redactor(config.redact_keys)))
+        self.setLevel(level)
+
+
 def bridge_stdlib(pipeline: LogPipeline) -> BridgeHandler:
     """Make the root logger's only handler obskit's bridge; route server loggers to it."""
     root = logging.getLogger()

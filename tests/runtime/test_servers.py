@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 
 from .conftest import run_python
 
@@ -105,3 +106,32 @@ def test_uvicorn_reconfiguring_logging_gets_the_bridge_back() -> None:
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert [e["event"] for e in lines] == ["Started server process"]
     assert result.stderr == ""
+
+
+def test_log_handler_in_a_logging_config_file(tmp_path: Path) -> None:
+    """obskit.LogHandler in a dictConfig (uvicorn --log-config for its --workers supervisor):
+    uvicorn's supervisor lines become JSON, its access log stays silent."""
+    config = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "handlers": {"obskit": {"class": "obskit.LogHandler"}},
+        "root": {"handlers": ["obskit"], "level": "INFO"},
+        "loggers": {
+            "uvicorn": {"propagate": True},
+            "uvicorn.access": {"propagate": False, "level": "CRITICAL"},
+        },
+    }
+    path = tmp_path / "log.json"
+    path.write_text(json.dumps(config))
+    result = run_python(
+        f"""
+        import logging, uvicorn
+        uvicorn.Config(app="x:y", log_config={str(path)!r})
+        logging.getLogger("uvicorn.error").info("Started parent process [1]")
+        logging.getLogger("uvicorn.access").info("plain")
+        """,
+        env={"OBSKIT_SERVICE_NAME": "sup"},
+    )
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [(e["event"], e["service"]) for e in lines] == [("Started parent process [1]", "sup")]
