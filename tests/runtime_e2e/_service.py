@@ -38,6 +38,7 @@ _FASTAPI_ROUTES = {
     "healthz": "/healthz",
     "boom": "/boom",
     "login": "/login",
+    "proxy": "/proxy/{n}",
 }
 _FLASK_ROUTES = {
     "static": "/static/<path:filename>",  # Flask's built-in static route
@@ -47,6 +48,7 @@ _FLASK_ROUTES = {
     "healthz": "/healthz",
     "boom": "/boom",
     "login": "/login",
+    "proxy": "/proxy/<int:n>",
 }
 
 

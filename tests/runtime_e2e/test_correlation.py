@@ -12,7 +12,14 @@ from typing import Any
 
 import pytest
 from tests.runtime_e2e._service import Service
-from tests.support import OtlpReceiver, Scrape, is_hex_id, new_traceparent, request_until_close
+from tests.support import (
+    HeaderRecorder,
+    OtlpReceiver,
+    Scrape,
+    is_hex_id,
+    new_traceparent,
+    request_until_close,
+)
 
 from obskit import conventions
 
@@ -244,3 +251,29 @@ def test_bound_contextvars_are_on_this_request_lines_only(service: Service) -> N
         "next request's structlog line": None,
         "next request's access line": None,
     }
+
+
+def test_outgoing_call_is_one_client_span_and_carries_the_trace(
+    service: Service, session_receiver: OtlpReceiver, downstream: HeaderRecorder
+) -> None:
+    """The app's outgoing ``requests`` call is instrumented through the installed instrumentor
+    entry points: exactly one CLIENT span, child of the server span (nothing instrumented twice),
+    and the downstream receives a ``traceparent`` of the same trace whose parent is that span."""
+    n = _unique()
+    with service.client() as client:
+        assert client.get(f"/proxy/{n}").status_code == 200
+    headers = downstream.wait_for_path(f"/downstream/{n}")
+    access = service.access_line(path=f"/proxy/{n}")
+    assert "traceparent" in headers, headers
+    _, trace_id, parent_id, flags = headers["traceparent"].split("-")
+    assert trace_id == access["trace_id"]
+    assert int(flags, 16) & 0x01, f"sampled flag not set: {headers['traceparent']}"
+
+    spans = session_receiver.wait_for_trace(trace_id, count=2, timeout=15)
+    kinds = sorted(s.kind for s in spans)
+    assert kinds == ["CLIENT", "SERVER"], [(s.kind, s.name) for s in spans]
+    [server] = [s for s in spans if s.kind == "SERVER"]
+    [outgoing] = [s for s in spans if s.kind == "CLIENT"]
+    assert server.span_id == access["span_id"]
+    assert outgoing.parent_span_id == server.span_id
+    assert parent_id == outgoing.span_id

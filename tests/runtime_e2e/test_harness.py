@@ -9,6 +9,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 from opentelemetry.exporter.otlp.proto.http import Compression
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -19,6 +20,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from prometheus_client import CollectorRegistry, Histogram, start_http_server
 from tests.support import (
     BlackHole,
+    HeaderRecorder,
     OtlpReceiver,
     ProcessExitedError,
     ServerProcess,
@@ -184,3 +186,13 @@ def test_ports_and_traceparent_helpers() -> None:
     assert tp.header == f"00-{tp.trace_id}-{tp.parent_span_id}-00"
     assert is_hex_id(tp.trace_id, 32)
     assert is_hex_id(tp.parent_span_id, 16)
+
+
+def test_header_recorder_keeps_what_a_downstream_receives() -> None:
+    """The recorder answers 200 and returns the headers of a request, keyed in lower case."""
+    with HeaderRecorder() as recorder:
+        response = httpx.get(f"{recorder.url}/down/1", headers={"Traceparent": "00-ab-cd-01"})
+        assert response.status_code == 200
+        assert recorder.wait_for_path("/down/1", timeout=5)["traceparent"] == "00-ab-cd-01"
+        with pytest.raises(TimeoutError):
+            recorder.wait_for_path("/never", timeout=0.2)

@@ -6,7 +6,8 @@
 * :func:`scrape` — ``/metrics`` read as OpenMetrics, with exemplars;
 * :func:`assert_all_json` and friends — JSON log lines;
 * :func:`new_traceparent` — an incoming W3C ``traceparent`` with known ids;
-* ports: :func:`free_port`, :func:`closed_port`, :class:`BlackHole`.
+* ports: :func:`free_port`, :func:`closed_port`, :class:`BlackHole`; a downstream that records
+  the headers it receives: :class:`HeaderRecorder`.
 
 pytest fixtures (``otlp_receiver``, ``spawn``) live in :mod:`tests.support.fixtures`.
 """
@@ -30,11 +31,13 @@ from tests.support._process import (
     gunicorn_command,
     uvicorn_command,
 )
+from tests.support._recorder import HeaderRecorder
 from tests.support._trace import TraceParent, is_hex_id, new_traceparent
 
 __all__ = [
     "OPENMETRICS_ACCEPT",
     "BlackHole",
+    "HeaderRecorder",
     "Line",
     "OtlpReceiver",
     "ProcessExitedError",

@@ -10,6 +10,7 @@ import logging
 import os
 from typing import Any
 
+import requests
 import structlog
 
 import obskit
@@ -40,6 +41,13 @@ def get_item(item_id: int) -> dict[str, Any]:
     slog.info("item.structlog", item_id=item_id)
     std.info("item.stdlib %s", item_id, extra={"item_id": item_id})
     return {"item_id": item_id, "pid": os.getpid()}
+
+
+@app.get("/proxy/{n}")
+def proxy(n: int) -> dict[str, int]:
+    """Calls a downstream service with ``requests`` (instrumented by obskit's library hook)."""
+    response = requests.get(f"{os.environ['E2E_DOWNSTREAM_URL']}/downstream/{n}", timeout=5)
+    return {"downstream_status": response.status_code}
 
 
 @app.get("/whoami")
