@@ -9,6 +9,7 @@ and yields a :class:`Service` that reads its JSON log lines and scrapes its ``/m
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -81,6 +82,20 @@ class Kind:
 
 
 UVICORN = Kind("uvicorn", "e2e_fastapi:app", "e2e-fastapi", "uvicorn", _FASTAPI_ROUTES)
+
+
+def _uvicorn_worker_class() -> str:
+    """The uvicorn worker class for gunicorn: the ``uvicorn-worker`` package when installed
+    (uvicorn deprecated its own ``uvicorn.workers``), else ``uvicorn.workers.UvicornWorker``."""
+    return (
+        "uvicorn_worker.UvicornWorker"
+        if importlib.util.find_spec("uvicorn_worker") is not None
+        else "uvicorn.workers.UvicornWorker"
+    )
+
+
+UVICORN_WORKER = _uvicorn_worker_class()
+
 #: gunicorn's master never imports the app (no ``--preload``): as docs/runtime.md says, its own
 #: lines become JSON with ``--logger-class obskit.GunicornLogger`` and take the service name from
 #: the environment.
@@ -101,7 +116,7 @@ GUNICORN_2_UVICORN = Kind(
     "gunicorn",
     _FASTAPI_ROUTES,
     workers=2,
-    worker_class="uvicorn.workers.UvicornWorker",
+    worker_class=UVICORN_WORKER,
     extra=_GUNICORN_MASTER_JSON,
     env={"OBSKIT_SERVICE_NAME": "e2e-fastapi"},
 )
@@ -117,7 +132,7 @@ GUNICORN_2_PRELOAD = Kind(
     "gunicorn",
     _FASTAPI_ROUTES,
     workers=2,
-    worker_class="uvicorn.workers.UvicornWorker",
+    worker_class=UVICORN_WORKER,
     extra=("--preload",),
 )
 UVICORN_2_WORKERS = Kind(
