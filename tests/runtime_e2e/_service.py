@@ -221,14 +221,21 @@ class Service:
         """Scrape until ``predicate`` holds (bounded); return the last scrape."""
         deadline = time.monotonic() + timeout
         while True:
-            result = self.scrape()
-            if predicate(result):
+            try:
+                result: Scrape | None = self.scrape()
+            except OSError as exc:  # the endpoint is moving (a worker restarting): retry
+                result, error = None, exc
+            if result is not None and predicate(result):
                 return result
             if time.monotonic() >= deadline:
+                seen = (
+                    [(s.labels, s.value) for s in result.find(conventions.HTTP_DURATION_COUNT)]
+                    if result is not None
+                    else f"no answer: {error!r}"
+                )
                 raise AssertionError(
                     f"metrics never satisfied {what or predicate} within {timeout:.0f}s; "
-                    f"{conventions.HTTP_DURATION_COUNT} samples: "
-                    f"{[(s.labels, s.value) for s in result.find(conventions.HTTP_DURATION_COUNT)]}"
+                    f"{conventions.HTTP_DURATION_COUNT} samples: {seen}"
                 )
             time.sleep(0.1)  # polling, bounded by the deadline
 

@@ -3,7 +3,10 @@ worker exports its spans.  The same assertions hold, trivially spread, for one-w
 
 from __future__ import annotations
 
+import os
+import signal
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -11,6 +14,7 @@ import httpx
 import pytest
 from tests.runtime_e2e._service import (
     GUNICORN_2_PRELOAD,
+    GUNICORN_2_UVICORN,
     UVICORN_2_WORKERS,
     Kind,
     Service,
@@ -102,3 +106,47 @@ def _assert_counts_and_spans(service: Service, receiver: OtlpReceiver) -> None:
             f"a span made by worker {pid} says process.pid={span.resource.get('process.pid')}"
             f" (server pid {service.proc.pid}): the resource was not rebuilt after the fork"
         )
+
+
+def _send_until(service: Service, done: Callable[[set[int]], bool]) -> tuple[set[int], int]:
+    """Send batches of requests on fresh connections until ``done(pids seen)``; return the pids
+    and the number of requests sent (every one answered 200)."""
+    pids: set[int] = set()
+    sent = 0
+    with ThreadPoolExecutor(4) as pool:
+        while sent < _MAX_REQUESTS:
+            pids.update(
+                pid for pid, _ in pool.map(lambda _: _one_request(service.base_url), range(_BATCH))
+            )
+            sent += _BATCH
+            if done(pids):
+                break
+    assert done(pids), f"workers seen after {sent} requests: {sorted(pids)}"
+    return pids, sent
+
+
+def test_counts_survive_a_killed_worker(otlp_receiver: OtlpReceiver, tmp_path: Path) -> None:
+    """gunicorn with two uvicorn workers: SIGKILL one worker (the metrics server may be in it);
+    gunicorn starts a new one, the metrics endpoint answers again and the count still equals
+    every request sent, the dead worker's included."""
+    with run_service(
+        GUNICORN_2_UVICORN, otlp_endpoint=otlp_receiver.endpoint, tmp_dir=tmp_path
+    ) as service:
+        route = {conventions.LABEL_ROUTE: service.kind.route("whoami")}
+        first, sent = _send_until(service, lambda pids: len(pids) >= 2)
+        service.wait_scrape(
+            lambda s: s.value(conventions.HTTP_DURATION_COUNT, **route) >= sent, what=f"{sent}"
+        )
+        victim = min(first)
+        os.kill(victim, signal.SIGKILL)
+        # Requests go on (to the survivor, then also to the replacement) until a new worker
+        # has served some.
+        later, more = _send_until(service, lambda pids: bool(pids - first))
+        assert victim not in later
+        expected = sent + more
+        result = service.wait_scrape(
+            lambda s: s.value(conventions.HTTP_DURATION_COUNT, **route) >= expected,
+            timeout=20,
+            what=f"{expected} requests counted after the restart",
+        )
+        assert result.value(conventions.HTTP_DURATION_COUNT, **route) == expected
