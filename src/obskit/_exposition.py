@@ -60,10 +60,12 @@ class MetricsApp:
 class MetricsServer:
     """The ``/metrics`` HTTP server thread (or, with several workers, the attempt to be it)."""
 
-    def __init__(self, addr: str, port: int, *, shared: bool) -> None:
+    def __init__(self, addr: str, port: int, *, shared: str | None) -> None:
         self.addr = addr
         self.port = port
+        #: multi-worker mode: the shared directory, where the serving worker leaves its pid
         self.shared = shared
+        self._warned = False
         self._server: Any = None
         self._stop = threading.Event()
         self._pid = os.getpid()
@@ -84,15 +86,37 @@ class MetricsServer:
                 )
                 self._retry_later()
             else:
-                _log.error(
-                    "cannot serve /metrics: port already in use; the service keeps running "
-                    "without a metrics endpoint (set OBSKIT_METRICS_PORT, or 0 to disable)",
-                    extra={"port": self.port, "addr": self.addr, "error": str(exc)},
-                )
+                self._port_taken_error(exc)
             return False
         self._server = server
+        self._write_pid()
         _log.debug("serving /metrics", extra={"port": self.port, "addr": self.addr})
         return True
+
+    def _write_pid(self) -> None:
+        if self.shared:
+            path = os.path.join(self.shared, "metrics-server.pid")
+            with contextlib.suppress(OSError), open(path, "w") as fh:
+                fh.write(str(os.getpid()))
+
+    def _sibling_serves(self) -> bool:
+        """Whether a live worker of this server wrote the pid file (else a foreign program
+        holds the port)."""
+        assert self.shared is not None
+        try:
+            with open(os.path.join(self.shared, "metrics-server.pid")) as fh:
+                pid = int(fh.read().strip())
+            os.kill(pid, 0)
+        except (OSError, ValueError):
+            return False
+        return True
+
+    def _port_taken_error(self, exc: OSError | None) -> None:
+        _log.error(
+            "cannot serve /metrics: port already in use; the service keeps running "
+            "without a metrics endpoint (set OBSKIT_METRICS_PORT, or 0 to disable)",
+            extra={"port": self.port, "addr": self.addr, "error": str(exc)},
+        )
 
     def _retry_later(self) -> None:
         def retry() -> None:
@@ -105,9 +129,13 @@ class MetricsServer:
                         addr=self.addr,
                         registry=_COLLECTOR,
                     )
-                except OSError:
+                except OSError as exc:
+                    if not self._warned and not self._sibling_serves():
+                        self._warned = True  # no live worker of ours serves it: say so, once
+                        self._port_taken_error(exc)
                     continue
                 self._server = server
+                self._write_pid()
                 _log.info("took over serving /metrics", extra={"port": self.port})
                 return
 

@@ -176,7 +176,21 @@ class MergedCollector:
         #: histogram name -> its label names (order of the exemplar keys' label values)
         self._histograms = histograms
 
+    def _forget_dead_workers(self) -> None:
+        """Live gauges (active requests) of workers that died mid-request must not count."""
+        for name in glob.glob(os.path.join(self.path, "gauge_live*_*.db")):
+            try:
+                pid = int(name.rsplit("_", 1)[1].removesuffix(".db"))
+                os.kill(pid, 0)
+            except ValueError:
+                continue
+            except ProcessLookupError:
+                mark_dead(pid, self.path)
+            except PermissionError:
+                continue
+
     def collect(self) -> Iterator[Metric]:
+        self._forget_dead_workers()
         exemplars = read_exemplars(self.path)
         for metric in self._inner.collect():  # type: ignore[no-untyped-call]
             labelnames = self._histograms.get(metric.name)
@@ -205,8 +219,8 @@ def is_multiprocess() -> bool:
     return values.ValueClass is not values.MutexValue and bool(os.environ.get(_ENV))
 
 
-def mark_dead(pid: int) -> None:
+def mark_dead(pid: int, path: str | None = None) -> None:
     """Drop a dead worker's live gauges (gunicorn ``child_exit`` hook, optional)."""
     from prometheus_client import multiprocess
 
-    multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
+    multiprocess.mark_process_dead(pid, path or os.environ.get(_ENV))  # type: ignore[no-untyped-call]

@@ -156,9 +156,7 @@ def init(
         if config.instrument_frameworks:
             _frameworks.install()
         if config.metrics_port:
-            server = MetricsServer(
-                config.metrics_addr, config.metrics_port, shared=mp_dir is not None
-            )
+            server = MetricsServer(config.metrics_addr, config.metrics_port, shared=mp_dir)
             st.extras["server"] = server
             server.start()
         if provider is not None and config.instrument_libraries:

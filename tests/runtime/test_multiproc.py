@@ -106,3 +106,29 @@ def test_stale_directories_of_dead_servers_are_removed(tmp_path: Path) -> None:
     assert not dead.exists()
     assert alive.exists()
     assert other.exists()
+
+
+def test_worker_reports_a_port_held_by_a_foreign_program(tmp_path: Path) -> None:
+    """Multi-worker mode: a port taken by a sibling is silent, but a port held by a program
+    that is not one of our workers is reported once as an error (the worker keeps running)."""
+    import json
+    import socket
+
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen()
+        port = blocker.getsockname()[1]
+        result = run_python(
+            f"""
+            import time, obskit
+            from obskit import _exposition
+            _exposition._RETRY_SECONDS = 0.05
+            obskit.init("svc", metrics_port={port}, metrics_addr="127.0.0.1")
+            time.sleep(0.5)
+            """,
+            env={"PROMETHEUS_MULTIPROC_DIR": str(tmp_path)},
+        )
+    assert result.returncode == 0, result.stderr
+    errors = [e for e in map(json.loads, result.stdout.splitlines()) if e["level"] == "error"]
+    assert len(errors) == 1
+    assert errors[0]["port"] == port
