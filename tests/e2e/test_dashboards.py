@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import pytest
+from examples.stack import Prometheus
 
 from obskit import conventions as c
 from obskit.dashboards import iter_queries, substitute_variables
@@ -37,7 +40,11 @@ def _has_value(result: list[dict[str, Any]]) -> bool:
     return False
 
 
-def _wait(what: str, check: Any, timeout: float = 30.0) -> None:
+def _answers(prom: Prometheus, expr: str) -> bool:
+    return bool(prom.query(expr))
+
+
+def _wait(what: str, check: Callable[[], bool], timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while not check():
         assert time.monotonic() < deadline, f"timed out after {timeout}s waiting for {what}"
@@ -53,10 +60,13 @@ def test_every_dashboard_query_returns_data(shop: Shop, which: str) -> None:
     The "SLO alerts firing" annotations need a firing alert: the fixture's injected errors fire
     them (alert `for:` shortened, see tests/e2e/_spec.py), and the test waits for it."""
     prom = shop.prometheus
-    firing = lambda service: any(  # noqa: E731
-        a["state"] == "firing" and a["labels"].get(c.SLO_LABEL_SERVICE) == service
-        for a in prom.api("alerts")["alerts"]
-    )
+
+    def firing(service: str) -> bool:
+        return any(
+            a["state"] == "firing" and a["labels"].get(c.SLO_LABEL_SERVICE) == service
+            for a in prom.api("alerts")["alerts"]
+        )
+
     _wait("firing checkout and search alerts", lambda: firing("checkout") and firing("search"))
 
     # Live traffic in the fixture's mix, so the SLIs (and the firing alerts) stay as they are.
@@ -67,7 +77,7 @@ def test_every_dashboard_query_returns_data(shop: Shop, which: str) -> None:
         rate_window = _grafana.builtins(time.time() - shop.started_at)["__rate_interval"]
         for job in ("checkout", "search"):
             expr = f'sum(rate({c.HTTP_DURATION_COUNT}{{job="{job}"}}[{rate_window}])) > 0'
-            _wait(f"live traffic on {job}", lambda expr=expr: bool(prom.query(expr)))
+            _wait(f"live traffic on {job}", partial(_answers, prom, expr))
 
         end = time.time()
         start = shop.started_at

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import time
+from functools import partial
 
-from tests.support import assert_all_json, is_hex_id
+from tests.support import ReceivedSpan, assert_all_json, is_hex_id
 
 from obskit import conventions as c
 
 from .conftest import Shop
+
+
+def _server_span_of(trace_id: str, span: ReceivedSpan) -> bool:
+    return span.trace_id == trace_id and span.kind == "SERVER"
 
 
 def test_exemplars_lead_to_the_requests_log_lines_and_spans(shop: Shop) -> None:
@@ -46,9 +51,7 @@ def test_exemplars_lead_to_the_requests_log_lines_and_spans(shop: Shop) -> None:
         assert abs(line["duration_ms"] / 1000 - float(exemplar["value"])) < 0.05
         slow_seen |= float(exemplar["value"]) > 0.5
 
-        spans = shop.receiver.wait_for(
-            lambda s, tid=trace_id: s.trace_id == tid and s.kind == "SERVER", timeout=15
-        )
+        spans = shop.receiver.wait_for(partial(_server_span_of, trace_id), timeout=15)
         assert spans[0].attributes["http.route"] == labels[c.LABEL_ROUTE]
         assert spans[0].resource["service.name"] == "checkout"
     # A slow checkout is what an engineer clicks on in a latency panel: its exemplar is there.
