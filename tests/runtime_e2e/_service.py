@@ -135,8 +135,17 @@ GUNICORN_2_PRELOAD = Kind(
     worker_class=UVICORN_WORKER,
     extra=("--preload",),
 )
+#: uvicorn's supervisor never imports the app either: docs/runtime.md gives this log config
+#: (verbatim in apps/uvicorn-log.json) to make its lines JSON.
 UVICORN_2_WORKERS = Kind(
-    "uvicorn-2-workers", "e2e_fastapi:app", "e2e-fastapi", "uvicorn", _FASTAPI_ROUTES, workers=2
+    "uvicorn-2-workers",
+    "e2e_fastapi:app",
+    "e2e-fastapi",
+    "uvicorn",
+    _FASTAPI_ROUTES,
+    workers=2,
+    extra=("--log-config", str(APPS_DIR / "uvicorn-log.json")),
+    env={"OBSKIT_SERVICE_NAME": "e2e-fastapi"},
 )
 
 

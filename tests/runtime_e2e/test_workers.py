@@ -55,7 +55,8 @@ def test_counts_and_spans_with_preload_and_uvicorn_workers(
     """The same exact counts and spans from every worker when gunicorn imports the app in its
     master before forking (``--preload``: obskit's threads and state cross a fork) and under
     uvicorn's own ``--workers 2`` supervisor (spawned workers); every line of the run, the
-    supervising process's included, is JSON (neither set-up needs an option for that)."""
+    supervising process's included, is JSON (with ``--preload`` by itself, under uvicorn's
+    supervisor with the log config docs/runtime.md gives)."""
     with run_service(variant, otlp_endpoint=otlp_receiver.endpoint, tmp_dir=tmp_path) as service:
         _assert_counts_and_spans(service, otlp_receiver)
     assert_all_json(service.proc.texts(), what=f"{variant.id} stdout+stderr")
