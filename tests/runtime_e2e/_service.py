@@ -278,9 +278,11 @@ def run_service(
     tmp_dir: Path,
     extra_env: Mapping[str, str] | None = None,
     wait_metrics: bool = True,
+    tty: bool = False,
 ) -> Iterator[Service]:
     """Start ``kind`` on free ports, wait until it (and its metrics port) answers, yield it,
-    and stop the whole process group afterwards whatever happens."""
+    and stop the whole process group afterwards whatever happens.  ``tty=True`` gives the server
+    a terminal as stdout/stderr."""
     port, metrics_port = free_port(), free_port()
     env = service_env(
         otlp_endpoint=otlp_endpoint,
@@ -288,7 +290,7 @@ def run_service(
         tmp_dir=tmp_dir,
         extra={**kind.env, **(extra_env or {})},
     )
-    proc = ServerProcess(kind.command(port), env=env, name=kind.id)
+    proc = ServerProcess(kind.command(port), env=env, name=kind.id, tty=tty)
     with proc:
         proc.wait_for_port(port, timeout=30)
         service = Service(kind, proc, port, metrics_port)

@@ -102,6 +102,13 @@ def test_every_output_line_is_json_from_start_to_exit(run: Run) -> None:
     }
 
 
+def test_json_lines_carry_no_terminal_colour_codes(run: Run) -> None:
+    """JSON lines are for machines: no ANSI escape sequence in any value (uvicorn passes a
+    coloured copy of some messages as the ``color_message`` extra)."""
+    coloured = [line for line in run.lines if "\\u001b[" in line or "\x1b[" in line]
+    assert not coloured, "terminal colour codes in JSON lines:\n" + "\n".join(coloured[:5])
+
+
 def test_one_access_line_per_request_and_nothing_printed_twice(run: Run) -> None:
     """Four requests give exactly four ``obskit.access`` lines (the plain server access logs are
     replaced, the probe path is excluded), and each application log call appears once."""

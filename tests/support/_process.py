@@ -12,6 +12,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
+import pty
 import signal
 import subprocess
 import sys
@@ -140,11 +141,16 @@ class ServerProcess:
         env: Mapping[str, str] | None = None,
         cwd: str | os.PathLike[str] | None = None,
         name: str | None = None,
+        tty: bool = False,
     ) -> None:
         self.argv = list(argv)
         self.env = clean_env(env)
         self.cwd = cwd
         self.name = name or os.path.basename(self.argv[0])
+        #: Give the child a pseudo-terminal as stdout and stderr (``isatty()`` is true), read as
+        #: one stream named ``"tty"``; for behaviour that depends on a terminal.
+        self.tty = tty
+        self._master_fd: int | None = None
         self._proc: subprocess.Popen[bytes] | None = None
         self._readers: list[threading.Thread] = []
         self._lines: list[Line] = []
@@ -155,6 +161,26 @@ class ServerProcess:
         """Start the command; returns ``self``."""
         if self._proc is not None:
             raise RuntimeError(f"{self.name} already started")
+        if self.tty:
+            self._master_fd, slave_fd = pty.openpty()
+            try:
+                self._proc = subprocess.Popen(
+                    self.argv,
+                    env=self.env,
+                    cwd=self.cwd,
+                    stdin=subprocess.DEVNULL,
+                    stdout=slave_fd,
+                    stderr=slave_fd,
+                    start_new_session=True,
+                )
+            finally:
+                os.close(slave_fd)  # the child holds it; EOF on the master when it exits
+            with _LIVE_LOCK:
+                _LIVE.add(self)
+            reader = threading.Thread(target=self._read_tty, name=f"{self.name}-tty", daemon=True)
+            reader.start()
+            self._readers.append(reader)
+            return self
         self._proc = subprocess.Popen(
             self.argv,
             env=self.env,
@@ -180,13 +206,33 @@ class ServerProcess:
 
     def _read(self, stream_name: str, stream: Iterable[bytes]) -> None:
         for raw in stream:
-            line = Line(
-                stream_name, raw.decode("utf-8", "replace").rstrip("\r\n"), time.monotonic()
-            )
-            with self._cond:
-                self._lines.append(line)
-                self._cond.notify_all()
+            self._append(stream_name, raw)
         with self._cond:
+            self._cond.notify_all()
+
+    def _read_tty(self) -> None:
+        assert self._master_fd is not None
+        pending = b""
+        while True:
+            try:
+                chunk = os.read(self._master_fd, 65536)
+            except OSError:  # EIO: every holder of the terminal's other end has exited
+                chunk = b""
+            if not chunk:
+                break
+            pending += chunk
+            *complete, pending = pending.split(b"\n")
+            for raw in complete:
+                self._append("tty", raw)
+        if pending:
+            self._append("tty", pending)
+        with self._cond:
+            self._cond.notify_all()
+
+    def _append(self, stream_name: str, raw: bytes) -> None:
+        line = Line(stream_name, raw.decode("utf-8", "replace").rstrip("\r\n"), time.monotonic())
+        with self._cond:
+            self._lines.append(line)
             self._cond.notify_all()
 
     @property
@@ -235,6 +281,9 @@ class ServerProcess:
         for stream in (proc.stdout, proc.stderr):
             if stream is not None:
                 stream.close()
+        if self._master_fd is not None:
+            os.close(self._master_fd)
+            self._master_fd = None
         with _LIVE_LOCK:
             _LIVE.discard(self)
         return proc.returncode
