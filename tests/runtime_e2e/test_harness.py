@@ -196,3 +196,14 @@ def test_header_recorder_keeps_what_a_downstream_receives() -> None:
         assert recorder.wait_for_path("/down/1", timeout=5)["traceparent"] == "00-ab-cd-01"
         with pytest.raises(TimeoutError):
             recorder.wait_for_path("/never", timeout=0.2)
+
+
+def test_process_runner_can_give_the_child_a_terminal() -> None:
+    """With ``tty=True`` the child's stdout and stderr are a terminal, read as one stream."""
+    code = (
+        "import sys; print(sys.stdout.isatty(), sys.stderr.isatty()); print('e', file=sys.stderr)"
+    )
+    with ServerProcess([sys.executable, "-c", code], name="tty", tty=True) as proc:
+        assert proc.wait_for_line(lambda t: "True" in t, timeout=10) == "True True"
+        proc.wait_for_line(lambda t: t == "e", timeout=10)
+    assert {ln.stream for ln in proc.lines} == {"tty"}
