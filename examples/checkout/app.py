@@ -13,10 +13,13 @@ To make the SLO dashboards and alerts interesting, two routes misbehave on purpo
 * ``GET``/``PUT /cart/{id}`` fail with a 500 (the cart store is "down") for a share
   ``CHECKOUT_ERROR_RATE`` of requests (default 0.02);
 * ``POST /checkout`` is slow (``CHECKOUT_SLOW_SECONDS``, default 0.8 s, above the latency SLO's
-  0.5 s) for a share ``CHECKOUT_SLOW_RATE`` of requests (default 0.05).
+  0.5 s) for a share ``CHECKOUT_SLOW_RATE`` of requests (default 0.05), and refused with a 429
+  (too many checkouts) for a share ``CHECKOUT_THROTTLE_RATE`` (default 0) — the SLO counts
+  429 as an error too.
 
-Tests need exact numbers rather than dice: the request headers ``x-demo-fail`` and ``x-demo-slow``
-(``true`` / ``false``) force the outcome of one request, whatever the rates.
+Tests need exact numbers rather than dice: the request headers ``x-demo-fail``, ``x-demo-slow``
+and ``x-demo-throttle`` (``true`` / ``false``) force the outcome of one request, whatever the
+rates.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from pydantic import BaseModel  # noqa: E402
 ERROR_RATE = float(os.environ.get("CHECKOUT_ERROR_RATE", "0.02"))
 SLOW_RATE = float(os.environ.get("CHECKOUT_SLOW_RATE", "0.05"))
 SLOW_SECONDS = float(os.environ.get("CHECKOUT_SLOW_SECONDS", "0.8"))
+THROTTLE_RATE = float(os.environ.get("CHECKOUT_THROTTLE_RATE", "0"))
 
 log = obskit.get_logger("checkout")  # structlog
 payments_log = logging.getLogger("checkout.payments")  # plain stdlib logging works as well
@@ -89,6 +93,7 @@ async def healthz() -> dict[str, str]:
 @app.get("/products")
 async def products() -> dict[str, object]:
     """The catalogue."""
+    log.info("catalogue listed", products=len(PRODUCTS))
     return {"products": [{"sku": k, "name": n, "price_cents": p} for k, (n, p) in PRODUCTS.items()]}
 
 
@@ -128,7 +133,10 @@ async def charge(cart_id: str, amount_cents: int, slow: bool) -> str:
 
 @app.post("/checkout")
 async def checkout(order: Order, request: Request) -> dict[str, object]:
-    """Pay for a cart; slow when the payment provider is."""
+    """Pay for a cart; slow when the payment provider is, refused when it throttles us."""
+    if _decide(request, "x-demo-throttle", THROTTLE_RATE):
+        log.warning("payment provider throttled the checkout", cart_id=order.cart_id)
+        raise HTTPException(429, "too many checkouts, retry shortly", headers={"Retry-After": "1"})
     skus = CARTS.pop(order.cart_id, ["sku-1"])
     amount = sum(PRODUCTS[sku][1] for sku in skus)
     payment_id = await charge(order.cart_id, amount, _decide(request, "x-demo-slow", SLOW_RATE))

@@ -20,25 +20,30 @@ import httpx
 
 @dataclass(frozen=True)
 class Call:
-    """One request and the outcome the test forces: ``fail`` → a 5xx, ``slow`` → > 0.5 s."""
+    """One request and the outcome the test forces: ``fail`` → a 5xx, ``slow`` → > 0.5 s,
+    ``throttle`` → a 429."""
 
     method: str
     path: str
     route: str
     fail: bool = False
     slow: bool = False
+    throttle: bool = False
     json: dict[str, str] | None = None
 
     @property
     def headers(self) -> dict[str, str]:
         """The example apps' headers forcing this call's outcome."""
-        return {"x-demo-fail": str(self.fail).lower(), "x-demo-slow": str(self.slow).lower()}
+        forced = {"fail": self.fail, "slow": self.slow, "throttle": self.throttle}
+        return {f"x-demo-{name}": str(value).lower() for name, value in forced.items()}
 
     @property
     def status(self) -> int:
         """The status code the example app answers this call with."""
         if self.route == "/search":
             return 502 if self.fail else 200
+        if self.throttle:
+            return 429
         return 500 if self.fail else 200
 
 
@@ -52,9 +57,11 @@ def cart_put(n: int) -> Call:
     return Call("PUT", f"/cart/c{n}", "/cart/{id}", json={"sku": "sku-2"})
 
 
-def checkout(n: int, *, slow: bool = False) -> Call:
+def checkout(n: int, *, slow: bool = False, throttle: bool = False) -> Call:
     """``POST /checkout``."""
-    return Call("POST", "/checkout", "/checkout", slow=slow, json={"cart_id": f"c{n}"})
+    return Call(
+        "POST", "/checkout", "/checkout", slow=slow, throttle=throttle, json={"cart_id": f"c{n}"}
+    )
 
 
 def products() -> Call:

@@ -34,11 +34,12 @@ from . import _spec
 from . import _traffic as t
 
 #: The traffic mix, per unit of scale.  Availability SLO (routes /cart/{id} and /checkout, errors
-#: 5xx and 429): 2 failed of 20 GET /cart/{id}, plus 2 PUT /cart/{id} and 15 POST /checkout that
-#: all succeed → 2 / 37.  Latency SLO (POST /checkout under 0.5 s): 3 slow of 15.  Search
-#: (backend query errors): 1 of 10.  /products is outside every SLO.
+#: 5xx and 429): 2 failed (500) of 20 GET /cart/{id}, 2 PUT /cart/{id} that succeed, and 16
+#: POST /checkout of which 1 is throttled (429) → 3 / 38.  Latency SLO (every POST /checkout,
+#: whatever its status, under 0.5 s): 3 slow of 16.  Search (backend query errors): 1 of 10.
+#: /products is outside every SLO.
 CART_GETS, CART_FAILS, CART_PUTS = 20, 2, 2
-CHECKOUTS, CHECKOUTS_SLOW = 15, 3
+CHECKOUTS, CHECKOUTS_SLOW, CHECKOUTS_THROTTLED = 16, 3, 1
 SEARCHES, SEARCH_FAILS = 10, 1
 PRODUCTS = 3
 #: The warm-up sends the mix once, the measured traffic MEASURED_SCALE times.  The same
@@ -48,7 +49,9 @@ PRODUCTS = 3
 #: ratio comes out exact.
 MEASURED_SCALE = 10
 
-EXPECTED_AVAILABILITY_ERROR_RATIO = CART_FAILS / (CART_GETS + CART_PUTS + CHECKOUTS)
+EXPECTED_AVAILABILITY_ERROR_RATIO = (CART_FAILS + CHECKOUTS_THROTTLED) / (
+    CART_GETS + CART_PUTS + CHECKOUTS
+)
 EXPECTED_LATENCY_ERROR_RATIO = CHECKOUTS_SLOW / CHECKOUTS
 EXPECTED_SEARCH_ERROR_RATIO = SEARCH_FAILS / SEARCHES
 
@@ -59,6 +62,7 @@ APP_ENV = {
     # No dice: every failure and slow response is forced by the test's headers.
     "CHECKOUT_ERROR_RATE": "0",
     "CHECKOUT_SLOW_RATE": "0",
+    "CHECKOUT_THROTTLE_RATE": "0",
     "SEARCH_ERROR_RATE": "0",
 }
 
@@ -123,7 +127,15 @@ def traffic_mix(scale: int, seed: int) -> tuple[list[t.Call], list[t.Call]]:
     checkout = (
         [t.cart_get(i, fail=i < CART_FAILS * scale) for i in range(CART_GETS * scale)]
         + [t.cart_put(i) for i in range(CART_PUTS * scale)]
-        + [t.checkout(i, slow=i < CHECKOUTS_SLOW * scale) for i in range(CHECKOUTS * scale)]
+        + [
+            t.checkout(
+                i,
+                slow=i < CHECKOUTS_SLOW * scale,
+                # the last ones: a throttled checkout is refused at once, never slow
+                throttle=i >= (CHECKOUTS - CHECKOUTS_THROTTLED) * scale,
+            )
+            for i in range(CHECKOUTS * scale)
+        ]
         + [t.products() for _ in range(PRODUCTS * scale)]
     )
     search = [t.search(i, fail=i < SEARCH_FAILS * scale) for i in range(SEARCHES * scale)]
