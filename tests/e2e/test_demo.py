@@ -47,14 +47,15 @@ def _poll(prom: str, expr: str, check: Any, timeout: float = 30.0) -> list[dict[
         time.sleep(0.3)
 
 
-@pytest.mark.parametrize("stop", ["SIGINT", "SIGTERM", "duration"])
+@pytest.mark.parametrize("stop", ["SIGINT", "SIGTERM", "SIGHUP", "duration"])
 def test_demo_runs_and_leaves_no_process_behind(
     stop: str, prometheus_bin: str, tmp_path: Path
 ) -> None:
     """The demo builds the rules, starts both services and Prometheus, prints the URLs, and its
     load generator's requests reach Prometheus with exemplars and every rule group loaded; then
-    Ctrl-C (SIGINT), SIGTERM or the end of ``--duration`` stops it with status 0, and none of the
-    processes it started (nor anything in their process groups) survives or keeps a port open."""
+    Ctrl-C (SIGINT), SIGTERM, SIGHUP (terminal closed) or the end of ``--duration`` stops it
+    with status 0, and none of the processes it started (nor anything in their process groups)
+    survives or keeps a port open."""
     argv = [sys.executable, "-m", "examples.demo", "--free-ports", "--interval", "1s"]
     argv += ["--rate", "20", "--workdir", str(tmp_path / "demo")]
     if stop == "duration":

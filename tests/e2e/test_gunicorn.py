@@ -35,7 +35,8 @@ def test_two_gunicorn_workers_counts_equal_requests_sent(prometheus_bin: str) ->
     """gunicorn runs the checkout example with 2 UvicornWorkers; traffic goes on until the
     exported spans show both worker pids served requests; then the request counts Prometheus
     scraped from the one metrics port, per method, route and status, equal exactly the requests
-    sent (the workers' counts are merged, none lost, none doubled)."""
+    sent (the workers' counts are merged, none lost, none doubled), and the exemplars
+    Prometheus stored carry trace ids of server spans the workers exported."""
     port, metrics_port = free_port(), free_port()
     with OtlpReceiver() as receiver:
         server = ServerProcess(
@@ -83,3 +84,21 @@ def test_two_gunicorn_workers_counts_equal_requests_sent(prometheus_bin: str) ->
                     f"{sum(seen.values())}, worker pids {sorted(map(str, pids))}"
                 )
                 assert seen == sent
+
+                # Exemplars survive the multi-worker merge and name real requests' traces.
+                traces = {sp.trace_id for sp in spans}
+                deadline = time.monotonic() + 20
+                while True:
+                    data = prom.api(
+                        "query_exemplars",
+                        query=f'{c.HTTP_DURATION_BUCKET}{{job="checkout"}}',
+                        start=f"{time.time() - 300:.3f}",
+                        end=f"{time.time():.3f}",
+                    )
+                    exemplars = [e for series in data for e in series["exemplars"]]
+                    if exemplars or time.monotonic() > deadline:
+                        break
+                    time.sleep(0.5)
+                assert exemplars, "no exemplar from the multi-worker exposition"
+                unknown = {e["labels"][c.EXEMPLAR_TRACE_ID] for e in exemplars} - traces
+                assert not unknown, f"exemplar trace ids without a server span: {unknown}"
