@@ -173,3 +173,24 @@ def test_dead_otlp_endpoint_costs_no_request_and_counts_drops() -> None:
         if e["level"] == "warning" and "spans dropped" in str(e["event"])
     ]
     assert len(warnings) == 1
+
+
+def test_instrument_without_init_and_shutdown_twice() -> None:
+    """instrument() before init() initialises with defaults (no warning); shutdown() twice is
+    harmless and a later init() is still ignored."""
+    result = run_python(
+        """
+        import sys, warnings, obskit
+        from obskit import _state
+        warnings.simplefilter("error")
+        async def app(scope, receive, send): pass
+        wrapped = obskit.instrument(app)
+        assert _state.STATE is not None
+        assert _state.STATE.config.service_name == "unknown_service"
+        obskit.shutdown()
+        obskit.shutdown()
+        sys.stderr.write(type(wrapped).__name__ + "\\n")
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.strip() == "ObskitASGI"
