@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import time
 
 import pytest
@@ -128,3 +129,17 @@ def test_burn_rate_alerts_fire_for_the_injected_errors(shop: Shop) -> None:
         labels = alert["labels"]
         assert labels[c.ALERT_LABEL_SEVERITY] == labels[c.ALERT_LABEL_TIER].split("-")[0]
         assert alert["annotations"]["summary"]
+
+
+def test_the_loaded_rule_files_pass_promtool(promtool: str, shop: Shop) -> None:
+    """The very rule files this Prometheus loaded (the test copy with shortened ``for:``) pass
+    ``promtool check rules`` — so the suite needs promtool as well, and fails without it."""
+    result = subprocess.run(
+        [promtool, "check", "rules", *map(str, shop.rule_files)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("SUCCESS") == len(shop.rule_files), result.stdout
