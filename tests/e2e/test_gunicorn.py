@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import time
 from collections import Counter
 
@@ -14,6 +15,13 @@ from . import _traffic as t
 from ._spec import REPO
 from .conftest import APP_ENV, traffic_mix
 
+#: The standalone ``uvicorn-worker`` package's class when installed (uvicorn deprecated its own
+#: ``uvicorn.workers``), else uvicorn's.
+UVICORN_WORKER = (
+    "uvicorn_worker.UvicornWorker"
+    if importlib.util.find_spec("uvicorn_worker") is not None
+    else "uvicorn.workers.UvicornWorker"
+)
 BY_SERIES = f"sum by ({c.LABEL_METHOD}, {c.LABEL_ROUTE}, {c.LABEL_STATUS})"
 
 
@@ -44,7 +52,7 @@ def test_two_gunicorn_workers_counts_equal_requests_sent(prometheus_bin: str) ->
                 "examples.checkout.app:app",
                 port,
                 workers=2,
-                worker_class="uvicorn.workers.UvicornWorker",
+                worker_class=UVICORN_WORKER,
             ),
             env={
                 **APP_ENV,
