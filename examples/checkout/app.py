@@ -55,7 +55,7 @@ PRODUCTS: dict[str, tuple[str, int]] = {
     "sku-2": ("Hand grinder", 8900),
     "sku-3": ("Milk jug", 1450),
 }
-CARTS: dict[str, list[str]] = {}
+CARTS: dict[str, list[str]] = {}  # in memory, per worker process: good enough for a demo
 
 
 class CartStoreDown(Exception):
