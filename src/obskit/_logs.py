@@ -250,7 +250,13 @@ def get_logger(name: str | None = None) -> Any:
 # The stdlib bridge
 # --------------------------------------------------------------------------------------------
 
-_RECORD_KEYS: Final = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+#: LogRecord attributes that are not user ``extra`` keys (uvicorn adds ``color_message``, the
+#: message with terminal colour codes: never wanted in JSON).
+_RECORD_KEYS: Final = frozenset(logging.makeLogRecord({}).__dict__) | {
+    "message",
+    "asctime",
+    "color_message",
+}
 #: Their plain access lines are replaced by obskit's JSON access line.
 SILENCED_LOGGERS: Final = ("uvicorn.access", "gunicorn.access")
 #: Loggers that servers configure with their own handlers: routed to the root handler instead.

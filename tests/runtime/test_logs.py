@@ -80,7 +80,11 @@ def test_contextvars_are_merged(rt: IsolatedRuntime) -> None:
 def test_stdlib_record_with_extra_and_formatting(rt: IsolatedRuntime) -> None:
     """A stdlib record is rendered with its formatted message and its extra keys."""
     logging.getLogger("lib.db").warning("slow %s", "query", extra={"ms": 12})
-    (event,) = rt.events
+    logging.getLogger("uvicorn.error").info(
+        "Started server process [%d]", 1, extra={"color_message": "\x1b[36m%d\x1b[0m"}
+    )
+    event, uvicorn_line = rt.events
+    assert "color_message" not in uvicorn_line
     assert event["event"] == "slow query"
     assert event["logger"] == "lib.db"
     assert event["level"] == "warning"

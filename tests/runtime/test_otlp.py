@@ -1,0 +1,111 @@
+"""obskit's OTLP span writer produces exactly what the official encoder produces."""
+
+from __future__ import annotations
+
+import timeit
+
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import (
+    Link,
+    NonRecordingSpan,
+    SpanContext,
+    SpanKind,
+    Status,
+    StatusCode,
+    TraceFlags,
+    TraceState,
+    set_span_in_context,
+)
+
+from obskit._otlp import encode_request, install
+
+
+def _spans() -> list[ReadableSpan]:
+    """Spans of every shape: kinds, all value types, events, links, remote parent, status."""
+    memory = InMemorySpanExporter()
+    provider = TracerProvider(
+        resource=Resource.create({"service.name": "svc", "process.pid": 42, "flag": True})
+    )
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    tracer = provider.get_tracer("obskit", "1.0", schema_url="https://opentelemetry.io/s/1.26")
+    other = provider.get_tracer("lib")
+    remote = SpanContext(
+        0x0AF7651916CD43DD8448EB211C80319C,
+        0xB7AD6B7169203331,
+        is_remote=True,
+        trace_flags=TraceFlags(1),
+        trace_state=TraceState([("vendor", "v1"), ("x", "y")]),
+    )
+    with tracer.start_as_current_span(
+        "GET /items/{id}",
+        context=set_span_in_context(NonRecordingSpan(remote)),
+        kind=SpanKind.SERVER,
+        attributes={
+            "http.request.method": "GET",
+            "http.response.status_code": 500,
+            "negative": -7,
+            "ratio": 0.25,
+            "ok": False,
+            "empty": "",
+            "zero": 0,
+            "list": ["a", "b"],
+            "ints": (1, 2, 3),
+            "unicode": "héllo ☃",
+        },
+        links=[Link(remote, {"link.attr": "x"})],
+    ) as span:
+        span.add_event("cache miss", {"key": "k1", "size": 3})
+        span.record_exception(ValueError("boom"))
+        span.set_status(Status(StatusCode.ERROR, "bad things"))
+        with other.start_as_current_span("child", kind=SpanKind.CLIENT):
+            pass
+    for kind in (SpanKind.INTERNAL, SpanKind.PRODUCER, SpanKind.CONSUMER):
+        tracer.start_span("k", kind=kind).end()
+    tracer.start_span("").end()
+    ok = tracer.start_span("ok")
+    ok.set_status(Status(StatusCode.OK))
+    ok.end()
+    return list(memory.get_finished_spans())
+
+
+def test_same_message_as_the_official_encoder() -> None:
+    """Parsed with the official classes, obskit's bytes equal the official request."""
+    spans = _spans()
+    official = encode_spans(spans)
+    ours = ExportTraceServiceRequest.FromString(encode_request(spans))
+    assert ours == official
+
+
+def test_install_uses_the_writer_and_falls_back_for_unknown_values() -> None:
+    """The patched exporter module encodes through obskit's writer, and hands a batch with a
+    value the writer does not know to the official encoder."""
+    from opentelemetry.exporter.otlp.proto.http import trace_exporter as module
+
+    assert install()
+    spans = _spans()
+    encoded = module.encode_spans(spans)
+    assert type(encoded).__name__ == "_Serialised"
+    assert ExportTraceServiceRequest.FromString(encoded.SerializePartialToString()) == (
+        encode_spans(spans)
+    )
+    odd = ReadableSpan(
+        name="odd", context=spans[0].context, attributes={"weird": object(), "fine": 1}
+    )
+    fallback = module.encode_spans([odd])
+    assert type(fallback).__name__ == "ExportTraceServiceRequest"
+
+
+def test_writer_is_faster_than_the_official_encoder() -> None:
+    """Encoding a batch is clearly faster than the official encoder (about 2.5x when quiet;
+    1.5x asserted, the machine is shared)."""
+    spans = _spans() * 50
+    ours = min(timeit.repeat(lambda: encode_request(spans), number=5, repeat=3))
+    official = min(
+        timeit.repeat(lambda: encode_spans(spans).SerializePartialToString(), number=5, repeat=3)
+    )
+    assert ours * 1.5 < official
