@@ -83,10 +83,36 @@ def _key_value(key: str, value: Any) -> bytes:
     return encoded + _len_field(b"\x12", _any_value(value))
 
 
+#: Attributes whose values repeat (methods, routes, status codes): their whole encoded entry is
+#: cached per (tag, key, value).  High-cardinality ones (paths, ids) are never cached.
+_REPEATING: Final = frozenset(
+    {
+        "http.request.method", "http.route", "http.response.status_code", "url.scheme",
+        "network.protocol.version", "error.type", "user_agent.original", "client.address",
+        "server.address", "server.port", "exception.type",
+    }
+)  # fmt: skip
+_entries: dict[tuple[bytes, str, Any], bytes] = {}
+
+
 def _attributes(tag: bytes, attributes: Mapping[str, Any] | None) -> bytes:
     if not attributes:
         return b""
-    return b"".join(_len_field(tag, _key_value(k, v)) for k, v in attributes.items())
+    # The SDK's BoundedAttributes is a Mapping over a plain dict: iterate the dict directly.
+    plain = getattr(attributes, "_dict", attributes)
+    parts = []
+    for key, value in plain.items():
+        if key in _REPEATING and type(value) in (str, int):
+            cache_key = (tag, key, value)
+            entry = _entries.get(cache_key)
+            if entry is None:
+                entry = _len_field(tag, _key_value(key, value))
+                if len(_entries) < _CACHE_MAX:
+                    _entries[cache_key] = entry
+            parts.append(entry)
+        else:
+            parts.append(_len_field(tag, _key_value(key, value)))
+    return b"".join(parts)
 
 
 def _trace_state(state: Any) -> bytes:
