@@ -14,13 +14,13 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from time import perf_counter
 from typing import Any, Final
 
-import structlog
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
 from obskit import _state
 from obskit import conventions as c
+from obskit._logs import clear_contextvars as _clear_contextvars
 from obskit._logs import request_ids
 
 __all__ = ["ObskitASGI", "route_of_scope"]
@@ -34,7 +34,6 @@ _STANDARD: Final = c.STANDARD_METHODS
 _OTHER: Final = c.METHOD_OTHER
 _UNMATCHED: Final = c.UNMATCHED_ROUTE
 _SERVER: Final = SpanKind.SERVER
-_clear_contextvars = structlog.contextvars.clear_contextvars
 _attach = otel_context.attach
 _detach = otel_context.detach
 _set_span = trace.set_span_in_context

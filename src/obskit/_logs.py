@@ -22,7 +22,14 @@ from opentelemetry import trace
 from obskit._config import Config
 from obskit._redact import Redactor
 
-__all__ = ["LogPipeline", "bridge_stdlib", "current_ids", "get_logger", "request_ids"]
+__all__ = [
+    "LogPipeline",
+    "bridge_stdlib",
+    "clear_contextvars",
+    "current_ids",
+    "get_logger",
+    "request_ids",
+]
 
 _LEVEL_NAMES: Final = {
     "debug": "debug",
@@ -43,7 +50,38 @@ request_ids: contextvars.ContextVar[tuple[object, str, str] | None] = contextvar
 )
 
 _time_ns = time.time_ns
-_get_contextvars = structlog.contextvars.get_contextvars
+#: structlog keeps one ContextVar per bound key in this dict; reading it directly avoids copying
+#: the whole context on every line (the public functions are the fallback).
+_BOUND_VARS: dict[str, contextvars.ContextVar[Any]] | None = getattr(
+    structlog.contextvars, "_CONTEXT_VARS", None
+)
+_PREFIX_LEN: Final = len(getattr(structlog.contextvars, "STRUCTLOG_KEY_PREFIX", "structlog_"))
+
+
+def _get_contextvars() -> dict[str, Any]:
+    """The structlog contextvars bound in this context."""
+    if _BOUND_VARS is None:
+        return structlog.contextvars.get_contextvars()
+    if not _BOUND_VARS:
+        return {}
+    out = {}
+    for name, var in tuple(_BOUND_VARS.items()):
+        value = var.get(Ellipsis)
+        if value is not Ellipsis:
+            out[name[_PREFIX_LEN:]] = value
+    return out
+
+
+def clear_contextvars() -> None:
+    """Unbind every structlog contextvar in this context (cheap when nothing is bound)."""
+    if _BOUND_VARS is None:
+        structlog.contextvars.clear_contextvars()
+        return
+    for var in tuple(_BOUND_VARS.values()):
+        if var.get(Ellipsis) is not Ellipsis:
+            var.set(Ellipsis)
+
+
 _INVALID_SPAN: Final = trace.INVALID_SPAN
 _get_current_span = trace.get_current_span
 
@@ -112,6 +150,12 @@ class LogPipeline:
             self._static["environment"] = config.environment
         self._redactor = redactor
         self._clock = _Clock()
+        # The access line's fixed part after the timestamp, rendered once.
+        static = orjson.dumps(self._static)[1:-1]
+        self._access_head = b'","level":"info","logger":"obskit.access","event":"request",' + (
+            static + b"," if static else b""
+        )
+        self._reserved = frozenset({"timestamp", "level", "logger", "event", *self._static})
         #: When a list, events are appended to it instead of being written (obskit.testing).
         self.capture: list[dict[str, Any]] | None = None
         self._console_renderer: Any = None
@@ -170,6 +214,23 @@ class LogPipeline:
     def access(self, fields: dict[str, Any], trace_id: str | None, span_id: str | None) -> None:
         """Write the access line: obskit's fields (no redaction pass needed) after the request's
         bound contextvars (redacted; obskit's fields win on a name clash)."""
+        bound = _get_contextvars()
+        if bound:
+            bound = self._redactor.redact_event(bound)
+        if self.capture is None and not self.console and self._reserved.isdisjoint(bound):
+            # Hot path: the fixed part of the line is pre-rendered; only the rest is encoded.
+            tail: dict[str, Any] = {}
+            if trace_id is not None:
+                tail["trace_id"] = trace_id
+                tail["span_id"] = span_id
+            if bound:
+                tail.update(bound)
+            tail.update(fields)
+            body = orjson.dumps(
+                tail, default=repr, option=orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS
+            )
+            write(b'{"timestamp":"' + self._clock.now().encode() + self._access_head + body[1:])
+            return
         out: dict[str, Any] = {
             "timestamp": self._clock.now(),
             "level": "info",
@@ -180,9 +241,8 @@ class LogPipeline:
         if trace_id is not None:
             out["trace_id"] = trace_id
             out["span_id"] = span_id
-        bound = _get_contextvars()
         if bound:
-            out.update(self._redactor.redact_event(bound))
+            out.update(bound)
         out.update(fields)
         rendered = self.render(out)
         if rendered is not None:

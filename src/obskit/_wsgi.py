@@ -13,13 +13,13 @@ from collections.abc import Callable, Iterable
 from time import perf_counter
 from typing import Any, Final
 
-import structlog
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
 from obskit import _state
 from obskit import conventions as c
+from obskit._logs import clear_contextvars as _clear_contextvars
 from obskit._logs import request_ids
 
 __all__ = ["ObskitWSGI", "route_of_environ"]
@@ -32,7 +32,6 @@ _OTHER: Final = c.METHOD_OTHER
 _UNMATCHED: Final = c.UNMATCHED_ROUTE
 _SERVER: Final = SpanKind.SERVER
 _EXCEPTION_IDS: Final = "__obskit_ids__"
-_clear_contextvars = structlog.contextvars.clear_contextvars
 _HEADERS: Final = (
     ("HTTP_TRACEPARENT", "traceparent"),
     ("HTTP_TRACESTATE", "tracestate"),
