@@ -225,3 +225,29 @@ def test_log_line_speed(capsys: pytest.CaptureFixture[str]) -> None:
         structlog.configure(**saved)
         _logs.PIPELINE = None
     assert seconds / n < 50e-6
+
+
+def test_rendered_access_line_is_valid_json(capsys: pytest.CaptureFixture[str]) -> None:
+    """The pre-rendered access line is one JSON object with every field; a bound key that
+    clashes with a fixed field takes the slow path and still yields valid JSON."""
+    cfg = resolve({"service_name": "s", "environment": "prod", "log_format": "json"}, env={})
+    pipeline = LogPipeline(cfg, Redactor(cfg.redact_keys))
+    fields = {"method": "GET", "route": "/a", "path": "/a", "status": 200, "duration_ms": 1.5}
+    pipeline.access(dict(fields), "a" * 32, "b" * 16)
+    structlog.contextvars.bind_contextvars(user="u", token="t")
+    try:
+        pipeline.access(dict(fields), None, None)
+        structlog.contextvars.bind_contextvars(service="spoof")
+        pipeline.access(dict(fields), None, None)
+    finally:
+        structlog.contextvars.clear_contextvars()
+    first, second, third = (json.loads(line) for line in capsys.readouterr().out.splitlines())
+    assert TS.match(first["timestamp"])
+    assert first["service"] == "s"
+    assert first["environment"] == "prod"
+    assert (first["trace_id"], first["span_id"]) == ("a" * 32, "b" * 16)
+    assert first["status"] == 200
+    assert (second["user"], second["token"]) == ("u", REDACTED)
+    assert "trace_id" not in second
+    assert third["service"] == "spoof"
+    assert third["logger"] == "obskit.access"
