@@ -16,7 +16,7 @@ from starlette.routing import Mount, Route
 
 import obskit
 from obskit import conventions as c
-from obskit.testing import IsolatedRuntime
+from obskit.testing import IsolatedRuntime, MetricsReader
 
 from .conftest import TRACEPARENT_SAMPLED, TRACEPARENT_UNSAMPLED
 
@@ -318,3 +318,52 @@ def test_access_line_carries_contextvars_bound_by_the_endpoint(rt: IsolatedRunti
     assert first["order_id"] == "o-1"
     assert first["status"] == 200
     assert "order_id" not in second
+
+
+def test_histogram_is_in_seconds_with_the_conventions_buckets(rt: IsolatedRuntime) -> None:
+    """The bucket boundaries are conventions.buckets() (seconds), the same list the SLO
+    compiler validates latency thresholds against."""
+    call(fastapi_app(), ("GET", "/items/1"))
+    les = [
+        s.labels["le"]
+        for m in rt.registry.collect()
+        for s in m.samples
+        if s.name == c.HTTP_DURATION_BUCKET
+    ]
+    assert les == [str(b) for b in c.buckets()] + ["+Inf"]
+    total = MetricsReader(rt.registry).value(c.HTTP_DURATION_SUM)
+    assert total is not None
+    assert total < 1.0  # seconds, not milliseconds
+
+
+def test_bucket_override_from_environment(monkeypatch: pytest.MonkeyPatch, make_rt: Any) -> None:
+    """OBSKIT_HTTP_BUCKETS changes the runtime's histogram boundaries."""
+    monkeypatch.setenv(c.BUCKETS_ENV, "0.1,0.5,2")
+    runtime = make_rt()
+    call(fastapi_app(), ("GET", "/items/1"))
+    les = {
+        s.labels["le"]
+        for m in runtime.registry.collect()
+        for s in m.samples
+        if s.name == c.HTTP_DURATION_BUCKET
+    }
+    assert les == {"0.1", "0.5", "2.0", "+Inf"}
+
+
+def test_user_middleware_added_after_init_still_one_measurement(rt: IsolatedRuntime) -> None:
+    """Middleware the user adds (before the first request) runs inside obskit's; no
+    'cannot add middleware' trap, one span and one count per request."""
+    from starlette.middleware.base import BaseHTTPMiddleware
+
+    app = fastapi_app()
+    seen: list[str] = []
+
+    async def record(request: Any, call_next: Any) -> Any:
+        seen.append(request.url.path)
+        return await call_next(request)
+
+    app.add_middleware(BaseHTTPMiddleware, dispatch=record)
+    assert call(app, ("GET", "/items/4")) == [200]
+    assert seen == ["/items/4"]
+    assert count(rt, http_route="/items/{item_id}") == 1
+    assert len(rt.exporter.get_finished_spans()) == 1
