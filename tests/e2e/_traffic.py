@@ -99,13 +99,14 @@ def send(
 @contextmanager
 def background_load(
     targets: list[tuple[str, list[Call]]], *, rate: float = 20.0, limit_s: float = 120.0
-) -> Iterator[Counter[tuple[str, str, int]]]:
+) -> Iterator[Counter[tuple[str, str, int | str]]]:
     """Keep sending the calls (round-robin per target) at up to ``rate`` requests/s in a thread.
 
     Bounded: it stops when the block exits or after ``limit_s`` seconds, whichever comes first.
-    Yields the running count of sent ``(base_url, route, status)``.
+    Yields the running count of sent ``(base_url, route, status)``; a request that failed at the
+    HTTP level is counted with the exception's repr as its status.
     """
-    sent: Counter[tuple[str, str, int]] = Counter()
+    sent: Counter[tuple[str, str, int | str]] = Counter()
     stop = threading.Event()
 
     def run() -> None:
@@ -115,9 +116,13 @@ def background_load(
             while not stop.is_set() and time.monotonic() < deadline:
                 for base_url, calls in targets:
                     call = calls[i % len(calls)]
-                    response = client.request(
-                        call.method, base_url + call.path, json=call.json, headers=call.headers
-                    )
+                    try:
+                        response = client.request(
+                            call.method, base_url + call.path, json=call.json, headers=call.headers
+                        )
+                    except httpx.HTTPError as exc:  # counted, and the load goes on
+                        sent[(base_url, call.route, repr(exc))] += 1
+                        continue
                     sent[(base_url, call.route, response.status_code)] += 1
                 i += 1
                 stop.wait(len(targets) / rate)

@@ -44,6 +44,10 @@ def _answers(prom: Prometheus, expr: str) -> bool:
     return bool(prom.query(expr))
 
 
+def _live(prom: Prometheus, expr: str, not_before: float) -> bool:
+    return time.time() >= not_before and _answers(prom, expr)
+
+
 def _wait(what: str, check: Callable[[], bool], timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while not check():
@@ -69,12 +73,17 @@ def test_every_dashboard_query_returns_data(shop: Shop, which: str) -> None:
     # Live traffic in the fixture's mix, so the SLIs (and the firing alerts) stay as they are.
     checkout_calls, search_calls = traffic_mix(1, seed=3)
     live = [(shop.checkout.url, checkout_calls), (shop.search.url, search_calls)]
-    with t.background_load(live, rate=20, limit_s=60):
-        # Live panels read the last $__rate_interval: wait until both services show traffic.
-        rate_window = _grafana.builtins(time.time() - shop.started_at)["__rate_interval"]
+    with t.background_load(live, rate=20, limit_s=60) as load:
+        # Live panels read the last $__rate_interval (plus a scrape): wait until that whole
+        # window lies inside the live load and both services show traffic in it.
+        load_started = time.time()
+        window_s = int(_grafana.builtins(load_started - shop.started_at)["__rate_interval"][:-1])
         for job in ("checkout", "search"):
-            expr = f'sum(rate({c.HTTP_DURATION_COUNT}{{job="{job}"}}[{rate_window}])) > 0'
-            _wait(f"live traffic on {job}", partial(_answers, prom, expr))
+            expr = f'sum(rate({c.HTTP_DURATION_COUNT}{{job="{job}"}}[{window_s}s])) > 0'
+            _wait(
+                f"live traffic on {job}",
+                partial(_live, prom, expr, load_started + window_s + _grafana.SCRAPE_INTERVAL_S),
+            )
 
         # Like Grafana, align the range to the step, so "now" itself is one of the points.
         end = time.time()
@@ -95,6 +104,7 @@ def test_every_dashboard_query_returns_data(shop: Shop, which: str) -> None:
                     if not _has_value(result):
                         where = f"{name} [{_grafana.describe(values)}] {title!r}"
                         empty.append(f"{where}: {expr}")
-    print(f"{which}: {checked} dashboard queries returned data")
+    print(f"{which}: {checked} dashboard queries checked, live load {sum(load.values())} requests")
+    assert not [k for k in load if isinstance(k[2], str)], f"live load failed: {dict(load)}"
     assert not empty, "queries without data:\n" + "\n".join(empty)
     assert checked > 50
