@@ -69,6 +69,7 @@ class Prometheus:
         self._binary = binary or shutil.which("prometheus") or "prometheus"
         self._own_workdir = workdir is None
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="obskit-prom-"))
+        self.workdir.mkdir(parents=True, exist_ok=True)
         self.config_path = self.workdir / "prometheus.yml"
         self.config_path.write_text(prometheus_config(targets, rule_files, interval))
         self._log_path = log_path or self.workdir / "prometheus.log"
