@@ -6,6 +6,7 @@ One object works as a decorator (sync and async functions) and as a context mana
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import inspect
 from collections.abc import Callable
@@ -30,14 +31,18 @@ class Observation:
     def __init__(self, name: str, attributes: dict[str, Any]) -> None:
         self.name = name
         self.attributes = attributes
-        self._stack: list[tuple[float, Any, Any]] = []
+        # Per task/thread: one Observation object may be entered concurrently (a module-level
+        # ``job = observe("job")`` used by many tasks) without mixing up their timings.
+        self._stack: contextvars.ContextVar[tuple[tuple[float, Any, Any], ...]] = (
+            contextvars.ContextVar(f"obskit_observe_{name}", default=())
+        )
 
     # -- context manager -----------------------------------------------------------------------
 
     def __enter__(self) -> Observation:
         if not self.name:
             raise TypeError("obskit.observe() needs an operation name when used with `with`")
-        self._stack.append(self._start())
+        self._stack.set((*self._stack.get(), self._start()))
         return self
 
     def __exit__(
@@ -46,7 +51,9 @@ class Observation:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._finish(self._stack.pop(), exc)
+        stack = self._stack.get()
+        self._stack.set(stack[:-1])
+        self._finish(stack[-1], exc)
 
     async def __aenter__(self) -> Observation:
         return self.__enter__()

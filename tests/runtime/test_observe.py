@@ -106,3 +106,25 @@ def test_context_manager_needs_a_name(rt: IsolatedRuntime) -> None:
     """`with observe():` without a name is a clear TypeError."""
     with pytest.raises(TypeError, match="name"), obskit.observe():
         pass
+
+
+def test_one_observation_object_shared_by_concurrent_tasks(rt: IsolatedRuntime) -> None:
+    """A module-level observe() object used by overlapping tasks (exits not in LIFO order)
+    times each task from its own start."""
+    job = obskit.observe("shared")
+
+    async def work(start_after: float, duration: float) -> None:
+        await asyncio.sleep(start_after)
+        async with job:
+            await asyncio.sleep(duration)
+
+    async def main() -> None:
+        # A runs 0 → 0.04, B runs 0.015 → 0.115: A exits first although B entered last.
+        await asyncio.gather(work(0.0, 0.04), work(0.015, 0.1))
+
+    asyncio.run(main())
+    assert ops(rt, "shared", c.OUTCOME_OK) == 2
+    fast = MetricsReader(rt.registry).value(
+        c.OPERATION_DURATION_BUCKET, operation="shared", le="0.025"
+    )
+    assert fast == 0  # a mixed-up start would time A as 0.04 - 0.015 = 0.025 s or less
