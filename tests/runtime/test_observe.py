@@ -119,12 +119,12 @@ def test_one_observation_object_shared_by_concurrent_tasks(rt: IsolatedRuntime) 
             await asyncio.sleep(duration)
 
     async def main() -> None:
-        # A runs 0 → 0.04, B runs 0.015 → 0.115: A exits first although B entered last.
-        await asyncio.gather(work(0.0, 0.04), work(0.015, 0.1))
+        # A runs 0 → 0.06, B runs 0.05 → 0.15: A exits first although B entered last.
+        await asyncio.gather(work(0.0, 0.06), work(0.05, 0.1))
 
     asyncio.run(main())
     assert ops(rt, "shared", c.OUTCOME_OK) == 2
     fast = MetricsReader(rt.registry).value(
         c.OPERATION_DURATION_BUCKET, operation="shared", le="0.025"
     )
-    assert fast == 0  # a mixed-up start would time A as 0.04 - 0.015 = 0.025 s or less
+    assert fast == 0  # a mixed-up start would time A from B's start: about 0.01 s
