@@ -53,13 +53,34 @@ def _start_time(pid: int) -> str:
         return ""
 
 
+def _gunicorn_role() -> str | None:
+    """``"worker"`` or ``"arbiter"`` from the call stack (init() runs while gunicorn loads the
+    app: in a worker's ``init_process`` or, with ``--preload``, the arbiter's ``setup``)."""
+    workers = os.sep + os.path.join("gunicorn", "workers") + os.sep
+    arbiter = os.sep + os.path.join("gunicorn", "arbiter.py")
+    frame = sys._getframe(1)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if workers in filename:
+            return "worker"
+        if filename.endswith(arbiter):
+            return "arbiter"
+        frame = frame.f_back  # type: ignore[assignment]
+    return None
+
+
 def _server_pid() -> int | None:
     """The pid of the multi-worker server this process belongs to, or None."""
     if "gunicorn" in sys.modules or "gunicorn" in os.path.basename(sys.argv[0] if sys.argv else ""):
-        parent = os.getppid()
+        role = _gunicorn_role()
+        if role == "worker":
+            return os.getppid()  # the arbiter is a worker's parent
+        if role == "arbiter":
+            return os.getpid()  # --preload: init() runs in the arbiter before it forks
+        parent = os.getppid()  # init() outside app loading: ask /proc (Linux)
         if "gunicorn" in _cmdline(parent):
-            return parent  # a worker: the arbiter is our parent
-        return os.getpid()  # the arbiter itself (--preload)
+            return parent
+        return os.getpid()
     if "uvicorn" in sys.modules and multiprocessing.parent_process() is not None:
         return os.getppid()  # a worker spawned by uvicorn's supervisor (--workers / --reload)
     return None

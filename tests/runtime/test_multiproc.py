@@ -132,3 +132,23 @@ def test_worker_reports_a_port_held_by_a_foreign_program(tmp_path: Path) -> None
     errors = [e for e in map(json.loads, result.stdout.splitlines()) if e["level"] == "error"]
     assert len(errors) == 1
     assert errors[0]["port"] == port
+
+
+def test_gunicorn_role_from_the_call_stack() -> None:
+    """Under gunicorn, init() called while a worker loads the app keys the shared directory on
+    the arbiter (the parent); called from the arbiter (--preload), on the arbiter itself."""
+    import os
+
+    import gunicorn  # noqa: F401 - the detection looks for gunicorn in sys.modules
+
+    from obskit._multiproc import _server_pid
+
+    def run_from(filename: str) -> int | None:
+        namespace = {"server_pid": _server_pid}
+        exec(compile("result = server_pid()", filename, "exec"), namespace)  # noqa: S102
+        return namespace["result"]  # type: ignore[return-value]
+
+    worker = os.path.join(os.sep, "site", "gunicorn", "workers", "base.py")
+    arbiter = os.path.join(os.sep, "site", "gunicorn", "arbiter.py")
+    assert run_from(worker) == os.getppid()
+    assert run_from(arbiter) == os.getpid()
