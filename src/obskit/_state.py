@@ -38,6 +38,8 @@ class State:
     excluded: frozenset[str]
     access_log: bool
     extras: dict[str, Any] = field(default_factory=dict)
+    #: Fast decision for dropped root spans (``obskit._tracing.RootSampling``), or None.
+    root_sampling: Any = None
 
     def is_excluded(self, path: str) -> bool:
         """Whether ``path`` (trailing ``/`` ignored) is excluded from measurement."""
