@@ -283,6 +283,8 @@ class RootSampling:
     def drop(self) -> trace.Span | None:
         """A non-recording root span if the sampler drops this one; else None (the trace id
         the decision was made on is staged for the SDK)."""
+        if trace.get_current_span() is not trace.INVALID_SPAN:
+            return None  # a span is already active (an outer middleware): the SDK's case
         trace_id = self.ids.generate_trace_id()
         if trace_id & _TRACE_ID_LIMIT < self.bound:
             self.ids.stage(trace_id)

@@ -199,3 +199,21 @@ def test_fast_root_sampling_only_for_trace_id_samplers() -> None:
     ratio = RootSampling.for_sampler(ParentBased(TraceIdRatioBased(0.25)), ids)
     assert ratio is not None
     assert ratio.bound == TraceIdRatioBased(0.25).bound
+
+
+def test_fast_root_sampling_defers_to_an_active_span() -> None:
+    """Inside an already active span the fast path stands aside (the SDK parents the span),
+    and no staged trace id is left behind for a later root span."""
+    from opentelemetry.sdk.trace.sampling import ALWAYS_ON, TraceIdRatioBased
+
+    from obskit._tracing import RootSampling, StagedIds
+
+    ids = StagedIds()
+    outer = TracerProvider(sampler=ALWAYS_ON).get_tracer("outer")
+    root = RootSampling.for_sampler(TraceIdRatioBased(1.0), ids)
+    assert root is not None
+    with outer.start_as_current_span("outer"):
+        assert root.drop() is None
+    assert getattr(ids._local, "trace_id", None) is None
+    first, second = ids.generate_trace_id(), ids.generate_trace_id()
+    assert first != second
