@@ -1,4 +1,4 @@
-"""``OTEL_SDK_DISABLED=true``: tracing off, logs and metrics still work (the contract)."""
+"""Tracing off (``OTEL_SDK_DISABLED``) or sampling off (``always_off``): logs and metrics work."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from tests.runtime_e2e._service import UVICORN, run_service
-from tests.support import OtlpReceiver, new_traceparent
+from tests.support import OtlpReceiver, is_hex_id, new_traceparent
 
 from obskit import conventions
 
@@ -43,3 +43,40 @@ def test_sdk_disabled_keeps_logs_and_metrics_without_ids_or_spans(
     assert result.value(conventions.HTTP_DURATION_COUNT, **route) == 3
     assert not list(result.exemplars(conventions.HTTP_DURATION_BUCKET))
     assert otlp_receiver.spans == [], "spans exported with the SDK disabled"
+
+
+def test_sampler_always_off_keeps_ids_in_logs_but_exports_nothing(
+    otlp_receiver: OtlpReceiver, tmp_path: Path
+) -> None:
+    """``OTEL_TRACES_SAMPLER=always_off`` (root requests not sampled): each request's lines still
+    carry one trace id and span id, distinct per request, while no span is exported and no
+    exemplar is attached."""
+    with run_service(
+        UVICORN,
+        otlp_endpoint=otlp_receiver.endpoint,
+        tmp_dir=tmp_path,
+        extra_env={"OTEL_TRACES_SAMPLER": "always_off"},
+    ) as service:
+        with service.client() as client:
+            for i in range(3):
+                assert client.get(f"/items/{i}").status_code == 200
+        ids = []
+        for i in range(3):
+            access = service.access_line(path=f"/items/{i}")
+            [line] = service.wait_records(
+                lambda r, i=i: r.get("event") == "item.structlog" and r.get("item_id") == i
+            )
+            assert is_hex_id(access.get("trace_id"), 32), access
+            assert is_hex_id(access.get("span_id"), 16), access
+            assert (line.get("trace_id"), line.get("span_id")) == (
+                access["trace_id"],
+                access["span_id"],
+            )
+            ids.append(access["trace_id"])
+        route = {conventions.LABEL_ROUTE: UVICORN.route("items")}
+        result = service.wait_scrape(
+            lambda s: s.value(conventions.HTTP_DURATION_COUNT, **route) >= 3, what="3 requests"
+        )
+    assert len(set(ids)) == 3, ids
+    assert not list(result.exemplars(conventions.HTTP_DURATION_BUCKET))
+    assert otlp_receiver.spans == [], "spans exported with sampling off"
