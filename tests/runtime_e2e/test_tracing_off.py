@@ -1,4 +1,5 @@
-"""Tracing off (``OTEL_SDK_DISABLED``) or sampling off (``always_off``): logs and metrics work."""
+"""Tracing off (``OTEL_SDK_DISABLED``), sampling off (``always_off``) or by ratio: logs and
+metrics keep working, and what is exported matches what exemplars point to."""
 
 from __future__ import annotations
 
@@ -80,3 +81,38 @@ def test_sampler_always_off_keeps_ids_in_logs_but_exports_nothing(
     assert len(set(ids)) == 3, ids
     assert not list(result.exemplars(conventions.HTTP_DURATION_BUCKET))
     assert otlp_receiver.spans == [], "spans exported with sampling off"
+
+
+def test_ratio_sampler_exports_about_that_share_and_exemplars_link_only_exported_traces(
+    otlp_receiver: OtlpReceiver, tmp_path: Path
+) -> None:
+    """``traceidratio`` at 0.5: of 200 requests, about half the server spans are exported (within
+    ±6 standard deviations), every exported span belongs to a logged request, and every exemplar
+    names an exported trace (no exemplar links to a trace that was never sent)."""
+    requests = 200
+    with run_service(
+        UVICORN,
+        otlp_endpoint=otlp_receiver.endpoint,
+        tmp_dir=tmp_path,
+        extra_env={"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.5"},
+    ) as service:
+        with service.client() as client:
+            for i in range(requests):
+                assert client.get(f"/items/{i}").status_code == 200
+        service.access_line(path=f"/items/{requests - 1}")
+        route = {conventions.LABEL_ROUTE: UVICORN.route("items")}
+        result = service.wait_scrape(
+            lambda s: s.value(conventions.HTTP_DURATION_COUNT, **route) >= requests,
+            what=f"{requests} requests",
+        )
+        logged = {r["trace_id"] for r in service.records() if r.get("logger") == "obskit.access"}
+    # Stopped: the exit flush has sent every sampled span.
+    exported = {s.trace_id for s in otlp_receiver.spans if s.kind == "SERVER"}
+    assert 100 - 6 * 7.1 <= len(exported) <= 100 + 6 * 7.1, len(exported)
+    assert exported <= logged
+    exemplar_ids = {
+        (s.exemplar or {}).get(conventions.EXEMPLAR_TRACE_ID)
+        for s in result.exemplars(conventions.HTTP_DURATION_BUCKET)
+    }
+    assert exemplar_ids, "no exemplar at all"
+    assert exemplar_ids <= exported, exemplar_ids - exported
