@@ -148,15 +148,12 @@ class ObskitASGI:
             parent = None
             if "traceparent" in found or "baggage" in found:
                 parent = st.propagator.extract(found)
-            root = st.root_sampling if parent is None else None
-            span = root.drop() if root is not None else None
-            if span is None:
-                span = tracer.start_span(
-                    raw_method,
-                    parent,
-                    _SERVER,
-                    {"http.request.method": raw_method, "url.path": path, "url.scheme": scheme},
-                )
+            initial = {"http.request.method": raw_method, "url.path": path, "url.scheme": scheme}
+            spans = st.server_spans
+            if spans is not None:
+                span = spans.start(raw_method, parent, initial)
+            else:
+                span = tracer.start_span(raw_method, parent, _SERVER, initial)
             if span.is_recording():
                 # The rest only for spans that are kept (set once, at the end, with the route):
                 # unsampled requests skip the work.

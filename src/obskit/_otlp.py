@@ -146,7 +146,9 @@ def _span(span: Any) -> bytes:
         parts.append(b"\x39" + _pack_fixed64(span.start_time))
     if span.end_time:
         parts.append(b"\x41" + _pack_fixed64(span.end_time))
-    parts.append(_attributes(b"\x4a", span.attributes))
+    # The SDK's attribute map itself, not the read-only proxy ``span.attributes`` builds.
+    raw = getattr(span, "_attributes", None)
+    parts.append(_attributes(b"\x4a", span.attributes if raw is None else raw))
     if span.dropped_attributes:
         parts.append(b"\x50" + _varint(span.dropped_attributes))
     for event in span.events:

@@ -19,6 +19,7 @@ from obskit._config import Config
 from obskit._logs import LogPipeline
 from obskit._metrics import Metrics
 from obskit._redact import Redactor
+from obskit._span import ServerSpan
 
 __all__ = ["STATE", "State", "finish_request", "get_state"]
 
@@ -40,6 +41,14 @@ class State:
     extras: dict[str, Any] = field(default_factory=dict)
     #: Fast decision for dropped root spans (``obskit._tracing.RootSampling``), or None.
     root_sampling: Any = None
+    #: Lean server spans for ``tracer`` (``obskit._span.ServerSpans``); None: ``tracer`` is used.
+    server_spans: Any = None
+
+    def __post_init__(self) -> None:
+        if self.server_spans is None and self.tracer is not None:
+            from obskit._span import ServerSpans
+
+            self.server_spans = ServerSpans.for_tracer(self.tracer)
 
     def is_excluded(self, path: str) -> bool:
         """Whether ``path`` (trailing ``/`` ignored) is excluded from measurement."""
@@ -89,7 +98,10 @@ def finish_request(
             elif status >= 500:
                 attributes["error.type"] = str(status)
                 span.set_status(trace.Status(trace.StatusCode.ERROR))
-            span.set_attributes(attributes)
+            if type(span) is ServerSpan:
+                span.finish_attributes(attributes)
+            else:
+                span.set_attributes(attributes)
         span.end()
     if st.access_log and st.pipeline.level <= _INFO:
         st.pipeline.access(

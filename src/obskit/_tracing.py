@@ -74,8 +74,15 @@ class RedactingExporter(SpanExporter):
         self._drops = drops
 
     def _clean(self, span: ReadableSpan) -> ReadableSpan:
-        attrs = span.attributes
-        if not attrs or not any(self._redactor.is_secret(k) for k in attrs):
+        raw = getattr(span, "_attributes", None)  # the SDK's map, not a read-only proxy of it
+        attrs = span.attributes if raw is None else raw
+        if not attrs:
+            return span
+        is_secret = self._redactor.is_secret
+        for key in getattr(attrs, "_dict", attrs):
+            if is_secret(key):
+                break
+        else:
             return span
         clean = {k: (REDACTED if self._redactor.is_secret(k) else v) for k, v in attrs.items()}
         return ReadableSpan(

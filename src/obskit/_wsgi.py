@@ -101,15 +101,12 @@ class ObskitWSGI:
             if "HTTP_TRACEPARENT" in environ or "HTTP_BAGGAGE" in environ:
                 carrier = {name: environ[key] for key, name in _HEADERS if key in environ}
                 parent = st.propagator.extract(carrier)
-            root = st.root_sampling if parent is None else None
-            span = root.drop() if root is not None else None
-            if span is None:
-                span = tracer.start_span(
-                    raw_method,
-                    parent,
-                    _SERVER,
-                    {"http.request.method": raw_method, "url.path": path, "url.scheme": scheme},
-                )
+            initial = {"http.request.method": raw_method, "url.path": path, "url.scheme": scheme}
+            spans = st.server_spans
+            if spans is not None:
+                span = spans.start(raw_method, parent, initial)
+            else:
+                span = tracer.start_span(raw_method, parent, _SERVER, initial)
             attributes = {}
             if client_addr:
                 attributes["client.address"] = client_addr

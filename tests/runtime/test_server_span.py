@@ -1,0 +1,198 @@
+"""obskit's lean server span behaves as the SDK span it replaces (sampling, API, export)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from opentelemetry import trace
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.sdk.trace import Span as SdkSpan
+from opentelemetry.sdk.trace import SpanLimits, TracerProvider
+from opentelemetry.sdk.trace.sampling import (
+    ALWAYS_OFF,
+    ALWAYS_ON,
+    ParentBased,
+    TraceIdRatioBased,
+)
+from opentelemetry.trace import SpanKind, StatusCode
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+
+from obskit._otlp import encode_request
+from obskit._span import ServerSpan, ServerSpans, root_bound
+from obskit.testing import IsolatedRuntime
+
+from .conftest import TRACEPARENT_SAMPLED, TRACEPARENT_UNSAMPLED
+from .test_asgi import call
+
+SEEN: dict[str, Any] = {}
+
+
+def _app() -> Starlette:
+    """A route whose handler uses the current span the way user code does."""
+
+    async def item(request: Request) -> PlainTextResponse:
+        span = trace.get_current_span()
+        SEEN["span"] = span
+        span.set_attribute("app.user_tier", "gold")
+        span.set_attribute("app.password", "hunter2")
+        span.add_event("cache miss", {"key": "k1"})
+        tracer = trace.get_tracer("user")
+        provider_tracer = SEEN.get("tracer") or tracer
+        with provider_tracer.start_as_current_span("db query") as child:
+            SEEN["child"] = child
+        if request.query_params.get("fail"):
+            raise ValueError("boom")
+        return PlainTextResponse("ok")
+
+    return Starlette(routes=[Route("/items/{item_id}", item)])
+
+
+def test_handler_sees_the_server_span_and_children_link_to_it(rt: IsolatedRuntime) -> None:
+    """get_current_span() in a handler is the exported server span (an SDK Span); user
+    attributes and events land on it, secrets are redacted, a child span is its child."""
+    SEEN.clear()
+    SEEN["tracer"] = rt.provider.get_tracer("user")
+    call(_app(), ("GET", "/items/7"))
+    spans = {s.name: s for s in rt.exporter.get_finished_spans()}
+    server = spans["GET /items/{item_id}"]
+    assert isinstance(SEEN["span"], ServerSpan)
+    assert isinstance(SEEN["span"], SdkSpan)
+    assert SEEN["span"].get_span_context() == server.context
+    assert server.kind is SpanKind.SERVER
+    attrs = dict(server.attributes or {})
+    assert attrs["app.user_tier"] == "gold"
+    assert attrs["app.password"] == "[REDACTED]"
+    assert attrs["http.route"] == "/items/{item_id}"
+    assert attrs["http.response.status_code"] == 200
+    assert [e.name for e in server.events] == ["cache miss"]
+    child = spans["db query"]
+    assert child.parent is not None
+    assert child.parent.span_id == server.context.span_id
+    assert child.context.trace_id == server.context.trace_id
+    assert server.parent is None
+    assert server.context.trace_flags.sampled
+    assert server.end_time is not None
+    assert server.start_time is not None
+    assert server.end_time >= server.start_time
+
+
+def test_exception_is_recorded_and_status_is_error(rt: IsolatedRuntime) -> None:
+    """An exception escaping the handler becomes an exception event and an ERROR status."""
+    SEEN.clear()
+    call(_app(), ("GET", "/items/7?fail=1"))
+    server = next(s for s in rt.exporter.get_finished_spans() if s.kind is SpanKind.SERVER)
+    assert server.status.status_code is StatusCode.ERROR
+    (event,) = [e for e in server.events if e.name == "exception"]
+    assert (event.attributes or {})["exception.type"] == "ValueError"
+    assert dict(server.attributes or {})["error.type"] == "ValueError"
+
+
+def test_ended_span_is_immutable(rt: IsolatedRuntime) -> None:
+    """After the request, the exported span no longer changes (it is handed over, not copied)."""
+    SEEN.clear()
+    call(_app(), ("GET", "/items/1"))
+    span = SEEN["span"]
+    assert not span.is_recording()
+    span.set_attribute("late", 1)
+    span.add_event("late")
+    (server,) = [s for s in rt.exporter.get_finished_spans() if s.kind is SpanKind.SERVER]
+    assert "late" not in dict(server.attributes or {})
+    assert all(e.name != "late" for e in server.events)
+
+
+@pytest.mark.parametrize(
+    ("traceparent", "sampler", "exported"),
+    [
+        (TRACEPARENT_SAMPLED, ParentBased(ALWAYS_OFF), True),  # the parent decides
+        (TRACEPARENT_UNSAMPLED, ParentBased(ALWAYS_ON), False),
+        (None, ParentBased(ALWAYS_OFF), False),
+        (None, ParentBased(ALWAYS_ON), True),
+        (TRACEPARENT_UNSAMPLED, ALWAYS_ON, True),  # not parent-based: the sampler decides
+    ],
+)
+def test_sampling_decisions_match_the_sdk(
+    make_rt: Any, traceparent: str | None, sampler: Any, exported: bool
+) -> None:
+    """Parent-based decisions and incoming trace ids are honoured exactly as by the SDK."""
+    rt = make_rt(sampler=sampler)
+    headers = {"traceparent": traceparent} if traceparent else None
+    call(_app(), ("GET", "/items/3"), headers=headers)
+    servers = [s for s in rt.exporter.get_finished_spans() if s.kind is SpanKind.SERVER]
+    assert len(servers) == (1 if exported else 0)
+    access = next(e for e in rt.events if e["logger"] == "obskit.access")
+    if traceparent:
+        assert access["trace_id"] == traceparent.split("-")[1]
+    if servers:
+        assert access["trace_id"] == format(servers[0].context.trace_id, "032x")
+        if traceparent:
+            assert servers[0].parent is not None
+            assert servers[0].parent.is_remote
+
+
+def test_ratio_sampler_fast_path_keeps_the_ratio() -> None:
+    """The root decision made without the sampler keeps the configured ratio and the SDK's
+    flags (sampled + random trace id), and marks dropped ids as not sampled."""
+    provider = TracerProvider(sampler=ParentBased(TraceIdRatioBased(0.25)))
+    spans = ServerSpans.for_tracer(provider.get_tracer("t"))
+    assert spans is not None
+    kept = 0
+    for _ in range(4000):
+        span = spans.start("GET", None, {"http.request.method": "GET"})
+        sc = span.get_span_context()
+        assert sc.trace_flags.random_trace_id
+        assert span.is_recording() == sc.trace_flags.sampled
+        if span.is_recording():
+            kept += 1
+            span.end()
+    assert 800 < kept < 1200
+
+
+def test_root_bound_only_for_trace_id_samplers() -> None:
+    """Only samplers whose root decision depends on the trace id alone get the fast path."""
+    assert root_bound(ParentBased(ALWAYS_ON)) == 1 << 64
+    assert root_bound(ALWAYS_OFF) == 0
+    assert root_bound(TraceIdRatioBased(0.5)) == TraceIdRatioBased(0.5).bound
+    custom = ParentBased(ALWAYS_ON)
+    custom._root = object()  # type: ignore[assignment]
+    assert root_bound(custom) is None
+
+
+def test_attribute_limits_still_apply() -> None:
+    """SpanLimits (count and value length) apply to the lean span as to the SDK's."""
+    provider = TracerProvider(
+        span_limits=SpanLimits(max_span_attributes=4, max_span_attribute_length=5)
+    )
+    spans = ServerSpans.for_tracer(provider.get_tracer("t"))
+    assert spans is not None
+    span = spans.start("GET", None, {"url.path": "/a-long-path", "http.request.method": "GET"})
+    assert isinstance(span, ServerSpan)
+    assert dict(span.attributes)["url.path"] == "/a-lo"
+    span.finish_attributes({"a": 1, "b": 2, "c": "xxxxxxxx"})
+    assert len(span.attributes) == 4
+    assert span.dropped_attributes == 1
+    assert dict(span.attributes)["c"] == "xxxxx"
+    span.end()
+
+
+def test_same_otlp_message_as_the_official_encoder(rt: IsolatedRuntime) -> None:
+    """Server spans (with user attributes, events, an exception, a remote parent) encode to
+    exactly the official encoder's message."""
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    raw = InMemorySpanExporter()  # the spans as ended, before redaction
+    rt.provider.add_span_processor(SimpleSpanProcessor(raw))
+    SEEN.clear()
+    app = _app()
+    call(app, ("GET", "/items/1?x=1"), headers={"traceparent": TRACEPARENT_SAMPLED})
+    call(app, ("GET", "/items/2?fail=1"))
+    call(app, ("GET", "/nope"))
+    spans = list(raw.get_finished_spans())
+    assert sum(isinstance(s, ServerSpan) for s in spans) == 3
+    ours = ExportTraceServiceRequest.FromString(encode_request(spans))
+    assert ours == encode_spans(spans)
