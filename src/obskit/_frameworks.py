@@ -1,4 +1,4 @@
-"""Instrument Starlette/FastAPI and Flask applications without a line of user code.
+"""Instrument Starlette/FastAPI, Flask and Django applications without a line of user code.
 
 * Starlette builds its middleware stack lazily, on the first request: obskit wraps
   ``Starlette.build_middleware_stack`` so the built stack is wrapped once, whenever the app was
@@ -6,6 +6,7 @@
   application has started" error, and a rebuilt stack is wrapped again exactly once.
 * Flask: ``Flask.__call__`` is wrapped, so a later ``app.wsgi_app = ProxyFix(app.wsgi_app)``
   stays inside the measurement.
+* Django: its WSGI/ASGI handlers, see :mod:`obskit._django`.
 
 The patches are installed once per process and are no-ops until ``init()`` has set the state.
 """
@@ -16,6 +17,7 @@ import sys
 import types
 from typing import Any, Final
 
+from obskit import _django
 from obskit._asgi import ObskitASGI
 from obskit._wsgi import ObskitWSGI
 
@@ -145,9 +147,10 @@ def _patch_flask() -> None:
 
 
 def install() -> None:
-    """Patch the installed frameworks (Starlette/FastAPI, Flask); idempotent."""
+    """Patch the installed frameworks (Starlette/FastAPI, Flask, Django); idempotent."""
     _patch_starlette()
     _patch_flask()
+    _django.install()
 
 
 def _is_starlette(app: Any) -> bool:
@@ -179,6 +182,9 @@ def instrument_app(app: Any) -> Any:
         if "flask" not in _patched:
             app.wsgi_app = ObskitWSGI(app.wsgi_app)
         setattr(app, _MARK, True)
+        return app
+    if _django.is_handler(app) and _django.is_patched():
+        setattr(app, _MARK, True)  # its __call__ is already instrumented
         return app
     if _is_async_app(app):
         return ObskitASGI(app)
