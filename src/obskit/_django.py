@@ -11,6 +11,8 @@ Automatic (``init()`` before the handler is created, e.g. in ``settings.py`` or 
   nothing is matched twice;
 * ``BaseHandler.load_middleware`` (it runs after ``django.setup()`` configured logging) sends
   Django's loggers through obskit's JSON pipeline instead of Django's plain console handlers;
+* the ASGI lifespan protocol, which Django refuses, is answered so spans are flushed when uvicorn
+  shuts down;
 * the ``got_request_exception`` signal hands a view's exception to the WSGI middleware so the
   span records it (Django itself turns it into a 500 response).
 
@@ -39,7 +41,7 @@ from obskit import _state
 from obskit._asgi import ObskitASGI
 from obskit._wsgi import ObskitWSGI
 
-__all__ = ["RouteMiddleware", "install", "is_handler", "is_patched", "route_template"]
+__all__ = ["RouteMiddleware", "install", "is_instrumented_handler", "is_patched", "route_template"]
 
 _BASE: Final = "django.core.handlers.base"
 _WSGI: Final = "django.core.handlers.wsgi"
@@ -49,14 +51,17 @@ _patched: set[str] = set()
 
 
 def is_patched() -> bool:
-    """Whether Django's handlers are instrumented automatically in this process."""
-    return {_BASE, _WSGI, _ASGI} <= _patched
+    """Whether Django is instrumented automatically in this process (its URL resolution hooked;
+    each handler class is wrapped as soon as its module is imported)."""
+    return _BASE in _patched
 
 
-def is_handler(app: Any) -> bool:
-    """Whether ``app`` is a Django WSGI or ASGI handler (without importing Django)."""
+def is_instrumented_handler(app: Any) -> bool:
+    """Whether ``app`` is a Django WSGI/ASGI handler whose class obskit already wrapped."""
     mod = sys.modules.get(_BASE)
-    return mod is not None and isinstance(app, mod.BaseHandler)
+    if mod is None or not isinstance(app, mod.BaseHandler):
+        return False
+    return bool(getattr(type(app).__call__, "_obskit", False))
 
 
 def route_template(route: str, script_name: str = "") -> str:
@@ -205,7 +210,36 @@ def _patch_wsgi(mod: types.ModuleType) -> None:
         return middleware(environ, start_response)
 
     __call__.__wrapped__ = original  # type: ignore[attr-defined]
+    __call__._obskit = True  # type: ignore[attr-defined]
     mod.WSGIHandler.__call__ = __call__
+
+
+async def _answer_lifespan(receive: Any, send: Any) -> None:
+    """The ASGI lifespan protocol, answered for Django (which refuses it): nothing to start or
+    stop, but obskit's middleware flushes spans when ``lifespan.shutdown.complete`` is sent —
+    under uvicorn, which re-raises SIGTERM, ``atexit`` hooks never run."""
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+def _with_lifespan(handle: Callable[..., Any]) -> Callable[..., Any]:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "lifespan":
+            await handle(scope, receive, send)
+            return
+        try:
+            # Django raises ValueError before reading a message; a Django that speaks lifespan
+            # one day is left to do so.
+            await handle(scope, receive, send)
+        except ValueError:
+            await _answer_lifespan(receive, send)
+
+    return app
 
 
 def _patch_asgi(mod: types.ModuleType) -> None:
@@ -214,11 +248,12 @@ def _patch_asgi(mod: types.ModuleType) -> None:
     async def __call__(self: Any, scope: Any, receive: Any, send: Any) -> None:
         middleware = self.__dict__.get(_MIDDLEWARE_KEY)
         if middleware is None:
-            middleware = ObskitASGI(types.MethodType(original, self))
+            middleware = ObskitASGI(_with_lifespan(types.MethodType(original, self)))
             self.__dict__[_MIDDLEWARE_KEY] = middleware
         await middleware(scope, receive, send)
 
     __call__.__wrapped__ = original  # type: ignore[attr-defined]
+    __call__._obskit = True  # type: ignore[attr-defined]
     mod.ASGIHandler.__call__ = __call__
 
 
@@ -234,7 +269,7 @@ def _patch(name: str, mod: types.ModuleType) -> None:
         return
     _patched.add(name)
     _PATCHES[name](mod)
-    if is_patched():
+    if set(_PATCHES) <= _patched:
         _remove_hook()
 
 
@@ -291,6 +326,7 @@ def install() -> None:
         mod = sys.modules.get(name)
         if mod is not None:
             _patch(name, mod)
-    if not is_patched() and _hook is None and importlib.util.find_spec("django") is not None:
+    pending = not set(_PATCHES) <= _patched
+    if pending and _hook is None and importlib.util.find_spec("django") is not None:
         _hook = _PostImportHook()
         sys.meta_path.insert(0, _hook)

@@ -183,7 +183,7 @@ def instrument_app(app: Any) -> Any:
             app.wsgi_app = ObskitWSGI(app.wsgi_app)
         setattr(app, _MARK, True)
         return app
-    if _django.is_handler(app) and _django.is_patched():
+    if _django.is_instrumented_handler(app):
         setattr(app, _MARK, True)  # its __call__ is already instrumented
         return app
     if _is_async_app(app):
