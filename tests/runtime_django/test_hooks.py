@@ -21,6 +21,12 @@ from obskit import _django
 
 def _run(code: str, **env: str) -> dict[str, Any]:
     """Run ``code`` (after a prelude) in a fresh interpreter; it prints one JSON object last."""
+    result: dict[str, Any] = json.loads(_output(code, **env)[-1])
+    return result
+
+
+def _output(code: str, **env: str) -> list[str]:
+    """Run ``code`` (after a prelude) in a fresh interpreter; its stdout and stderr lines."""
     full_env = {
         k: v for k, v in os.environ.items() if not k.startswith(("OBSKIT_", "OTEL_", "PROMETHEUS"))
     }
@@ -40,8 +46,7 @@ def _run(code: str, **env: str) -> dict[str, Any]:
         check=False,
     )
     assert proc.returncode == 0, proc.stderr
-    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
-    return result
+    return proc.stderr.splitlines() + proc.stdout.splitlines()
 
 
 def test_init_does_not_import_django_and_patches_it_when_imported() -> None:
@@ -91,3 +96,28 @@ def test_frameworks_off_leaves_django_alone_and_instrument_wraps() -> None:
         OBSKIT_INSTRUMENT_FRAMEWORKS="false",
     )
     assert result == {"patched": False, "wrapper": "ObskitWSGI", "wrapped": False}
+
+
+def test_logging_setting_with_a_root_console_handler_gets_the_bridge_back() -> None:
+    """A ``LOGGING`` setting that gives the root logger its own console handler: once the
+    handler is built, the root logger's handler is obskit's bridge again, and a log line comes
+    out once, as JSON."""
+    lines = _output("""
+        import logging
+        obskit.init("svc")
+        import djproject
+        djproject.configure(LOGGING={
+            "version": 1, "disable_existing_loggers": False,
+            "handlers": {"plain": {"class": "logging.StreamHandler",
+                                   "stream": "ext://sys.stdout"}},
+            "root": {"handlers": ["plain"], "level": "INFO"},
+        })
+        from django.core.wsgi import get_wsgi_application
+        get_wsgi_application()
+        logging.getLogger("app").warning("after-setup-marker")
+        print(json.dumps({"root": [type(h).__name__ for h in logging.getLogger().handlers]}))
+    """)
+    assert json.loads(lines[-1]) == {"root": ["BridgeHandler"]}
+    marked = [line for line in lines if "after-setup-marker" in line]
+    assert len(marked) == 1, lines
+    assert json.loads(marked[0])["event"] == "after-setup-marker"

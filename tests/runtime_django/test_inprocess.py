@@ -237,5 +237,24 @@ def test_asgi_handler_route_ids_traceparent_and_errors(rt: IsolatedRuntime) -> N
     spans = rt.exporter.get_finished_spans()
     assert [s.name for s in spans] == [f"GET {ROUTES['items']}", "GET", f"GET {ROUTES['boom']}"]
     assert spans[2].status.status_code == StatusCode.ERROR
+    # Documented limit: under ASGI the exception stays in Django (the log line has it).
+    assert spans[2].attributes is not None
+    assert spans[2].attributes.get("error.type") == "500"
     [failure] = [e for e in rt.events if "boom-marker" in str(e.get("exception", ""))]
     assert failure["trace_id"] == boom["trace_id"]
+
+
+def test_regex_pattern_and_script_name_prefix(rt: IsolatedRuntime) -> None:
+    """A ``re_path`` pattern reports its regex without the leading ``^``; a project mounted
+    under ``SCRIPT_NAME`` reports ``SCRIPT_NAME + template``, as Flask does."""
+    handler = WSGIHandler()
+    with httpx.Client(transport=httpx.WSGITransport(app=handler), base_url="http://t") as client:
+        assert client.get("/legacy/1999/").status_code == 200
+    mounted = httpx.WSGITransport(app=handler, script_name="/shop")
+    with httpx.Client(transport=mounted, base_url="http://t") as client:
+        # httpx puts the URL path in PATH_INFO, below SCRIPT_NAME
+        assert client.get("/items/3").status_code == 200
+    assert [a["route"] for a in _access(rt)] == [
+        "/legacy/(?P<year>[0-9]{4})/$",
+        "/shop/items/<int:item_id>",
+    ]

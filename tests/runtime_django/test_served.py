@@ -262,3 +262,34 @@ def test_uvicorn_shutdown_flushes_django_spans(receiver: OtlpReceiver, tmp_path:
         texts = svc.proc.texts()
         assert not [t for t in texts if "lifespan" in t and "unsupported" in t]
         assert_all_json(texts, what="uvicorn shutdown")
+
+
+def test_two_gunicorn_workers_counts_add_up(receiver: OtlpReceiver, tmp_path: Path) -> None:
+    """Django under gunicorn with two sync workers: the scraped count on the route template
+    equals the requests sent, and both workers served some of them."""
+    kind = Kind(
+        "django-gunicorn-2",
+        "dj_wsgi:application",
+        "e2e-django",
+        "gunicorn",
+        ROUTES,
+        workers=2,
+        extra=("--logger-class", "obskit.GunicornLogger"),
+        env=_ENV,
+    )
+    with _served(kind, tmp_path, receiver) as svc:
+        pids: set[int] = set()
+        sent = 0
+        # A new connection per request: the kernel spreads them over the workers. At least 40,
+        # and until both workers have served (bounded).
+        while sent < 40 or (len(pids) < 2 and sent < 400):
+            with svc.client() as client:
+                response = client.get(f"/items/{_unique()}")
+            assert response.status_code == 200
+            pids.add(response.json()["pid"])
+            sent += 1
+        route = ROUTES["items"]
+        result = svc.wait_scrape(lambda s: _count(s, route) >= sent, timeout=10)
+        assert _count(result, route) == sent
+        assert len(pids) == 2, f"both workers should have served: {pids}"
+        assert_all_json(svc.proc.texts(), what=kind.id)

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import logging
 import os
+from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse
-from django.urls import include, path
+from django.urls import include, path, re_path
 
 import obskit
 
@@ -23,13 +24,14 @@ ROUTES = {
     "things": "/api/things/<slug:name>",
     "boom": "/boom",
     "healthz": "/healthz",
+    "legacy": "/legacy/(?P<year>[0-9]{4})/$",
 }
 ROUTE_MIDDLEWARE = "obskit._django.RouteMiddleware"
 
 std = logging.getLogger("app")
 
 
-def configure(*, route_middleware: bool = False) -> None:
+def configure(*, route_middleware: bool = False, **overrides: Any) -> None:
     """``settings.configure()`` for this project.
 
     ``DEBUG=True`` on purpose: Django's default logging then adds a plain-text console handler
@@ -43,6 +45,7 @@ def configure(*, route_middleware: bool = False) -> None:
         MIDDLEWARE=[ROUTE_MIDDLEWARE] if route_middleware else [],
         INSTALLED_APPS=[],
         USE_TZ=True,
+        **overrides,
     )
 
 
@@ -64,6 +67,11 @@ def boom(request: HttpRequest) -> JsonResponse:
     raise RuntimeError("boom-marker: the view failed on purpose")
 
 
+def get_legacy(request: HttpRequest, year: str) -> JsonResponse:
+    """A ``re_path`` (regex) pattern."""
+    return JsonResponse({"year": year})
+
+
 def healthz(request: HttpRequest) -> JsonResponse:
     """A probe path, excluded from metrics, spans and access lines by default."""
     return JsonResponse({"status": "ok"})
@@ -74,4 +82,5 @@ urlpatterns = [
     path("api/", include([path("things/<slug:name>", get_thing)])),
     path("boom", boom),
     path("healthz", healthz),
+    re_path(r"^legacy/(?P<year>[0-9]{4})/$", get_legacy),
 ]
