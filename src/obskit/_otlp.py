@@ -14,6 +14,8 @@ import struct
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
+from opentelemetry.trace import SpanKind
+
 __all__ = ["encode_request", "install"]
 
 _SPAN_KIND: Final = {0: 1, 1: 2, 2: 3, 3: 4, 4: 5}  # SDK SpanKind value -> OTLP enum
@@ -128,29 +130,67 @@ def _flags(parent: Any) -> int:
     return _FLAG_HAS_IS_REMOTE
 
 
-def _span(span: Any) -> bytes:
-    ctx = span.get_span_context()
+_names: dict[str, bytes] = {}
+_STATUS_UNSET: Final = b"\x7a\x00"
+
+
+def _plain_span(span: Any) -> bytes:
+    """``_span`` for the SDK's own span classes (and obskit's server span): their fields are read
+    directly, not through properties that copy (``attributes``, ``events``, ``links``)."""
+    ctx = span._context
     parts = [
         b"\x0a\x10" + ctx.trace_id.to_bytes(16, "big"),
         b"\x12\x08" + ctx.span_id.to_bytes(8, "big"),
-        _trace_state(ctx.trace_state),
     ]
-    parent = span.parent
+    if ctx.trace_state:
+        parts.append(_trace_state(ctx.trace_state))
+    parent = span._parent
     if parent is not None:
         parts.append(b"\x22\x08" + parent.span_id.to_bytes(8, "big"))
-    if span.name:
-        parts.append(_len_field(b"\x2a", span.name.encode("utf-8")))
-    kind = _SPAN_KIND[span.kind.value]
-    parts.append(b"\x30" + _SMALL[kind])
-    if span.start_time:
-        parts.append(b"\x39" + _pack_fixed64(span.start_time))
-    if span.end_time:
-        parts.append(b"\x41" + _pack_fixed64(span.end_time))
-    # The SDK's attribute map itself, not the read-only proxy ``span.attributes`` builds.
-    raw = getattr(span, "_attributes", None)
-    parts.append(_attributes(b"\x4a", span.attributes if raw is None else raw))
-    if span.dropped_attributes:
-        parts.append(b"\x50" + _varint(span.dropped_attributes))
+    name = span._name
+    if name:
+        field = _names.get(name)
+        if field is None:
+            field = _len_field(b"\x2a", name.encode("utf-8"))
+            if len(_names) < _CACHE_MAX:
+                _names[name] = field
+        parts.append(field)
+    parts.append(_SPAN_KIND_FIELD[span._kind])
+    if span._start_time:
+        parts.append(b"\x39" + _pack_fixed64(span._start_time))
+    if span._end_time:
+        parts.append(b"\x41" + _pack_fixed64(span._end_time))
+    attributes = span._attributes
+    plain = getattr(attributes, "_dict", attributes)
+    if plain:
+        parts.append(_attributes(b"\x4a", plain))
+    dropped = getattr(attributes, "dropped", 0)
+    if dropped:
+        parts.append(b"\x50" + _varint(dropped))
+    if span._events or span._links:
+        parts.append(_events_and_links(span))
+    status = span._status
+    if status is not None:
+        if not status.description and status.status_code.value == 0:
+            parts.append(_STATUS_UNSET)
+        else:
+            parts.append(_status(status))
+    parts.append(_REMOTE_PARENT if parent is not None and parent.is_remote else _LOCAL_PARENT)
+    return b"".join(parts)
+
+
+def _status(status: Any) -> bytes:
+    body = b""
+    if status.description:
+        body += _len_field(b"\x12", status.description.encode("utf-8"))
+    if status.status_code.value:
+        body += b"\x18" + _SMALL[status.status_code.value]
+    return _len_field(b"\x7a", body)
+
+
+def _events_and_links(span: Any) -> bytes:
+    """Fields 11-14 of a span: events, dropped events, links, dropped links."""
+    parts = []
     for event in span.events:
         body = b"".join(
             (
@@ -177,14 +217,37 @@ def _span(span: Any) -> bytes:
         parts.append(_len_field(b"\x6a", body))
     if span.dropped_links:
         parts.append(b"\x70" + _varint(span.dropped_links))
+    return b"".join(parts)
+
+
+def _span(span: Any) -> bytes:
+    ctx = span.get_span_context()
+    parts = [
+        b"\x0a\x10" + ctx.trace_id.to_bytes(16, "big"),
+        b"\x12\x08" + ctx.span_id.to_bytes(8, "big"),
+        _trace_state(ctx.trace_state),
+    ]
+    parent = span.parent
+    if parent is not None:
+        parts.append(b"\x22\x08" + parent.span_id.to_bytes(8, "big"))
+    if span.name:
+        parts.append(_len_field(b"\x2a", span.name.encode("utf-8")))
+    kind = _SPAN_KIND[span.kind.value]
+    parts.append(b"\x30" + _SMALL[kind])
+    if span.start_time:
+        parts.append(b"\x39" + _pack_fixed64(span.start_time))
+    if span.end_time:
+        parts.append(b"\x41" + _pack_fixed64(span.end_time))
+    # The SDK's attribute map itself, not the read-only proxy ``span.attributes`` builds.
+    raw = getattr(span, "_attributes", None)
+    parts.append(_attributes(b"\x4a", span.attributes if raw is None else raw))
+    if span.dropped_attributes:
+        parts.append(b"\x50" + _varint(span.dropped_attributes))
+    if span.events or span.links:
+        parts.append(_events_and_links(span))
     status = span.status
     if status is not None:
-        body = b""
-        if status.description:
-            body += _len_field(b"\x12", status.description.encode("utf-8"))
-        if status.status_code.value:
-            body += b"\x18" + _SMALL[status.status_code.value]
-        parts.append(_len_field(b"\x7a", body))
+        parts.append(_status(status))
     parts.append(b"\x85\x01" + _pack_fixed32(_flags(parent)))
     return b"".join(parts)
 
@@ -225,11 +288,18 @@ def _scope(scope: Any) -> bytes:
 def encode_request(spans: Sequence[Any]) -> bytes:
     """A serialised ``ExportTraceServiceRequest`` for ``spans`` (SDK ``ReadableSpan``)."""
     groups: dict[int, tuple[Any, dict[int, tuple[Any, list[bytes]]]]] = {}
+    plain = _plain_types()
     for span in spans:
-        resource = span.resource
-        scope = span.instrumentation_scope or None
+        if type(span) in plain:
+            resource = span._resource
+            scope = span._instrumentation_scope or None
+            encoded = _plain_span(span)
+        else:
+            resource = span.resource
+            scope = span.instrumentation_scope or None
+            encoded = _span(span)
         by_scope = groups.setdefault(id(resource), (resource, {}))[1]
-        by_scope.setdefault(id(scope), (scope, []))[1].append(_span(span))
+        by_scope.setdefault(id(scope), (scope, []))[1].append(encoded)
     out = []
     for resource, by_scope in groups.values():
         body = [_cached(resource, _resource)]
@@ -243,6 +313,23 @@ def encode_request(spans: Sequence[Any]) -> bytes:
             body.append(_len_field(b"\x1a", resource.schema_url.encode("utf-8")))
         out.append(_len_field(b"\x0a", b"".join(body)))
     return b"".join(out)
+
+
+_LOCAL_PARENT: Final = b"\x85\x01" + _pack_fixed32(_FLAG_HAS_IS_REMOTE)
+_REMOTE_PARENT: Final = b"\x85\x01" + _pack_fixed32(_FLAG_HAS_IS_REMOTE | _FLAG_IS_REMOTE)
+_SPAN_KIND_FIELD: Final = {kind: b"\x30" + _SMALL[_SPAN_KIND[kind.value]] for kind in SpanKind}
+_PLAIN: list[frozenset[type]] = []
+
+
+def _plain_types() -> frozenset[type]:
+    """The span classes whose fields ``_plain_span`` reads (imported late: no import cycle)."""
+    if not _PLAIN:
+        from opentelemetry.sdk.trace import ReadableSpan, _Span
+
+        from obskit._span import ServerSpan
+
+        _PLAIN.append(frozenset((ReadableSpan, _Span, ServerSpan)))
+    return _PLAIN[0]
 
 
 class _Serialised:
