@@ -258,3 +258,21 @@ def test_regex_pattern_and_script_name_prefix(rt: IsolatedRuntime) -> None:
         "/legacy/(?P<year>[0-9]{4})/$",
         "/shop/items/<int:item_id>",
     ]
+
+
+def test_route_middleware_alone_under_asgi(rt: IsolatedRuntime) -> None:
+    """The route middleware's async path: a Django ASGI handler with the resolver hook and the
+    handler hook bypassed, wrapped in a plain obskit ASGI middleware, reports the template for a
+    resolved URL and ``<unmatched>`` for a 404."""
+    from obskit._asgi import ObskitASGI
+
+    with override_settings(MIDDLEWARE=[ROUTE_MIDDLEWARE]):
+        handler = ASGIHandler()
+    handler.resolve_request = type(handler).resolve_request.__wrapped__.__get__(handler)  # type: ignore[attr-defined]
+    unpatched_call = type(handler).__call__.__wrapped__  # type: ignore[attr-defined]
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await unpatched_call(handler, scope, receive, send)
+
+    assert asyncio.run(_asgi_get(ObskitASGI(app), "/items/5", "/nope")) == [200, 404]
+    assert [a["route"] for a in _access(rt)] == [ROUTES["items"], conventions.UNMATCHED_ROUTE]
