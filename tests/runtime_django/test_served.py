@@ -40,6 +40,16 @@ DJANGO_GUNICORN = Kind(
     extra=("--logger-class", "obskit.GunicornLogger"),
     env=_ENV,
 )
+#: ``obskit.init()`` in ``settings.py``, the ``wsgi.py`` that ``startproject`` writes.
+DJANGO_SETTINGS_INIT = Kind(
+    "django-gunicorn-init-in-settings",
+    "dj_plain_wsgi:application",
+    "e2e-django",
+    "gunicorn",
+    ROUTES,
+    extra=("--logger-class", "obskit.GunicornLogger"),
+    env=_ENV,
+)
 DJANGO_UVICORN = Kind(
     "django-uvicorn", "dj_asgi:application", "e2e-django", "uvicorn", ROUTES, env=_ENV
 )
@@ -72,11 +82,16 @@ def receiver() -> Iterator[OtlpReceiver]:
         yield r
 
 
-@pytest.fixture(scope="module", params=[DJANGO_GUNICORN, DJANGO_UVICORN], ids=lambda k: k.id)
+@pytest.fixture(
+    scope="module",
+    params=[DJANGO_GUNICORN, DJANGO_SETTINGS_INIT, DJANGO_UVICORN],
+    ids=lambda k: k.id,
+)
 def service(
     request: pytest.FixtureRequest, receiver: OtlpReceiver, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Service]:
-    """The Django project under gunicorn (WSGI) and under uvicorn (ASGI)."""
+    """The Django project under gunicorn (WSGI; ``init()`` in ``wsgi.py`` or in ``settings.py``)
+    and under uvicorn (ASGI)."""
     kind: Kind = request.param
     with run_service(
         kind, otlp_endpoint=receiver.endpoint, tmp_dir=tmp_path_factory.mktemp(kind.id)

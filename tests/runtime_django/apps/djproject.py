@@ -31,22 +31,26 @@ ROUTE_MIDDLEWARE = "obskit._django.RouteMiddleware"
 std = logging.getLogger("app")
 
 
-def configure(*, route_middleware: bool = False, **overrides: Any) -> None:
-    """``settings.configure()`` for this project.
+def settings_dict(*, route_middleware: bool = False) -> dict[str, Any]:
+    """This project's settings.
 
     ``DEBUG=True`` on purpose: Django's default logging then adds a plain-text console handler
     to the ``django`` logger, which obskit must take out of the way.
     """
-    settings.configure(
-        DEBUG=True,
-        SECRET_KEY="test-only-not-a-secret",
-        ALLOWED_HOSTS=["*"],
-        ROOT_URLCONF=__name__,
-        MIDDLEWARE=[ROUTE_MIDDLEWARE] if route_middleware else [],
-        INSTALLED_APPS=[],
-        USE_TZ=True,
-        **overrides,
-    )
+    return {
+        "DEBUG": True,
+        "SECRET_KEY": "test-only-not-a-secret",
+        "ALLOWED_HOSTS": ["*"],
+        "ROOT_URLCONF": __name__,
+        "MIDDLEWARE": [ROUTE_MIDDLEWARE] if route_middleware else [],
+        "INSTALLED_APPS": [],
+        "USE_TZ": True,
+    }
+
+
+def configure(*, route_middleware: bool = False, **overrides: Any) -> None:
+    """``settings.configure()`` with :func:`settings_dict` and ``overrides``."""
+    settings.configure(**{**settings_dict(route_middleware=route_middleware), **overrides})
 
 
 def get_item(request: HttpRequest, item_id: int) -> JsonResponse:

@@ -1,0 +1,11 @@
+"""``wsgi.py`` exactly as ``django-admin startproject`` writes it: nothing about obskit."""
+
+from __future__ import annotations
+
+import os
+
+from django.core.wsgi import get_wsgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dj_settings")
+
+application = get_wsgi_application()
