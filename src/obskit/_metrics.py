@@ -12,11 +12,15 @@ import time
 from typing import Any, Final
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.samples import Exemplar
 
 from obskit import conventions as c
 from obskit._config import Config
 
 __all__ = ["Metrics"]
+
+_bisect = bisect.bisect_left
+_now = time.time
 
 #: Upper bound of cached label children (beyond it, ``labels()`` is called each time).
 _CACHE_MAX: Final = 10_000
@@ -110,11 +114,11 @@ class Metrics:
         """Record one request; ``trace_id`` (sampled spans only) becomes the exemplar."""
         child = self.http_child(method, route, status)
         if trace_id is None:
-            child.observe(seconds)
+            _observe(child, seconds, None)
         elif self.exemplar_store is None:
-            child.observe(seconds, {c.EXEMPLAR_TRACE_ID: trace_id})
+            _observe(child, seconds, trace_id)
         else:
-            child.observe(seconds)
+            _observe(child, seconds, None)
             self._store_exemplar(c.HTTP_DURATION, (method, route, str(status)), seconds, trace_id)
 
     def observe_operation(
@@ -142,3 +146,27 @@ class Metrics:
         index = bisect.bisect_left(self._bounds, seconds)
         le = self._bounds[index] if index < len(self._bounds) else float("inf")
         self.exemplar_store[(metric, labels, le)] = (trace_id, seconds, time.time())
+
+
+def _observe(child: Any, seconds: float, trace_id: str | None) -> None:
+    """``Histogram.observe`` for a label child, without its per-call checks.
+
+    Same effect as ``child.observe(seconds, {"trace_id": trace_id})``: the sum, the first bucket
+    whose bound is >= ``seconds`` (the last bound is +Inf), the exemplar on that bucket.  What it
+    skips is constant here: the child is a labelled histogram child, the exemplar's one label
+    (``trace_id``, 32 hex digits) is valid and far below the 128-character limit, and durations
+    from ``perf_counter`` are never NaN.  Falls back to ``observe`` if the internals differ.
+    """
+    try:
+        total = child._sum
+        bucket = child._buckets[_bisect(child._upper_bounds, seconds)]
+    except AttributeError:  # pragma: no cover - prometheus-client internals changed
+        if trace_id is None:
+            child.observe(seconds)
+        else:
+            child.observe(seconds, {c.EXEMPLAR_TRACE_ID: trace_id})
+        return
+    total.inc(seconds)
+    bucket.inc(1)
+    if trace_id is not None:
+        bucket.set_exemplar(Exemplar({c.EXEMPLAR_TRACE_ID: trace_id}, seconds, _now()))

@@ -94,7 +94,9 @@ _REPEATING: Final = frozenset(
         "server.address", "server.port", "exception.type",
     }
 )  # fmt: skip
-_entries: dict[tuple[bytes, str, Any], bytes] = {}
+#: tag -> key -> value -> the whole encoded entry, for the ``_REPEATING`` keys (str/int values).
+_entries: dict[bytes, dict[str, dict[Any, bytes]]] = {}
+_entry_count = [0]
 
 
 def _attributes(tag: bytes, attributes: Mapping[str, Any] | None) -> bytes:
@@ -102,15 +104,20 @@ def _attributes(tag: bytes, attributes: Mapping[str, Any] | None) -> bytes:
         return b""
     # The SDK's BoundedAttributes is a Mapping over a plain dict: iterate the dict directly.
     plain = getattr(attributes, "_dict", attributes)
+    by_key = _entries.get(tag)
+    if by_key is None:
+        by_key = _entries[tag] = {key: {} for key in _REPEATING}
     parts = []
     for key, value in plain.items():
-        if key in _REPEATING and type(value) in (str, int):
-            cache_key = (tag, key, value)
-            entry = _entries.get(cache_key)
+        by_value = by_key.get(key)
+        kind = type(value)
+        if by_value is not None and (kind is str or kind is int):  # not bool: True == 1
+            entry = by_value.get(value)
             if entry is None:
                 entry = _len_field(tag, _key_value(key, value))
-                if len(_entries) < _CACHE_MAX:
-                    _entries[cache_key] = entry
+                if _entry_count[0] < _CACHE_MAX:
+                    _entry_count[0] += 1
+                    by_value[value] = entry
             parts.append(entry)
         else:
             parts.append(_len_field(tag, _key_value(key, value)))
@@ -285,10 +292,16 @@ def _scope(scope: Any) -> bytes:
     return _len_field(b"\x0a", body)
 
 
+_NO_GROUP: Final = object()
+
+
 def encode_request(spans: Sequence[Any]) -> bytes:
     """A serialised ``ExportTraceServiceRequest`` for ``spans`` (SDK ``ReadableSpan``)."""
     groups: dict[int, tuple[Any, dict[int, tuple[Any, list[bytes]]]]] = {}
     plain = _plain_types()
+    last_resource: Any = _NO_GROUP
+    last_scope: Any = _NO_GROUP
+    bucket: list[bytes] = []
     for span in spans:
         if type(span) in plain:
             resource = span._resource
@@ -298,14 +311,24 @@ def encode_request(spans: Sequence[Any]) -> bytes:
             resource = span.resource
             scope = span.instrumentation_scope or None
             encoded = _span(span)
-        by_scope = groups.setdefault(id(resource), (resource, {}))[1]
-        by_scope.setdefault(id(scope), (scope, []))[1].append(encoded)
+        if resource is not last_resource or scope is not last_scope:
+            entry = groups.get(id(resource))
+            if entry is None:
+                entry = groups[id(resource)] = (resource, {})
+            group = entry[1].get(id(scope))
+            if group is None:
+                group = entry[1][id(scope)] = (scope, [])
+            bucket = group[1]
+            last_resource, last_scope = resource, scope
+        bucket.append(encoded)
     out = []
     for resource, by_scope in groups.values():
         body = [_cached(resource, _resource)]
         for scope, encoded_spans in by_scope.values():
             scope_body = [_cached(scope, _scope) if scope is not None else b"\x0a\x00"]
-            scope_body.extend(_len_field(b"\x12", s) for s in encoded_spans)
+            for s in encoded_spans:
+                n = len(s)
+                scope_body.append(b"\x12" + (_SMALL[n] if n < 128 else _varint(n)) + s)
             if scope is not None and scope.schema_url:
                 scope_body.append(_len_field(b"\x1a", scope.schema_url.encode("utf-8")))
             body.append(_len_field(b"\x12", b"".join(scope_body)))

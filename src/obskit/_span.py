@@ -110,16 +110,21 @@ class ServerSpan(Span):
     def _readable_span(self) -> Span:
         return self  # ended spans are immutable: no copy needed
 
-    def finish_attributes(self, attributes: dict[str, Any]) -> None:
-        """Add the middleware's own attributes (``str``/``int`` values, no secrets) at once."""
+    def finish_attributes(self, attributes: dict[str, Any], name: str | None = None) -> None:
+        """Add the middleware's own attributes (``str``/``int`` values) at once, and rename the
+        span (``update_name``) if ``name`` is given."""
         attrs: Any = self._attributes
         if attrs.max_value_len is not None or (
             attrs.maxlen is not None and len(attrs._dict) + len(attributes) > attrs.maxlen
         ):
+            if name is not None:
+                self.update_name(name)
             self.set_attributes(attributes)  # limits in force: the SDK's path
             return
         with self._lock:
             if self._end_time is None:
+                if name is not None:
+                    self._name = name
                 plain = attrs._dict
                 for key, value in attributes.items():
                     if key in plain:

@@ -88,8 +88,9 @@ def finish_request(
     if span is not None:
         if attributes is not None:  # a recording span: every attribute in one call
             attributes["http.response.status_code"] = status
+            name = None
             if route != c.UNMATCHED_ROUTE:
-                span.update_name(f"{raw_method} {route}")
+                name = f"{raw_method} {route}"
                 attributes["http.route"] = route
             if exc is not None:
                 span.record_exception(exc)
@@ -99,8 +100,10 @@ def finish_request(
                 attributes["error.type"] = str(status)
                 span.set_status(trace.Status(trace.StatusCode.ERROR))
             if type(span) is ServerSpan:
-                span.finish_attributes(attributes)
+                span.finish_attributes(attributes, name)
             else:
+                if name is not None:
+                    span.update_name(name)
                 span.set_attributes(attributes)
         span.end()
     if st.access_log and st.pipeline.level <= _INFO:

@@ -196,3 +196,22 @@ def test_same_otlp_message_as_the_official_encoder(rt: IsolatedRuntime) -> None:
     assert sum(isinstance(s, ServerSpan) for s in spans) == 3
     ours = ExportTraceServiceRequest.FromString(encode_request(spans))
     assert ours == encode_spans(spans)
+
+
+def test_interleaved_scopes_and_resources_group_like_the_official_encoder() -> None:
+    """Spans alternating between scopes and resources are grouped exactly as the official
+    encoder groups them."""
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    memory = InMemorySpanExporter()
+    providers = [TracerProvider(resource=Resource.create({"n": i})) for i in range(2)]
+    for provider in providers:
+        provider.add_span_processor(SimpleSpanProcessor(memory))
+    tracers = [p.get_tracer(name) for p in providers for name in ("a", "b")]
+    for i in range(12):
+        tracers[(i * 3) % 4].start_span(f"s{i}").end()
+    spans = list(memory.get_finished_spans())
+    ours = ExportTraceServiceRequest.FromString(encode_request(spans))
+    assert ours == encode_spans(spans)
