@@ -126,6 +126,9 @@ class ServerSpan(Span):
                 if name is not None:
                     self._name = name
                 plain = attrs._dict
+                if plain.keys().isdisjoint(attributes):
+                    plain.update(attributes)  # the usual case, in C
+                    return
                 for key, value in attributes.items():
                     if key in plain:
                         del plain[key]  # the SDK moves a re-set key to the end
