@@ -155,14 +155,17 @@ class BoundedBatchProcessor(BatchSpanProcessor):
 
     def __init__(self, exporter: SpanExporter, drops: DropCounter, **kwargs: Any) -> None:
         self._started = threading.Event()
-        if isinstance(exporter, RedactingExporter):
-            exporter.started = self._started
+        #: The exporter whose ``busy`` flag the hand-off reads (None: no hand-off).
+        self._redacting = exporter if isinstance(exporter, RedactingExporter) else None
+        if self._redacting is not None:
+            self._redacting.started = self._started
         super().__init__(exporter, **kwargs)
         self._drops = drops
         inner = getattr(self, "_batch_processor", None)
         self._queue = getattr(inner, "_queue", None)
         self._max = getattr(inner, "_max_queue_size", 0)
         self._batch = getattr(inner, "_max_export_batch_size", 0)
+        self._emit = getattr(inner, "emit", None)
         if hasattr(os, "register_at_fork"):
             # A lock held by another thread at fork time stays held in the child: renew.
             ref = weakref.ref(self)
@@ -171,8 +174,9 @@ class BoundedBatchProcessor(BatchSpanProcessor):
                 me = ref()
                 if me is not None:
                     me._started = threading.Event()
-                    if isinstance(me.span_exporter, RedactingExporter):
-                        me.span_exporter.started = me._started
+                    if me._redacting is not None:
+                        me._redacting.started = me._started
+                        me._redacting.busy = False  # the parent's export thread is not here
 
             os.register_at_fork(after_in_child=renew)
 
@@ -188,10 +192,15 @@ class BoundedBatchProcessor(BatchSpanProcessor):
             self._drops.dropped(1, "queue full")
             return
         # This span wakes the export thread (a full batch); if it is idle, let it take the GIL.
-        handoff = size + 1 == self._batch and not getattr(self.span_exporter, "busy", True)
+        redacting = self._redacting
+        handoff = size + 1 == self._batch and redacting is not None and not redacting.busy
         if handoff:
             self._started.clear()  # before the wake-up, so the thread's start is never missed
-        super().on_end(span)
+        emit = self._emit
+        if emit is not None:
+            emit(span)  # BatchSpanProcessor.on_end minus the sampled check already made
+        else:  # pragma: no cover - SDK internals changed
+            super().on_end(span)
         if handoff:
             self._started.wait(_HANDOFF_S)
 
