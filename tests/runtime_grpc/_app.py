@@ -1,0 +1,26 @@
+"""How the gRPC export tests run their service: ``apps/grpc_fastapi.py`` under a real uvicorn."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from tests.runtime_e2e._service import Kind
+
+HERE = Path(__file__).resolve().parent
+APPS_DIR = HERE / "apps"
+#: A ``sitecustomize`` that makes the gRPC exporter package unimportable (see its docstring).
+NO_GRPC_DIR = HERE / "no_grpc"
+
+GRPC_UVICORN = Kind(
+    "grpc-uvicorn",
+    "grpc_fastapi:app",
+    "grpc-fastapi",
+    "uvicorn",
+    {"orders": "/orders/{order_id}", "healthz": "/healthz"},
+    env={"PYTHONPATH": str(APPS_DIR)},
+)
+
+#: ``PYTHONPATH`` for a service where ``opentelemetry.exporter.otlp.proto.grpc`` cannot be
+#: imported (nothing uninstalled).
+BLOCKED_PYTHONPATH = os.pathsep.join((str(NO_GRPC_DIR), str(APPS_DIR)))
