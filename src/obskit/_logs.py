@@ -204,7 +204,7 @@ class LogPipeline:
 
     def process(self, _logger: Any, method: str, event: MutableMapping[str, Any]) -> Any:
         """The structlog processor (last in the chain)."""
-        logger = event.pop("logger", None) or "root"
+        logger = event.pop("logger", None) or getattr(_logger, "name", None) or "root"
         out = self.build(_LEVEL_NAMES.get(method, method), str(logger), dict(event))
         rendered = self.render(out)
         if rendered is None:
@@ -276,7 +276,16 @@ def write(line: bytes | str) -> None:
 
 
 class _Sink:
-    """structlog's wrapped logger: every level method writes the rendered line."""
+    """structlog's wrapped logger: every level method writes the rendered line.
+
+    One per logger name: the processor reads ``name`` for the ``logger`` field when the event
+    does not carry one (``structlog.get_logger("payments")``).
+    """
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
 
     def msg(self, line: bytes | str) -> None:
         write(line)
@@ -284,7 +293,41 @@ class _Sink:
     debug = info = warning = warn = error = critical = exception = fatal = log = msg
 
 
-_SINK: Final = _Sink()
+#: Sinks by logger name (bounded: names beyond the cap share an uncached sink each call).
+_SINKS: dict[str, _Sink] = {}
+_SINKS_MAX: Final = 4096
+#: Frames skipped when looking for the module that logs (``structlog.get_logger()``, no name).
+_SKIPPED_MODULES: Final = ("structlog", __name__)
+
+
+def _caller_module() -> str:
+    """``__name__`` of the first frame outside structlog and this module (structlog's own
+    stdlib ``LoggerFactory`` names unnamed loggers the same way)."""
+    frame = sys._getframe(2)
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        if not isinstance(module, str):
+            return "root"
+        if not module.startswith(_SKIPPED_MODULES):
+            return module or "root"
+        frame = frame.f_back  # type: ignore[assignment]
+    return "root"
+
+
+def _logger_factory(*args: Any) -> _Sink:
+    """structlog's ``logger_factory``: ``get_logger(name)`` passes ``name`` here; without one,
+    the module that makes the logging call."""
+    name = args[0] if args else None
+    if name is None:
+        name = _caller_module()
+    elif not isinstance(name, str):
+        name = str(name)
+    sink = _SINKS.get(name)
+    if sink is None:
+        sink = _Sink(name)
+        if len(_SINKS) < _SINKS_MAX:
+            _SINKS[name] = sink
+    return sink
 
 
 def configure_structlog(pipeline: LogPipeline) -> None:
@@ -294,7 +337,7 @@ def configure_structlog(pipeline: LogPipeline) -> None:
     structlog.configure(
         processors=[structlog.contextvars.merge_contextvars, pipeline.process],
         wrapper_class=structlog.make_filtering_bound_logger(pipeline.level),
-        logger_factory=lambda *_args: _SINK,
+        logger_factory=_logger_factory,
         cache_logger_on_first_use=False,
     )
 

@@ -41,6 +41,49 @@ def test_default_logger_name_is_the_callers_module(rt: IsolatedRuntime) -> None:
     assert rt.events[0]["level"] == "warning"
 
 
+def test_structlog_get_logger_name_is_the_logger_field(rt: IsolatedRuntime) -> None:
+    """structlog's own get_logger(name) names the line (also bound, or nested in a function);
+    an explicit ``logger=`` key still wins; without a name, the logging module's __name__."""
+    structlog.get_logger("payments").info("a")
+    structlog.get_logger("payments").bind(order=1).warning("b")
+    structlog.get_logger("payments").info("c", logger="override")
+    unnamed = structlog.get_logger()
+
+    def inner() -> None:
+        unnamed.info("d")
+
+    inner()
+    structlog.get_logger().bind(x=1).info("e")
+    names = [(e["event"], e["logger"]) for e in rt.events]
+    assert names == [
+        ("a", "payments"),
+        ("b", "payments"),
+        ("c", "override"),
+        ("d", __name__),
+        ("e", __name__),
+    ]
+    assert rt.events[1]["order"] == 1
+
+
+def test_structlog_named_logger_in_a_fresh_process() -> None:
+    """After init(), structlog.get_logger("payments") writes a JSON line with that logger name."""
+    result = run_python(
+        """
+        import obskit, structlog
+        obskit.init("svc")
+        structlog.get_logger("payments").info("paid")
+        structlog.get_logger().info("unnamed")
+        """,
+        env={"OBSKIT_LOG_FORMAT": "json"},
+    )
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [(e["event"], e["logger"]) for e in lines] == [
+        ("paid", "payments"),
+        ("unnamed", "__main__"),
+    ]
+
+
 @pytest.mark.parametrize("sampled", [True, False])
 def test_ids_of_active_span_sampled_or_not(make_rt: object, sampled: bool) -> None:
     """trace_id (32 hex) and span_id (16 hex) come from the active span, even unsampled."""
