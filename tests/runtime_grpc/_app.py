@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from tests.runtime_e2e._service import Kind
+from tests.runtime_e2e._service import UVICORN_WORKER, Kind
 
 HERE = Path(__file__).resolve().parent
 APPS_DIR = HERE / "apps"
@@ -18,6 +18,20 @@ GRPC_UVICORN = Kind(
     "grpc-fastapi",
     "uvicorn",
     {"orders": "/orders/{order_id}", "healthz": "/healthz"},
+    env={"PYTHONPATH": str(APPS_DIR)},
+)
+
+#: gunicorn, two uvicorn workers, the app (and so ``init()`` and the gRPC exporter's channel)
+#: created in the master before the fork.
+GRPC_GUNICORN_PRELOAD = Kind(
+    "grpc-gunicorn-2-preload",
+    "grpc_fastapi:app",
+    "grpc-fastapi",
+    "gunicorn",
+    GRPC_UVICORN.routes,
+    workers=2,
+    worker_class=UVICORN_WORKER,
+    extra=("--preload",),
     env={"PYTHONPATH": str(APPS_DIR)},
 )
 

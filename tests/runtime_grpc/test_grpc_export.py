@@ -17,8 +17,14 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from tests.runtime_e2e._service import Service, run_service
-from tests.runtime_grpc._app import BLOCKED_PYTHONPATH, GRPC_UVICORN
-from tests.support import OtlpReceiver, clean_env, closed_port, new_traceparent
+from tests.runtime_grpc._app import BLOCKED_PYTHONPATH, GRPC_GUNICORN_PRELOAD, GRPC_UVICORN
+from tests.support import (
+    BlackHole,
+    OtlpReceiver,
+    clean_env,
+    closed_port,
+    new_traceparent,
+)
 from tests.support._otlp_grpc import GrpcOtlpReceiver
 
 from obskit import conventions
@@ -27,6 +33,7 @@ pytestmark = pytest.mark.e2e
 
 _GRPC = {"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}
 _FALLBACK_EVENT = "grpc exporter is not installed"
+_SECRET = "s3cr3t-grpc-token"
 #: A request blocked on the exporter would take its timeout (1 s here) or more; generous for a
 #: shared 2-core machine.
 _MAX_LATENCY_S = 0.75
@@ -69,12 +76,14 @@ def test_server_span_arrives_over_grpc_with_the_access_line_trace_id(
     """With ``OTEL_EXPORTER_OTLP_PROTOCOL=grpc`` and the endpoint on the gRPC receiver, a request's
     server span arrives over gRPC carrying the access line's trace and span ids, the route
     template as its name and the service's resource; an incoming ``traceparent`` is continued;
+    ``OTEL_EXPORTER_OTLP_HEADERS`` travel as gRPC metadata and the secret one is never printed;
     every output line is JSON and nothing warns."""
+    headers = f"x-obskit-test=grpc-e2e,authorization=Bearer%20{_SECRET}"
     with run_service(
         GRPC_UVICORN,
         otlp_endpoint=grpc_receiver.endpoint,
         tmp_dir=tmp_path,
-        extra_env=_GRPC,
+        extra_env={**_GRPC, "OTEL_EXPORTER_OTLP_HEADERS": headers},
     ) as service:
         _get_order(service, 7)
         access = service.access_line(path="/orders/7")
@@ -97,7 +106,12 @@ def test_server_span_arrives_over_grpc_with_the_access_line_trace_id(
     assert child.span_id == continued["span_id"]
 
     assert grpc_receiver.errors == []
-    assert all("OTel-OTLP-Exporter-Python" in m["user-agent"] for m in grpc_receiver.metadata)
+    for metadata in grpc_receiver.metadata:
+        assert "OTel-OTLP-Exporter-Python" in metadata["user-agent"]
+        assert metadata["x-obskit-test"] == "grpc-e2e"
+        assert metadata["authorization"] == f"Bearer {_SECRET}"
+    printed = [t for t in service.proc.texts() if _SECRET in t]
+    assert printed == [], printed
     assert otlp_receiver.spans == [], "spans went over http/protobuf too"
     records = service.records()
     assert len(records) == len(service.proc.lines), (
@@ -140,6 +154,35 @@ def test_traces_protocol_variable_overrides_the_generic_one(
     assert receiver.errors == []
 
 
+def _unharmed_and_counted(service: Service) -> None:
+    """40 requests all succeed quickly and the failed export is counted."""
+    latencies = []
+    with service.client() as client:
+        for i in range(40):
+            started = time.perf_counter()
+            response = client.get(f"/orders/{i}")
+            latencies.append(time.perf_counter() - started)
+            assert response.status_code == 200, f"request {i}: {response.status_code}"
+        scraped = service.wait_scrape(
+            lambda s: s.value(conventions.SPANS_DROPPED) > 0,
+            timeout=15,
+            what=f"{conventions.SPANS_DROPPED} > 0",
+        )
+    assert max(latencies) < _MAX_LATENCY_S, f"slowest request {max(latencies):.3f}s"
+    assert statistics.median(latencies) < 0.1, f"median {statistics.median(latencies):.3f}s"
+    assert 0 < scraped.value(conventions.SPANS_DROPPED) <= 40
+
+
+def _one_warning_all_json(service: Service) -> None:
+    """Called once the server has stopped: its shutdown flush fails too, and must not warn
+    again; and every line it printed (grpc's own included) is JSON."""
+    assert [w.get("event") for w in _warnings(service)] == [
+        "spans dropped: OTLP endpoint unreachable or slow"
+    ], service.proc.output_tail()
+    tail = service.proc.output_tail()
+    assert len(service.records()) == len(service.proc.lines), "a non-JSON line:\n" + tail
+
+
 def test_closed_grpc_port_costs_no_failed_or_slow_request(tmp_path: Path) -> None:
     """With the gRPC endpoint on a closed port, 40 requests all succeed quickly, the failed
     export is counted in the dropped-spans metric with one warning line, and grpc prints no
@@ -151,30 +194,56 @@ def test_closed_grpc_port_costs_no_failed_or_slow_request(tmp_path: Path) -> Non
         tmp_dir=tmp_path,
         extra_env={**_GRPC, "OTEL_EXPORTER_OTLP_TIMEOUT": "1"},
     ) as service:
-        latencies = []
-        with service.client() as client:
-            for i in range(40):
-                started = time.perf_counter()
-                response = client.get(f"/orders/{i}")
-                latencies.append(time.perf_counter() - started)
-                assert response.status_code == 200, f"request {i}: {response.status_code}"
-        scraped = service.wait_scrape(
-            lambda s: s.value(conventions.SPANS_DROPPED) > 0,
-            timeout=15,
-            what=f"{conventions.SPANS_DROPPED} > 0",
-        )
-    # Read once the server has stopped: its shutdown flush fails too, and must not warn again.
-    warnings = _warnings(service)
-    output = service.proc.lines
-    records = service.records()
+        _unharmed_and_counted(service)
+    _one_warning_all_json(service)
 
-    assert max(latencies) < _MAX_LATENCY_S, f"slowest request {max(latencies):.3f}s"
-    assert statistics.median(latencies) < 0.1, f"median {statistics.median(latencies):.3f}s"
-    assert 0 < scraped.value(conventions.SPANS_DROPPED) <= 40
-    assert [w.get("event") for w in warnings] == [
-        "spans dropped: OTLP endpoint unreachable or slow"
-    ]
-    assert len(records) == len(output), "a non-JSON line:\n" + "\n".join(ln.text for ln in output)
+
+def test_hung_grpc_endpoint_costs_no_slow_request(tmp_path: Path) -> None:
+    """With a gRPC endpoint that accepts TCP connections and never answers (no HTTP/2 handshake:
+    a hung collector), requests stay fast, the export times out off the request path and is
+    counted, with one warning line."""
+    with (
+        BlackHole() as hole,
+        run_service(
+            GRPC_UVICORN,
+            otlp_endpoint=hole.endpoint,
+            tmp_dir=tmp_path,
+            extra_env={**_GRPC, "OTEL_EXPORTER_OTLP_TIMEOUT": "1"},
+        ) as service,
+    ):
+        _unharmed_and_counted(service)
+    assert hole.accepted >= 1, "the exporter never tried the endpoint"
+    _one_warning_all_json(service)
+
+
+def test_preforked_gunicorn_workers_export_over_grpc(
+    grpc_receiver: GrpcOtlpReceiver, tmp_path: Path
+) -> None:
+    """gunicorn ``--preload`` with two uvicorn workers: the gRPC exporter (and its channel) is
+    created in the master before the fork, yet each worker exports every span it serves over
+    gRPC, with its own ``process.pid`` in the resource."""
+    served: dict[str, int] = {}  # trace id -> pid of the worker that served the request
+    with run_service(
+        GRPC_GUNICORN_PRELOAD,
+        otlp_endpoint=grpc_receiver.endpoint,
+        tmp_dir=tmp_path,
+        extra_env=_GRPC,
+    ) as service:
+        for i in range(200):  # bounded: until both workers have served a few requests
+            with service.client() as client:  # a new connection each time: both workers serve
+                response = client.get(f"/orders/{i}")
+            assert response.status_code == 200
+            access = service.access_line(path=f"/orders/{i}")
+            served[access["trace_id"]] = response.json()["pid"]
+            pids = list(served.values())
+            if i >= 19 and all(pids.count(p) >= 3 for p in set(pids)) and len(set(pids)) == 2:
+                break
+        spans = grpc_receiver.wait_for(lambda s: s.trace_id in served, count=len(served))
+    assert len(set(served.values())) == 2, f"one worker served everything: {set(served.values())}"
+    assert len(spans) == len(served)
+    for span in spans:
+        assert span.resource["process.pid"] == served[span.trace_id], span
+    assert grpc_receiver.errors == []
 
 
 def test_blocker_makes_the_grpc_exporter_unimportable() -> None:

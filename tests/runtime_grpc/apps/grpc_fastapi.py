@@ -6,6 +6,8 @@ Run as ``python -m uvicorn grpc_fastapi:app`` with this folder on ``PYTHONPATH``
 
 from __future__ import annotations
 
+import os
+
 import obskit
 
 obskit.init("grpc-fastapi", service_version="0.9.1", environment="grpc-e2e")
@@ -18,9 +20,9 @@ log = obskit.get_logger("app.grpc")
 
 @app.get("/orders/{order_id}")
 async def get_order(order_id: int) -> dict[str, int]:
-    """One structlog line inside the request."""
+    """One structlog line inside the request; says which worker process served it."""
     log.info("order.seen", order_id=order_id)
-    return {"order_id": order_id}
+    return {"order_id": order_id, "pid": os.getpid()}
 
 
 @app.get("/healthz")
