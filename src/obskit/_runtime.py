@@ -98,12 +98,6 @@ def build_state(
         extras["provider"] = provider
         extras["processor"] = processor
         tracer = provider.get_tracer("obskit")
-        from obskit._tracing import RootSampling, StagedIds
-
-        if isinstance(provider.id_generator, StagedIds):
-            extras["root_sampling"] = RootSampling.for_sampler(
-                provider.sampler, provider.id_generator
-            )
     return _state.State(
         config=config,
         redactor=redactor,
@@ -114,7 +108,6 @@ def build_state(
         excluded=config.excluded_paths,
         access_log=config.access_log,
         extras=extras,
-        root_sampling=extras.get("root_sampling"),
     )
 
 

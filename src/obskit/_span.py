@@ -145,8 +145,7 @@ class ServerSpans:
         #: Root spans are kept when ``trace_id & (2**64-1) < bound`` (TraceIdRatioBased); None:
         #: ask the sampler.
         self._bound = bound
-        ids = tracer.id_generator
-        self._ids = getattr(ids, "_inner", ids)  # obskit's StagedIds wraps the SDK's generator
+        self._ids = tracer.id_generator
 
     @classmethod
     def for_tracer(cls, tracer: Any) -> ServerSpans | None:

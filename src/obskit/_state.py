@@ -39,8 +39,6 @@ class State:
     excluded: frozenset[str]
     access_log: bool
     extras: dict[str, Any] = field(default_factory=dict)
-    #: Fast decision for dropped root spans (``obskit._tracing.RootSampling``), or None.
-    root_sampling: Any = None
     #: Lean server spans for ``tracer`` (``obskit._span.ServerSpans``); None: ``tracer`` is used.
     server_spans: Any = None
 

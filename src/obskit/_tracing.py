@@ -27,14 +27,6 @@ from opentelemetry.sdk.trace.export import (
     SpanExporter,
     SpanExportResult,
 )
-from opentelemetry.sdk.trace.id_generator import IdGenerator, RandomIdGenerator
-from opentelemetry.sdk.trace.sampling import (
-    ALWAYS_OFF,
-    ParentBased,
-    Sampler,
-    StaticSampler,
-    TraceIdRatioBased,
-)
 
 from obskit._config import Config
 from obskit._redact import REDACTED, Redactor
@@ -305,83 +297,11 @@ def refresh_pid(provider: TracerProvider) -> None:
         res._attributes = BoundedAttributes(attributes=attrs, immutable=True)
 
 
-class StagedIds(IdGenerator):
-    """The SDK's random ids, plus one trace id staged by :class:`RootSampling` so that a root
-    span the fast path decided to keep gets exactly the trace id the decision was made on."""
-
-    def __init__(self) -> None:
-        self._inner = RandomIdGenerator()
-        self._local = threading.local()
-
-    def stage(self, trace_id: int) -> None:
-        self._local.trace_id = trace_id
-
-    def generate_trace_id(self) -> int:
-        staged = getattr(self._local, "trace_id", None)
-        if staged is not None:
-            self._local.trace_id = None
-            return int(staged)
-        return self._inner.generate_trace_id()
-
-    def generate_span_id(self) -> int:
-        return self._inner.generate_span_id()
-
-    def is_trace_id_random(self) -> bool:
-        return True
-
-
-class RootSampling:
-    """The sampler's decision for a root span (no incoming parent), made without the SDK.
-
-    The SDK builds a full ``SpanContext``/``TraceFlags``/sampling result even for a span it
-    drops (about 3 µs); for the common ``parentbased_traceidratio`` / ``traceidratio`` /
-    ``always_off`` samplers the decision only depends on the trace id, so a dropped root span is
-    made here directly (same ids, same flags).  Spans that are kept, and every span with an
-    incoming parent, still go through the SDK.
-    """
-
-    def __init__(self, ids: StagedIds, bound: int) -> None:
-        self.ids = ids
-        self.bound = bound  # sample when (trace_id & 2**64-1) < bound; 0 drops everything
-
-    @classmethod
-    def for_sampler(cls, sampler: Sampler, ids: StagedIds) -> RootSampling | None:
-        """The fast path for ``sampler``, or None when it is not a trace-id-only sampler."""
-        root: Any = sampler
-        if isinstance(sampler, ParentBased):
-            root = getattr(sampler, "_root", None)
-        if isinstance(root, TraceIdRatioBased):
-            return cls(ids, root.bound)
-        if isinstance(root, StaticSampler) and root is ALWAYS_OFF:
-            return cls(ids, 0)
-        return None
-
-    def drop(self) -> trace.Span | None:
-        """A non-recording root span if the sampler drops this one; else None (the trace id
-        the decision was made on is staged for the SDK)."""
-        if trace.get_current_span() is not trace.INVALID_SPAN:
-            return None  # a span is already active (an outer middleware): the SDK's case
-        trace_id = self.ids.generate_trace_id()
-        if trace_id & _TRACE_ID_LIMIT < self.bound:
-            self.ids.stage(trace_id)
-            return None
-        context = trace.SpanContext(
-            trace_id, self.ids.generate_span_id(), is_remote=False, trace_flags=_RANDOM_FLAGS
-        )
-        return trace.NonRecordingSpan(context)
-
-
-_TRACE_ID_LIMIT = (1 << 64) - 1
-_RANDOM_FLAGS = trace.TraceFlags(trace.TraceFlags.RANDOM_TRACE_ID)
-
-
 def build_provider(
     config: Config, redactor: Redactor, drops: DropCounter
 ) -> tuple[TracerProvider, BoundedBatchProcessor | None]:
     """A provider with obskit's resource and (unless ``none``) a bounded batch exporter."""
-    provider = TracerProvider(
-        resource=resource(config), shutdown_on_exit=False, id_generator=StagedIds()
-    )
+    provider = TracerProvider(resource=resource(config), shutdown_on_exit=False)
     exporter = _exporter()
     quiet_exporter_logs()
     processor = None

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 
-import pytest
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -145,75 +144,3 @@ def test_sampler_from_environment_ratio_zero_keeps_ids() -> None:
     access = next(json.loads(x) for x in result.stdout.splitlines() if "obskit.access" in x)
     assert len(access["trace_id"]) == 32
     assert access["trace_id"] != "0" * 32
-
-
-def test_fast_root_sampling_keeps_the_configured_ratio(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The fast drop path for root spans decides on the trace id exactly as the SDK would:
-    with ratio 0.5 about half the root spans are sampled (not a quarter: a kept span gets the
-    very trace id the decision was made on)."""
-    from opentelemetry.trace import SpanKind
-
-    from obskit._tracing import RootSampling, build_provider
-
-    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "none")
-    monkeypatch.setenv("OTEL_TRACES_SAMPLER", "parentbased_traceidratio")
-    monkeypatch.setenv("OTEL_TRACES_SAMPLER_ARG", "0.5")
-    config = resolve({}, env={})
-    provider, _ = build_provider(config, Redactor(config.redact_keys), DropCounter(print))
-    root = RootSampling.for_sampler(provider.sampler, provider.id_generator)  # type: ignore[arg-type]
-    assert root is not None
-    tracer = provider.get_tracer("t")
-    sampled = 0
-    for _ in range(4000):
-        span = root.drop()
-        if span is None:
-            span = tracer.start_span("GET", kind=SpanKind.SERVER)
-            assert span.is_recording()  # the SDK agreed with the staged trace id
-            sampled += 1
-        else:
-            ctx = span.get_span_context()
-            assert ctx.is_valid
-            assert not ctx.trace_flags.sampled
-            assert ctx.trace_flags == 0x02  # random-trace-id flag, as the SDK sets it
-        span.end()
-    assert 1800 <= sampled <= 2200
-
-
-def test_fast_root_sampling_only_for_trace_id_samplers() -> None:
-    """Samplers whose decision is not a function of the trace id keep the SDK path."""
-    from opentelemetry.sdk.trace.sampling import (
-        ALWAYS_OFF,
-        ALWAYS_ON,
-        ParentBased,
-        TraceIdRatioBased,
-    )
-
-    from obskit._tracing import RootSampling, StagedIds
-
-    ids = StagedIds()
-    assert RootSampling.for_sampler(ParentBased(ALWAYS_ON), ids) is None
-    assert RootSampling.for_sampler(ALWAYS_ON, ids) is None
-    off = RootSampling.for_sampler(ALWAYS_OFF, ids)
-    assert off is not None
-    assert off.drop() is not None
-    ratio = RootSampling.for_sampler(ParentBased(TraceIdRatioBased(0.25)), ids)
-    assert ratio is not None
-    assert ratio.bound == TraceIdRatioBased(0.25).bound
-
-
-def test_fast_root_sampling_defers_to_an_active_span() -> None:
-    """Inside an already active span the fast path stands aside (the SDK parents the span),
-    and no staged trace id is left behind for a later root span."""
-    from opentelemetry.sdk.trace.sampling import ALWAYS_ON, TraceIdRatioBased
-
-    from obskit._tracing import RootSampling, StagedIds
-
-    ids = StagedIds()
-    outer = TracerProvider(sampler=ALWAYS_ON).get_tracer("outer")
-    root = RootSampling.for_sampler(TraceIdRatioBased(1.0), ids)
-    assert root is not None
-    with outer.start_as_current_span("outer"):
-        assert root.drop() is None
-    assert getattr(ids._local, "trace_id", None) is None
-    first, second = ids.generate_trace_id(), ids.generate_trace_id()
-    assert first != second
