@@ -14,14 +14,12 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from time import perf_counter
 from typing import Any, Final
 
-from opentelemetry import context as otel_context
-from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
 from obskit import _state
 from obskit import conventions as c
+from obskit._context import enter_span, leave_span
 from obskit._logs import clear_contextvars as _clear_contextvars
-from obskit._logs import request_ids
 
 __all__ = ["ObskitASGI", "route_of_scope"]
 
@@ -34,9 +32,6 @@ _STANDARD: Final = c.STANDARD_METHODS
 _OTHER: Final = c.METHOD_OTHER
 _UNMATCHED: Final = c.UNMATCHED_ROUTE
 _SERVER: Final = SpanKind.SERVER
-_attach = otel_context.attach
-_detach = otel_context.detach
-_set_span = trace.set_span_in_context
 #: Headers the middleware reads, in one pass over ``scope["headers"]``.
 _WANTED: Final = frozenset({b"traceparent", b"tracestate", b"baggage", b"user-agent"})
 _EXCEPTION_IDS: Final = "__obskit_ids__"
@@ -122,8 +117,8 @@ class ObskitASGI:
         scheme: str = scope.get("scheme", "http")
         client = scope.get("client")
         client_addr = client[0] if client else None
-        active = st.metrics.active_child(method, scheme)
-        active.inc()
+        active = st.metrics.active_value(method, scheme)
+        active.inc(1)
         status = 500
         started = False
 
@@ -136,7 +131,7 @@ class ObskitASGI:
 
         span = None
         attributes: dict[str, Any] | None = None
-        token = ids_token = None
+        token = None
         trace_hex = span_hex = None
         sampled = False
         tracer = st.tracer
@@ -173,8 +168,7 @@ class ObskitASGI:
             trace_hex = format(sc.trace_id, "032x")
             span_hex = format(sc.span_id, "016x")
             sampled = sc.trace_flags.sampled
-            token = _attach(_set_span(span, parent))
-            ids_token = request_ids.set((span, trace_hex, span_hex))
+            token = enter_span(span, parent, trace_hex, span_hex)
         error: BaseException | None = None
         try:
             await self.app(scope, receive, send_wrapper)
@@ -187,7 +181,7 @@ class ObskitASGI:
                     setattr(exc, _EXCEPTION_IDS, (trace_hex, span_hex))
             raise
         finally:
-            active.dec()
+            active.inc(-1)
             if error is not None and started and status < 500:
                 error = None  # the response was sent; the exception came after (e.g. disconnect)
             try:
@@ -197,7 +191,5 @@ class ObskitASGI:
                     span_hex, sampled, client_addr, error,
                 )  # fmt: skip
             finally:
-                if ids_token is not None:
-                    request_ids.reset(ids_token)
                 if token is not None:
-                    _detach(token)
+                    leave_span(token)

@@ -41,6 +41,8 @@ from opentelemetry.sdk.trace.sampling import (
 from opentelemetry.sdk.util import BoundedList
 from opentelemetry.trace import Link, SpanContext, SpanKind, TraceFlags
 
+from obskit._context import CONTEXT_VAR, SPAN_KEY
+
 __all__ = ["ServerSpan", "ServerSpans", "root_bound"]
 
 _SERVER: Final = SpanKind.SERVER
@@ -162,7 +164,11 @@ class ServerSpans:
         tracer = self._tracer
         if not tracer._tracer_config.is_enabled:
             return tracer.start_span(name, parent, _SERVER, attributes)
-        parent_ctx: SpanContext | None = _get_current_span(parent).get_span_context()
+        parent_ctx: SpanContext | None
+        if parent is None and CONTEXT_VAR is not None and SPAN_KEY not in CONTEXT_VAR.get():
+            parent_ctx = None  # no active span: a root span (a server's usual case)
+        else:
+            parent_ctx = _get_current_span(parent).get_span_context()
         ids = self._ids
         bound = self._bound
         trace_state = None

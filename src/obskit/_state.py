@@ -105,15 +105,6 @@ def finish_request(
                 span.set_attributes(attributes)
         span.end()
     if st.access_log and st.pipeline.level <= _INFO:
-        st.pipeline.access(
-            {
-                "method": raw_method,
-                "route": route,
-                "path": path,
-                "status": status,
-                "duration_ms": round(seconds * 1000.0, 3),
-                "client_addr": client,
-            },
-            trace_hex,
-            span_hex,
+        st.pipeline.access_request(
+            raw_method, route, path, status, seconds, client, trace_hex, span_hex
         )

@@ -13,14 +13,12 @@ from collections.abc import Callable, Iterable
 from time import perf_counter
 from typing import Any, Final
 
-from opentelemetry import context as otel_context
-from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
 from obskit import _state
 from obskit import conventions as c
+from obskit._context import enter_span, leave_span
 from obskit._logs import clear_contextvars as _clear_contextvars
-from obskit._logs import request_ids
 
 __all__ = ["ObskitWSGI", "route_of_environ"]
 
@@ -92,7 +90,7 @@ class ObskitWSGI:
 
         span = None
         attributes: dict[str, Any] | None = None
-        token = ids_token = None
+        token = None
         trace_hex = span_hex = None
         sampled = False
         tracer = st.tracer
@@ -125,8 +123,7 @@ class ObskitWSGI:
             trace_hex = format(sc.trace_id, "032x")
             span_hex = format(sc.span_id, "016x")
             sampled = sc.trace_flags.sampled
-            token = otel_context.attach(trace.set_span_in_context(span, parent))
-            ids_token = request_ids.set((span, trace_hex, span_hex))
+            token = enter_span(span, parent, trace_hex, span_hex)
         error: BaseException | None = None
         try:
             return self.app(environ, start_response_wrapper)
@@ -150,7 +147,5 @@ class ObskitWSGI:
                     status, start, trace_hex, span_hex, sampled, client_addr, error,
                 )  # fmt: skip
             finally:
-                if ids_token is not None:
-                    request_ids.reset(ids_token)
                 if token is not None:
-                    otel_context.detach(token)
+                    leave_span(token)

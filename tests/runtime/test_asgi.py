@@ -367,3 +367,35 @@ def test_user_middleware_added_after_init_still_one_measurement(rt: IsolatedRunt
     assert seen == ["/items/4"]
     assert count(rt, http_route="/items/{item_id}") == 1
     assert len(rt.exporter.get_finished_spans()) == 1
+
+
+def test_log_ids_follow_the_active_span_and_the_context_is_restored(
+    rt: IsolatedRuntime,
+) -> None:
+    """Inside a request, log lines carry the server span's ids, a child span's lines carry the
+    child's span id on the same trace; after the request no span and no ids are left."""
+    from opentelemetry import trace
+
+    from obskit._logs import current_ids
+
+    seen: list[Any] = []
+
+    async def raw(scope: Any, receive: Any, send: Any) -> None:
+        scope["route"] = "/ctx"
+        obskit.get_logger("t").info("in server span")
+        with rt.provider.get_tracer("t").start_as_current_span("child") as child:
+            obskit.get_logger("t").info("in child span")
+            seen.append(child.get_span_context())
+        obskit.get_logger("t").info("back in server span")
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    assert call(obskit.instrument(raw), ("GET", "/ctx")) == [200]
+    server, inner, back = (e for e in rt.events if e["logger"] == "t")
+    access = next(e for e in rt.events if e["logger"] == "obskit.access")
+    assert (server["trace_id"], server["span_id"]) == (access["trace_id"], access["span_id"])
+    assert (back["trace_id"], back["span_id"]) == (access["trace_id"], access["span_id"])
+    assert inner["trace_id"] == access["trace_id"]
+    assert inner["span_id"] == format(seen[0].span_id, "016x") != access["span_id"]
+    assert trace.get_current_span() is trace.INVALID_SPAN
+    assert current_ids() is None

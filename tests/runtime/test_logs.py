@@ -294,3 +294,38 @@ def test_rendered_access_line_is_valid_json(capsys: pytest.CaptureFixture[str]) 
     assert "trace_id" not in second
     assert third["service"] == "spoof"
     assert third["logger"] == "obskit.access"
+
+
+@pytest.mark.parametrize("ids", [("a" * 32, "b" * 16), (None, None)])
+def test_access_line_fast_path_is_byte_identical_to_the_general_path(
+    capsys: pytest.CaptureFixture[str], ids: tuple[str | None, str | None]
+) -> None:
+    """The hand-rendered access line (nothing bound, JSON) is byte for byte the line the
+    general path renders from the same fields: documented field order, escaping included."""
+    import orjson
+
+    cfg = resolve({"service_name": "s", "service_version": "1.2", "environment": "prod"}, env={})
+    pipeline = LogPipeline(cfg, Redactor(cfg.redact_keys))
+    pipeline.console = False
+    path = '/items/"q"\\é\u2028'
+    pipeline.access_request("GET", "/items/{id}", path, 503, 0.0123456, None, *ids)
+    pipeline.access_request("POST", "/x", "/x", 200, 2.5, "10.0.0.1", *ids)
+    pipeline.capture = []
+    pipeline.access_request("GET", "/items/{id}", path, 503, 0.0123456, None, *ids)
+    pipeline.access_request("POST", "/x", "/x", 200, 2.5, "10.0.0.1", *ids)
+    captured = pipeline.capture
+    raw = capsys.readouterr().out.encode()
+    lines = raw.splitlines(keepends=True)
+    assert len(lines) == 2
+    for line, general in zip(lines, captured, strict=True):
+        parsed = json.loads(line)
+        assert TS.match(parsed["timestamp"])
+        general["timestamp"] = parsed["timestamp"]
+        assert line == orjson.dumps(general, option=orjson.OPT_APPEND_NEWLINE)
+    first = json.loads(lines[0])
+    expected = ["timestamp", "level", "logger", "event", "service", "service_version"]
+    expected += ["environment"] + (["trace_id", "span_id"] if ids[0] else [])
+    expected += ["method", "route", "path", "status", "duration_ms", "client_addr"]
+    assert list(first) == expected
+    assert (first["path"], first["status"], first["duration_ms"]) == (path, 503, 12.346)
+    assert first["client_addr"] is None
