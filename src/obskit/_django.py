@@ -13,8 +13,8 @@ Automatic (``init()`` before the handler is created, e.g. in ``settings.py`` or 
   Django's loggers through obskit's JSON pipeline instead of Django's plain console handlers;
 * the ASGI lifespan protocol, which Django refuses, is answered so spans are flushed when uvicorn
   shuts down;
-* the ``got_request_exception`` signal hands a view's exception to the WSGI middleware so the
-  span records it (Django itself turns it into a 500 response).
+* the ``got_request_exception`` signal hands a view's exception to the WSGI or ASGI middleware
+  so the span records it (Django itself turns it into a 500 response).
 
 Django's modules are not imported by obskit: when they are not loaded yet at ``init()``, a
 post-import hook patches them as they are imported (importing Django costs ~0.1 s, which a
@@ -89,10 +89,15 @@ def _record_route(request: Any) -> None:
 
 
 def _record_exception(sender: Any, request: Any = None, **kwargs: Any) -> None:
-    """``got_request_exception`` receiver: Django answers 500 itself; the WSGI middleware records
-    the exception on the span (``environ["obskit.error"]``)."""
+    """``got_request_exception`` receiver: Django answers 500 itself; the WSGI or ASGI middleware
+    records the exception on the span (``environ``/``scope["obskit.error"]``)."""
     exc = sys.exc_info()[1]
-    if request is not None and exc is not None and not hasattr(request, "scope"):
+    if request is None or exc is None:
+        return
+    scope = getattr(request, "scope", None)
+    if isinstance(scope, dict):  # ASGIRequest: META is a copy, the scope is shared
+        scope["obskit.error"] = exc
+    elif not hasattr(request, "scope"):  # WSGIRequest: META is the WSGI environ itself
         request.META["obskit.error"] = exc
 
 

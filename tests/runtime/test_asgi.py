@@ -399,3 +399,32 @@ def test_log_ids_follow_the_active_span_and_the_context_is_restored(
     assert inner["span_id"] == format(seen[0].span_id, "016x") != access["span_id"]
     assert trace.get_current_span() is trace.INVALID_SPAN
     assert current_ids() is None
+
+
+def test_error_handed_over_in_the_scope_is_recorded_on_the_span(rt: IsolatedRuntime) -> None:
+    """A framework that answers 500 itself can hand the exception over in
+    ``scope["obskit.error"]`` (as Django's ASGI handler does): the span records it as an
+    ``exception`` event with its type as ``error.type``; a key left on a non-5xx response is
+    ignored."""
+
+    async def raw(scope: Any, receive: Any, send: Any) -> None:
+        scope["route"] = "/handled"
+        try:
+            raise KeyError("handled-marker")
+        except KeyError as exc:
+            scope["obskit.error"] = exc
+        status = 500 if scope["path"] == "/handled" else 404
+        await send({"type": "http.response.start", "status": status, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    assert call(obskit.instrument(raw), ("GET", "/handled"), ("GET", "/other")) == [500, 404]
+    failed, other = rt.exporter.get_finished_spans()
+    assert failed.status.status_code is StatusCode.ERROR
+    assert failed.attributes is not None
+    assert failed.attributes["error.type"] == "KeyError"
+    assert [e.name for e in failed.events] == ["exception"]
+    assert "handled-marker" in str(failed.events[0].attributes)
+    assert other.status.status_code is StatusCode.UNSET
+    assert other.events == ()
+    assert other.attributes is not None
+    assert "error.type" not in other.attributes

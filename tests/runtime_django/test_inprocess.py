@@ -218,7 +218,8 @@ async def _asgi_get(app: Any, *paths: str, headers: dict[str, str] | None = None
 def test_asgi_handler_route_ids_traceparent_and_errors(rt: IsolatedRuntime) -> None:
     """Django's ASGI handler (sync views run in a thread): route template, a continued
     ``traceparent`` with the view's log lines on the same ids, unmatched paths on one value, and
-    a raising view as an ERROR span whose exception is logged with the request's ids."""
+    a raising view as an ERROR span with the exception recorded (its type as ``error.type``),
+    the exception logged with the request's ids."""
     handler = ASGIHandler()
     assert obskit.instrument(handler) is handler
     statuses = asyncio.run(_asgi_get(handler, "/items/9", headers={"traceparent": TRACEPARENT}))
@@ -237,9 +238,12 @@ def test_asgi_handler_route_ids_traceparent_and_errors(rt: IsolatedRuntime) -> N
     spans = rt.exporter.get_finished_spans()
     assert [s.name for s in spans] == [f"GET {ROUTES['items']}", "GET", f"GET {ROUTES['boom']}"]
     assert spans[2].status.status_code == StatusCode.ERROR
-    # Documented limit: under ASGI the exception stays in Django (the log line has it).
+    # Handed over by the got_request_exception receiver in the scope, as under WSGI.
     assert spans[2].attributes is not None
-    assert spans[2].attributes.get("error.type") == "500"
+    assert spans[2].attributes.get("error.type") == "RuntimeError"
+    assert [e.name for e in spans[2].events] == ["exception"]
+    assert "boom-marker" in str(spans[2].events[0].attributes)
+    assert [s.events for s in spans[:2]] == [(), ()]
     [failure] = [e for e in rt.events if "boom-marker" in str(e.get("exception", ""))]
     assert failure["trace_id"] == boom["trace_id"]
 
