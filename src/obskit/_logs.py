@@ -377,8 +377,9 @@ class _Sink:
 #: Sinks by logger name (bounded: names beyond the cap share an uncached sink each call).
 _SINKS: dict[str, _Sink] = {}
 _SINKS_MAX: Final = 4096
-#: Frames skipped when looking for the module that logs (``structlog.get_logger()``, no name).
-_SKIPPED_MODULES: Final = ("structlog", __name__)
+#: Frames skipped when looking for the module that logs (``structlog.get_logger()``, no name):
+#: structlog's own modules and this one (not a user module that merely starts with "structlog").
+_SKIPPED: Final = frozenset({"structlog", __name__})
 
 
 def _caller_module() -> str:
@@ -389,7 +390,7 @@ def _caller_module() -> str:
         module = frame.f_globals.get("__name__", "")
         if not isinstance(module, str):
             return "root"
-        if not module.startswith(_SKIPPED_MODULES):
+        if module not in _SKIPPED and not module.startswith("structlog."):
             return module or "root"
         frame = frame.f_back  # type: ignore[assignment]
     return "root"

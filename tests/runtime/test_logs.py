@@ -54,6 +54,9 @@ def test_structlog_get_logger_name_is_the_logger_field(rt: IsolatedRuntime) -> N
 
     inner()
     structlog.get_logger().bind(x=1).info("e")
+    # A user module whose name merely starts with "structlog" is not skipped.
+    user_module = {"__name__": "structlog_helpers", "structlog": structlog}
+    exec("structlog.get_logger().info('f')", user_module)  # noqa: S102 - a module's globals
     names = [(e["event"], e["logger"]) for e in rt.events]
     assert names == [
         ("a", "payments"),
@@ -61,6 +64,7 @@ def test_structlog_get_logger_name_is_the_logger_field(rt: IsolatedRuntime) -> N
         ("c", "override"),
         ("d", __name__),
         ("e", __name__),
+        ("f", "structlog_helpers"),
     ]
     assert rt.events[1]["order"] == 1
 
