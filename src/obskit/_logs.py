@@ -109,35 +109,37 @@ def current_ids() -> tuple[str, str] | None:
 
 
 class _Clock:
-    """UTC ISO-8601 timestamps; the date-time part is formatted once per second."""
+    """UTC ISO-8601 timestamps; the date-time part is formatted once per second.
 
-    __slots__ = ("_line_prefix", "_prefix", "_second")
+    The second and its two renderings are one tuple, replaced in one assignment: a thread never
+    pairs one second's prefix with another's check (request threads share the pipeline).
+    """
+
+    __slots__ = ("_cached",)
 
     def __init__(self) -> None:
-        self._second = -1
-        self._prefix = ""
-        #: ``{"timestamp":"<date-time>.`` as bytes, for the pre-rendered access line.
-        self._line_prefix = b""
+        #: ``(second, "<date-time>.", b'{"timestamp":"<date-time>.')``
+        self._cached: tuple[int, str, bytes] = (-1, "", b"")
 
-    def _refresh(self, second: int) -> None:
-        self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(second))
-        self._line_prefix = b'{"timestamp":"' + self._prefix.encode()
-        self._second = second
+    def _refresh(self, second: int) -> tuple[int, str, bytes]:
+        prefix = time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(second))
+        self._cached = cached = (second, prefix, b'{"timestamp":"' + prefix.encode())
+        return cached
 
     def now(self) -> str:
         ns = _time_ns()
-        second = ns // 1_000_000_000
-        if second != self._second:
-            self._refresh(second)
-        return self._prefix + "%06dZ" % (ns // 1000 % 1_000_000)  # noqa: UP031 - fastest
+        cached = self._cached
+        if ns // 1_000_000_000 != cached[0]:
+            cached = self._refresh(ns // 1_000_000_000)
+        return cached[1] + "%06dZ" % (ns // 1000 % 1_000_000)  # noqa: UP031 - fastest
 
     def line_start(self) -> tuple[bytes, int]:
         """``{"timestamp":"<date-time>.`` and the microseconds, for a line rendered by hand."""
         ns = _time_ns()
-        second = ns // 1_000_000_000
-        if second != self._second:
-            self._refresh(second)
-        return self._line_prefix, ns // 1000 % 1_000_000
+        cached = self._cached
+        if ns // 1_000_000_000 != cached[0]:
+            cached = self._refresh(ns // 1_000_000_000)
+        return cached[2], ns // 1000 % 1_000_000
 
 
 def format_exception(exc_info: Any) -> dict[str, str] | None:

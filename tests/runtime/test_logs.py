@@ -333,3 +333,14 @@ def test_access_line_fast_path_is_byte_identical_to_the_general_path(
     assert list(first) == expected
     assert (first["path"], first["status"], first["duration_ms"]) == (path, 503, 12.346)
     assert first["client_addr"] is None
+
+
+def test_clock_renders_each_second_and_microsecond(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cached date-time prefix follows the clock across second boundaries (both the text
+    timestamp and the access line's byte prefix), with zero-padded microseconds."""
+    clock = _logs._Clock()
+    ticks = iter([1_700_000_000_000_001_000, 1_700_000_000_999_999_999, 1_700_000_001_000_000_000])
+    monkeypatch.setattr(_logs, "_time_ns", lambda: next(ticks))
+    assert clock.now() == "2023-11-14T22:13:20.000001Z"
+    assert clock.line_start() == (b'{"timestamp":"2023-11-14T22:13:20.', 999_999)
+    assert clock.now() == "2023-11-14T22:13:21.000000Z"
