@@ -29,6 +29,39 @@ _atexit_registered = False
 _log = logging.getLogger("obskit")
 
 
+class _HeldRecords(logging.Handler):
+    """Holds obskit's own log records emitted while ``init()`` builds the state.
+
+    The exporter and multiprocess set-up may warn (e.g. the gRPC exporter is not installed)
+    before the stdlib bridge exists; without this they would reach stderr as plain text through
+    logging's last-resort handler.  They are replayed through the bridge once it is in place.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+        self._logger = logging.getLogger("obskit")
+        self._propagate = self._logger.propagate
+
+    def __enter__(self) -> _HeldRecords:
+        self._logger.addHandler(self)
+        self._logger.propagate = False
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._logger.removeHandler(self)
+        self._logger.propagate = self._propagate
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    def replay(self) -> None:
+        """Hand every held record to its own logger's handlers (now the JSON bridge)."""
+        for record in self.records:
+            logging.getLogger(record.name).handle(record)
+        self.records.clear()
+
+
 def _patch_server_logging(pipeline: LogPipeline) -> None:
     """Servers that (re)configure logging after ``init()`` get obskit's bridge back."""
     import sys
@@ -142,12 +175,14 @@ def init(
             service_name=service_name, service_version=service_version, environment=environment
         )
         config = resolve(args)
-        mp_dir = _multiproc.detect()
-        if mp_dir is not None:
-            _multiproc.enable(mp_dir)
-        st = build_state(config, multiprocess_dir=mp_dir)
+        with _HeldRecords() as held:
+            mp_dir = _multiproc.detect()
+            if mp_dir is not None:
+                _multiproc.enable(mp_dir)
+            st = build_state(config, multiprocess_dir=mp_dir)
         configure_structlog(st.pipeline)
         bridge_stdlib(st.pipeline)
+        held.replay()
         _patch_server_logging(st.pipeline)
         provider = st.extras.get("provider")
         if provider is not None:

@@ -225,7 +225,21 @@ def _exporter() -> SpanExporter | None:
     timeout: float | None = None
     if _env("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT") is None:
         timeout = 3.0  # the SDK's 10 s default holds the export thread far too long
-    protocol = _env("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL")
+    variable = next(
+        (
+            name
+            for name in ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL")
+            if os.environ.get(name, "").strip()
+        ),
+        None,
+    )
+    protocol = os.environ[variable].strip().lower() if variable else "http/protobuf"
+    if protocol not in ("grpc", "http/protobuf"):
+        _log.warning(
+            "%s=%s is not supported (grpc or http/protobuf); using http/protobuf",
+            variable,
+            os.environ[variable or ""],
+        )
     if protocol == "grpc":
         try:
             from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (  # type: ignore[import-not-found, unused-ignore]
@@ -233,8 +247,9 @@ def _exporter() -> SpanExporter | None:
             )
         except ImportError:
             _log.warning(
-                "OTEL_EXPORTER_OTLP_PROTOCOL=grpc but the grpc exporter is not installed "
-                "(pip install 'obskit[grpc]'); using http/protobuf"
+                "%s=grpc but the grpc exporter is not installed "
+                "(pip install 'obskit[grpc]'); using http/protobuf",
+                variable,
             )
         else:
             exporter: SpanExporter = GrpcExporter(timeout=timeout)

@@ -301,12 +301,6 @@ def test_missing_grpc_exporter_warns_once_and_falls_back_to_http(
     assert "obskit[grpc]" in mentions[0]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: the fallback warning is logged while build_state() builds the exporter "
-    "(src/obskit/_tracing.py:243), before bridge_stdlib() (src/obskit/_runtime.py:157), so it "
-    "reaches stderr as plain text through logging's last-resort handler",
-)
 def test_missing_grpc_exporter_warning_is_one_json_line(
     otlp_receiver: OtlpReceiver, tmp_path: Path
 ) -> None:

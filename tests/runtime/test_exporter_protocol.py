@@ -1,0 +1,57 @@
+"""The OTLP protocol choice: unsupported values are reported once, as JSON, never silently."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+_PROGRAM = "import obskit; obskit.init('proto-check'); obskit.shutdown()"
+
+
+def _run(env_extra: dict[str, str]) -> list[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "OBSKIT_"))}
+    env.update(
+        OBSKIT_METRICS_PORT="0",
+        OBSKIT_LOG_FORMAT="json",
+        OBSKIT_INSTRUMENT_LIBRARIES="false",
+        OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:9",
+        **env_extra,
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", _PROGRAM],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return [line for line in (proc.stdout + proc.stderr).splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"), ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grcp")],
+)
+def test_unsupported_protocol_is_one_json_warning_naming_the_variable(
+    variable: str, value: str
+) -> None:
+    """A protocol obskit cannot export with (a typo, or http/json) gives exactly one JSON
+    warning naming the variable and the value, logged through the JSON pipeline even though it
+    happens while init() is still building the exporter; nothing is printed as plain text."""
+    lines = _run({variable: value})
+    records = [json.loads(line) for line in lines]  # every line is JSON
+    warnings = [r for r in records if "is not supported" in str(r.get("event"))]
+    assert len(warnings) == 1, lines
+    assert warnings[0]["level"] == "warning"
+    assert warnings[0]["service"] == "proto-check"
+    assert f"{variable}={value}" in warnings[0]["event"]
+
+
+def test_supported_protocols_warn_nothing() -> None:
+    """``http/protobuf`` (any case) is accepted without a word."""
+    lines = _run({"OTEL_EXPORTER_OTLP_PROTOCOL": "HTTP/protobuf"})
+    assert not [line for line in lines if "not supported" in line], lines
