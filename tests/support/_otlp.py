@@ -169,7 +169,89 @@ class _Server(ThreadingHTTPServer):
     receiver: OtlpReceiver
 
 
-class OtlpReceiver:
+class SpanStore:
+    """The spans a test receiver got, with thread-safe queries and bounded waits.
+
+    Shared by the OTLP/HTTP receiver here and the OTLP/gRPC one in ``_otlp_grpc``.
+    """
+
+    #: Named in timeout messages (e.g. ``" over gRPC"``).
+    _transport = ""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._spans: list[ReceivedSpan] = []
+        self._errors: list[str] = []
+
+    def _error(self, message: str) -> None:
+        with self._cond:
+            self._errors.append(message)
+            self._cond.notify_all()
+
+    # -- queries -----------------------------------------------------------------------------
+    @property
+    def spans(self) -> list[ReceivedSpan]:
+        """A snapshot of every span received so far, in arrival order."""
+        with self._cond:
+            return list(self._spans)
+
+    @property
+    def errors(self) -> list[str]:
+        """Exports the receiver could not decode (should stay empty)."""
+        with self._cond:
+            return list(self._errors)
+
+    def clear(self) -> None:
+        """Forget every span received so far."""
+        with self._cond:
+            self._spans.clear()
+
+    def spans_for(self, trace_id: str) -> list[ReceivedSpan]:
+        """Spans of one trace (``trace_id`` in hex, any case)."""
+        wanted = trace_id.lower()
+        return [s for s in self.spans if s.trace_id == wanted]
+
+    def wait_for(
+        self,
+        predicate: Callable[[ReceivedSpan], bool],
+        *,
+        count: int = 1,
+        timeout: float = 10.0,
+    ) -> list[ReceivedSpan]:
+        """Wait until at least ``count`` received spans satisfy ``predicate``; return them all.
+
+        Raises:
+            TimeoutError: naming how many matched and how many spans arrived in total.
+        """
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                matched = [s for s in self._spans if predicate(s)]
+                if len(matched) >= count:
+                    return matched
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(
+                        f"{len(matched)}/{count} matching spans after {timeout:.1f}s"
+                        f"{self._transport} "
+                        f"({len(self._spans)} spans received in total; decode errors: "
+                        f"{self._errors[:3]})"
+                    )
+                self._cond.wait(min(remaining, 0.5))
+
+    def wait_for_trace(
+        self, trace_id: str, *, count: int = 1, timeout: float = 10.0
+    ) -> list[ReceivedSpan]:
+        """Wait until ``count`` spans of ``trace_id`` have arrived; return the trace's spans."""
+        wanted = trace_id.lower()
+        return self.wait_for(lambda s: s.trace_id == wanted, count=count, timeout=timeout)
+
+    def wait_for_total(self, count: int, *, timeout: float = 10.0) -> list[ReceivedSpan]:
+        """Wait until at least ``count`` spans have arrived in total."""
+        return self.wait_for(lambda s: True, count=count, timeout=timeout)
+
+
+class OtlpReceiver(SpanStore):
     """An OTLP/HTTP (protobuf) trace receiver on ``127.0.0.1`` on a free port.
 
     Start it with :meth:`start` or as a context manager; point an exporter at :attr:`endpoint`
@@ -177,9 +259,7 @@ class OtlpReceiver:
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        self._cond = threading.Condition()
-        self._spans: list[ReceivedSpan] = []
-        self._errors: list[str] = []
+        super().__init__()
         self._other: dict[str, int] = {}
         self.requests = 0
         self._server = _Server((host, port), _Handler)
@@ -244,64 +324,3 @@ class OtlpReceiver:
         with self._cond:
             self._errors.append(message)
             self._cond.notify_all()
-
-    # -- queries -----------------------------------------------------------------------------
-    @property
-    def spans(self) -> list[ReceivedSpan]:
-        """A snapshot of every span received so far, in arrival order."""
-        with self._cond:
-            return list(self._spans)
-
-    @property
-    def errors(self) -> list[str]:
-        """Export requests the receiver could not decode (should stay empty)."""
-        with self._cond:
-            return list(self._errors)
-
-    def clear(self) -> None:
-        """Forget every span received so far."""
-        with self._cond:
-            self._spans.clear()
-
-    def spans_for(self, trace_id: str) -> list[ReceivedSpan]:
-        """Spans of one trace (``trace_id`` in hex, any case)."""
-        wanted = trace_id.lower()
-        return [s for s in self.spans if s.trace_id == wanted]
-
-    def wait_for(
-        self,
-        predicate: Callable[[ReceivedSpan], bool],
-        *,
-        count: int = 1,
-        timeout: float = 10.0,
-    ) -> list[ReceivedSpan]:
-        """Wait until at least ``count`` received spans satisfy ``predicate``; return them all.
-
-        Raises:
-            TimeoutError: naming how many matched and how many spans arrived in total.
-        """
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                matched = [s for s in self._spans if predicate(s)]
-                if len(matched) >= count:
-                    return matched
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise TimeoutError(
-                        f"{len(matched)}/{count} matching spans after {timeout:.1f}s "
-                        f"({len(self._spans)} spans received in total; decode errors: "
-                        f"{self._errors[:3]})"
-                    )
-                self._cond.wait(min(remaining, 0.5))
-
-    def wait_for_trace(
-        self, trace_id: str, *, count: int = 1, timeout: float = 10.0
-    ) -> list[ReceivedSpan]:
-        """Wait until ``count`` spans of ``trace_id`` have arrived; return the trace's spans."""
-        wanted = trace_id.lower()
-        return self.wait_for(lambda s: s.trace_id == wanted, count=count, timeout=timeout)
-
-    def wait_for_total(self, count: int, *, timeout: float = 10.0) -> list[ReceivedSpan]:
-        """Wait until at least ``count`` spans have arrived in total."""
-        return self.wait_for(lambda s: True, count=count, timeout=timeout)

@@ -19,9 +19,6 @@ extra).
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -34,7 +31,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2_grpc import (
     TraceServiceServicer,
     add_TraceServiceServicer_to_server,
 )
-from tests.support._otlp import ReceivedSpan, decode_request
+from tests.support._otlp import ReceivedSpan, SpanStore, decode_request
 
 __all__ = ["GrpcOtlpReceiver"]
 
@@ -57,7 +54,7 @@ class _Servicer(TraceServiceServicer):
         return ExportTraceServiceResponse()
 
 
-class GrpcOtlpReceiver:
+class GrpcOtlpReceiver(SpanStore):
     """An OTLP/gRPC trace receiver (plaintext, HTTP/2) on ``127.0.0.1`` on a free port.
 
     Start it with :meth:`start` or as a context manager; point a gRPC exporter at
@@ -65,10 +62,10 @@ class GrpcOtlpReceiver:
     use an insecure channel).  All methods are thread-safe.
     """
 
+    _transport = " over gRPC"
+
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        self._cond = threading.Condition()
-        self._spans: list[ReceivedSpan] = []
-        self._errors: list[str] = []
+        super().__init__()
         self._metadata: list[dict[str, Any]] = []
         self._server = grpc.server(ThreadPoolExecutor(max_workers=4, thread_name_prefix="otlp-g"))
         add_TraceServiceServicer_to_server(_Servicer(self), self._server)
@@ -114,11 +111,6 @@ class GrpcOtlpReceiver:
             self._metadata.append(metadata)
             self._cond.notify_all()
 
-    def _error(self, message: str) -> None:
-        with self._cond:
-            self._errors.append(message)
-            self._cond.notify_all()
-
     # -- queries -----------------------------------------------------------------------------
     @property
     def requests(self) -> int:
@@ -131,54 +123,3 @@ class GrpcOtlpReceiver:
         """The request metadata (gRPC headers, e.g. ``user-agent``) of each ``Export`` call."""
         with self._cond:
             return [dict(m) for m in self._metadata]
-
-    @property
-    def spans(self) -> list[ReceivedSpan]:
-        """A snapshot of every span received so far, in arrival order."""
-        with self._cond:
-            return list(self._spans)
-
-    @property
-    def errors(self) -> list[str]:
-        """Export calls the receiver could not decode (should stay empty)."""
-        with self._cond:
-            return list(self._errors)
-
-    def spans_for(self, trace_id: str) -> list[ReceivedSpan]:
-        """Spans of one trace (``trace_id`` in hex, any case)."""
-        wanted = trace_id.lower()
-        return [s for s in self.spans if s.trace_id == wanted]
-
-    def wait_for(
-        self,
-        predicate: Callable[[ReceivedSpan], bool],
-        *,
-        count: int = 1,
-        timeout: float = 10.0,
-    ) -> list[ReceivedSpan]:
-        """Wait until at least ``count`` received spans satisfy ``predicate``; return them all.
-
-        Raises:
-            TimeoutError: naming how many matched and how many spans arrived in total.
-        """
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                matched = [s for s in self._spans if predicate(s)]
-                if len(matched) >= count:
-                    return matched
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise TimeoutError(
-                        f"{len(matched)}/{count} matching spans after {timeout:.1f}s over gRPC "
-                        f"({len(self._spans)} spans received in total; errors: "
-                        f"{self._errors[:3]})"
-                    )
-                self._cond.wait(min(remaining, 0.5))
-
-    def wait_for_trace(
-        self, trace_id: str, *, count: int = 1, timeout: float = 10.0
-    ) -> list[ReceivedSpan]:
-        """Wait until ``count`` spans of ``trace_id`` have arrived; return the trace's spans."""
-        wanted = trace_id.lower()
-        return self.wait_for(lambda s: s.trace_id == wanted, count=count, timeout=timeout)
