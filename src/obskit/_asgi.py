@@ -182,12 +182,7 @@ class ObskitASGI:
             raise
         finally:
             active.inc(-1)
-            if error is not None and started and status < 500:
-                error = None  # the response was sent; the exception came after (e.g. disconnect)
-            if error is None and status >= 500:
-                handled = scope.get("obskit.error")  # the framework handled it (Django)
-                if isinstance(handled, BaseException):
-                    error = handled
+            error = _state.settle_error(error, started, status, scope)
             try:
                 _state.finish_request(
                     st, span, attributes, raw_method, method,

@@ -7,6 +7,7 @@ lets ``obskit.testing`` swap in an isolated state (registry, in-memory spans, ca
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from time import perf_counter
 from typing import Any
@@ -62,6 +63,25 @@ STATE: State | None = None
 def get_state() -> State | None:
     """The current state (None before ``init()``)."""
     return STATE
+
+
+def settle_error(
+    error: BaseException | None, started: bool, status: int, request: Mapping[str, Any]
+) -> BaseException | None:
+    """The exception a finished request is charged with, shared by the ASGI and WSGI middleware.
+
+    An exception raised after a non-5xx response was already sent (e.g. a client disconnect)
+    does not make the request an error; a 5xx the framework produced itself may hand its
+    exception over in ``request["obskit.error"]`` (the ASGI scope or WSGI environ: Django,
+    Flask) so the span still records it.  ``request`` is read only on that 5xx path.
+    """
+    if error is not None and started and status < 500:
+        return None
+    if error is None and status >= 500:
+        handed_over = request.get("obskit.error")
+        if isinstance(handed_over, BaseException):
+            return handed_over
+    return error
 
 
 def finish_request(

@@ -135,12 +135,7 @@ class ObskitWSGI:
             raise
         finally:
             active.dec()
-            if error is not None and started and status < 500:
-                error = None
-            if error is None and status >= 500:
-                handled = environ.get("obskit.error")  # the framework handled it (Flask)
-                if isinstance(handled, BaseException):
-                    error = handled
+            error = _state.settle_error(error, started, status, environ)
             try:
                 _state.finish_request(
                     st, span, attributes, raw_method, method, route_of_environ(environ), path,
