@@ -52,6 +52,11 @@ __all__ = [
     "RULE_PERIOD_SECONDS",
     "RULE_SLI_ERRORS_RATE",
     "RULE_SLI_TOTAL_RATE",
+    "SLOTH_LABEL_ID",
+    "SLOTH_LABEL_SERVICE",
+    "SLOTH_LABEL_SEVERITY",
+    "SLOTH_LABEL_SLO",
+    "SLOTH_LABEL_WINDOW",
     "SLO_LABEL_ID",
     "SLO_LABEL_SERVICE",
     "SLO_LABEL_SLO",
@@ -210,6 +215,15 @@ ALERT_LABEL_SEVERITY: Final = "severity"
 ALERT_LABEL_LONG_WINDOW: Final = "long_window"
 ALERT_LABEL_SHORT_WINDOW: Final = "short_window"
 ALERT_LABEL_TIER: Final = "obskit_tier"
+
+#: Sloth's labels, written with ``--alert-shape sloth`` (the default for Sloth input) so that
+#: Alertmanager routes and templates written for Sloth keep matching: id, service and SLO on
+#: every recorded series, the window on each error-ratio series, the severity on each alert.
+SLOTH_LABEL_ID: Final = "sloth_id"
+SLOTH_LABEL_SERVICE: Final = "sloth_service"
+SLOTH_LABEL_SLO: Final = "sloth_slo"
+SLOTH_LABEL_WINDOW: Final = "sloth_window"
+SLOTH_LABEL_SEVERITY: Final = "sloth_severity"
 
 _UNIT_SECONDS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
