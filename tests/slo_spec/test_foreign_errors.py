@@ -69,7 +69,9 @@ def test_sloth_errors_are_located(tmp_path: Path) -> None:
     """
     assert _errors(tmp_path, text) == [
         "f.yaml:5: slos[0].objective: must be below 100: a 100 % objective leaves no error budget",
-        "f.yaml:7: slos[0].sli.plugin: Sloth SLI plugins are not supported: use events or raw",
+        "f.yaml:7: slos[0].sli.plugin: not supported: Sloth SLI plugin "
+        "'sloth-common/availability': obskit runs no SLI plugins; write the queries the plugin "
+        "generates as events (error_query, total_query) or raw (error_ratio_query)",
         "f.yaml:13: slos[1].sli.events.error_query: query must contain the window placeholder "
         "{{.window}} (e.g. rate(x[{{.window}}])), so obskit can evaluate it over every alert "
         "window",
@@ -84,8 +86,8 @@ def test_unsupported_versions_are_errors(tmp_path: Path) -> None:
     ]
 
 
-def test_sloth_crd_is_read_like_the_plain_spec(tmp_path: Path) -> None:
-    """The PrometheusServiceLevel CRD's spec is read like a plain Sloth spec."""
+def test_sloth_crd_is_read_with_its_camel_case_fields(tmp_path: Path) -> None:
+    """The PrometheusServiceLevel CRD's spec is read with Sloth's Kubernetes (camelCase) names."""
     (tmp_path / "crd.yaml").write_text(
         textwrap.dedent(
             """\
@@ -93,6 +95,7 @@ def test_sloth_crd_is_read_like_the_plain_spec(tmp_path: Path) -> None:
             kind: PrometheusServiceLevel
             metadata:
               name: crd
+              namespace: monitoring
             spec:
               service: crd-svc
               slos:
@@ -100,9 +103,11 @@ def test_sloth_crd_is_read_like_the_plain_spec(tmp_path: Path) -> None:
                   objective: 99.9
                   sli:
                     raw:
-                      error_ratio_query: sum(rate(e[{{ .window }}])) / sum(rate(t[{{.window}}]))
+                      errorRatioQuery: sum(rate(e[{{ .window }}])) / sum(rate(t[{{.window}}]))
                   alerting:
                     name: CrdA
+                    ticketAlert:
+                      disable: true
             """
         )
     )
@@ -112,6 +117,7 @@ def test_sloth_crd_is_read_like_the_plain_spec(tmp_path: Path) -> None:
         "sum(rate(e[{{.window}}])) / sum(rate(t[{{.window}}]))"
     )
     assert service.slos[0].alerting.name == "CrdA"
+    assert (service.slos[0].alerting.page, service.slos[0].alerting.ticket) == (True, False)
 
 
 def test_openslo_unsupported_constructs_are_errors(tmp_path: Path) -> None:
@@ -199,8 +205,8 @@ def test_openslo_duplicate_slo_in_one_file(tmp_path: Path) -> None:
     """The same OpenSLO SLO name twice in one service is an error naming the first."""
     doc = OPENSLO_HEAD + INDICATOR
     assert _errors(tmp_path, doc + "---\n" + doc) == [
-        "f.yaml:22: metadata.name: duplicate SLO name 'reads' in service 'store' (first defined "
-        "at line 1)"
+        "f.yaml:22: metadata.name: duplicate SLO name 'reads' in service 'store': also defined "
+        "at f.yaml:1"
     ]
 
 
@@ -214,5 +220,5 @@ def test_service_in_native_and_openslo_files_is_a_duplicate(tmp_path: Path) -> N
         load_paths([tmp_path])
     assert [str(e).replace(f"{tmp_path}{os.sep}", "") for e in caught.value.errors] == [
         "b.yaml:6: spec.service: 'store' is already defined in a.yaml:1: keep each service "
-        "in one file"
+        "in one format (that one is native)"
     ]

@@ -101,8 +101,8 @@ def _services(args: argparse.Namespace, paths: list[str]) -> Any:
     from obskit.slo._load import load_paths
 
     services = load_paths(paths)
-    shape = getattr(args, "alert_shape", "auto")
-    if shape in ("windows", "sloth"):
+    shape: Any = getattr(args, "alert_shape", "auto")
+    if shape != "auto":
         from obskit.slo._sloth_alerts import with_alert_shape
 
         services = with_alert_shape(services, shape)

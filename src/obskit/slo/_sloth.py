@@ -214,12 +214,12 @@ def _slo(
     if body is None:
         return None
     _refuse_plugins(doc, (*path, "plugins"), "SLO")
+    name = check_name(doc, (*path, "name"))
     notes = tuple(
-        f"{doc.path}:{doc.line_of((*path, key))}: {form.name} {key} ignored: {why}"
+        f"SLO {service}/{name}: Sloth's {key} is ignored: {why}."
         for key, why in form.noted
         if key in body
     )
-    name = check_name(doc, (*path, "name"))
     objective = check_objective(
         doc, (*path, "objective"), doc.number((*path, "objective"), required=True)
     )
