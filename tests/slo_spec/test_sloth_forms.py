@@ -216,7 +216,8 @@ def test_one_service_over_several_files_builds(tmp_path: Path) -> None:
     files = build_files([service], "prometheus")
     rules = files["rules/cart.yaml"]
     assert rules.count("- name: obskit-cart-") == 2
-    assert "a/plain.yaml" in rules.splitlines()[0] and "b/crd.yaml" in rules.splitlines()[0]
+    assert "a/plain.yaml" in rules.splitlines()[0]
+    assert "b/crd.yaml" in rules.splitlines()[0]
 
 
 def test_slo_name_collision_across_files_names_both(tmp_path: Path) -> None:
