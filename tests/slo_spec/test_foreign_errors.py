@@ -144,13 +144,19 @@ def test_openslo_unsupported_constructs_are_errors(tmp_path: Path) -> None:
             metricSource: {spec: {query: x}}
     """
     assert _errors(tmp_path, text) == [
-        "f.yaml:7: spec.budgetingMethod: 'Timeslices' is not supported: use Occurrences",
-        "f.yaml:8: spec.alertPolicies: not supported: obskit generates multi-window burn-rate "
-        "alerts itself; remove it",
-        "f.yaml:10: spec.timeWindow[0]: only rolling windows (isRolling: true) are supported",
-        "f.yaml:12: spec.objectives: must be a list of exactly one objective (write one SLO "
-        "document per objective)",
-        "f.yaml:18: spec.indicator.spec.thresholdMetric: not supported: use a ratioMetric",
+        "f.yaml:7: spec.budgetingMethod: not supported: Timeslices: obskit budgets by "
+        "Occurrences (errors ÷ events); time-slice budgeting is not computed",
+        "f.yaml:8: spec.alertPolicies: not supported: obskit generates its own multi-window "
+        "burn-rate alerts (page and ticket, see docs/slo-rules.md); leave alertPolicies empty "
+        "or remove it",
+        "f.yaml:11: spec.timeWindow[0].calendar: not supported: calendar-aligned windows "
+        "restart the budget on a date; obskit's budget rolls over the last N days (use "
+        "duration: 30d, isRolling: true)",
+        "f.yaml:12: spec.objectives: not supported: several objectives in one SLO (obskit "
+        "alerts on one error budget per SLO); write one SLO document per objective",
+        "f.yaml:18: spec.indicator.spec.thresholdMetric: not supported: a thresholdMetric SLI "
+        "compares one metric with a value in time slices; obskit builds event-ratio SLOs: use "
+        "a ratioMetric (good or bad, and total)",
     ]
 
 
@@ -175,7 +181,8 @@ def test_openslo_unknown_kind_and_version(tmp_path: Path) -> None:
     """Kinds obskit does not read and other OpenSLO versions are errors."""
     text = "apiVersion: openslo/v1\nkind: Budget\n---\napiVersion: openslo/v2alpha\nkind: SLO\n"
     assert _errors(tmp_path, text) == [
-        "f.yaml:2: kind: unsupported OpenSLO kind 'Budget': use one of SLO, SLI",
+        "f.yaml:2: kind: unsupported OpenSLO kind 'Budget': use one of SLO, SLI, Service, "
+        "DataSource, AlertPolicy, AlertCondition, AlertNotificationTarget",
         "f.yaml:4: apiVersion: unsupported apiVersion 'openslo/v2alpha': obskit reads "
         "openslo/v1 and sloth.slok.dev/v1",
     ]

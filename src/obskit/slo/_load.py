@@ -38,7 +38,7 @@ def load_paths(paths: Sequence[str | os.PathLike[str]]) -> list[Service]:
         text = _read(file, errors)
         if text is not None:
             file_docs, file_errors = load_documents(file, text)
-            docs.extend(file_docs)
+            docs.extend(item for doc in file_docs for item in _objects(doc))
             errors.extend(file_errors)
     services = _translate(docs, errors)
     if errors:
@@ -81,6 +81,19 @@ def _read(file: str, errors: list[SpecError]) -> str | None:
     except OSError as exc:
         errors.append(SpecError(file, 0, "", f"cannot read: {exc.strerror or exc}"))
     return None
+
+
+def _objects(doc: Document) -> list[Document]:
+    """OpenSLO's list form (a document that is a list of objects, as the OpenSLO Go SDK and
+    ``oslo`` read it) → one document per object; any other document unchanged."""
+    data = doc.data
+    if (
+        isinstance(data, list)
+        and data
+        and all(isinstance(item, dict) and "apiVersion" in item for item in data)
+    ):
+        return [doc.item(i) for i in range(len(data))]
+    return [doc]
 
 
 def _format(doc: Document) -> str | None:
