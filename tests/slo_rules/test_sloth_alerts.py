@@ -14,12 +14,14 @@ ones without ``obskit_slo_id``).
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
 from obskit import conventions as c
+from obskit._cli import main
 from obskit.slo._load import load_paths
 from obskit.slo._render import render_rule_file
 from obskit.slo._rules import service_groups
@@ -251,3 +253,51 @@ def test_the_comparison_covers_firing_and_resetting(measured: dict[str, Any]) ->
             assert 0 < values[f"sloth/{severity}/{window}/last"] < MINUTES - 1, (severity, window)
     # The outage pages through the 5m/1h pair within minutes of its start (minute 360).
     assert 360 < values["sloth/page/5m/first"] <= 365
+
+
+def _alerts(path: Path) -> list[dict[str, Any]]:
+    groups = yaml.safe_load(path.read_text())["groups"]
+    return [rule for group in groups for rule in group["rules"] if "alert" in rule]
+
+
+def test_alert_shape_option_switches_both_ways(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--alert-shape windows: Sloth input gets obskit's four alerts; sloth: a native spec two."""
+    monkeypatch.chdir(tmp_path)
+    Path("specs").mkdir()
+    Path("specs/cart.yaml").write_text(textwrap.dedent(SPEC))
+    Path("specs/shop.yaml").write_text(
+        "service: shop\nslos:\n  - name: availability\n    objective: 99.5\n"
+        "    sli: {availability: {}}\n"
+    )
+    assert main(["slo", "build", "specs", "--out", "auto"]) == 0
+    assert main(["slo", "build", "specs", "--out", "win", "--alert-shape", "windows"]) == 0
+    assert main(["slo", "build", "specs", "--out", "sl", "--alert-shape", "sloth"]) == 0
+    auto_cart, auto_shop = (
+        _alerts(Path("auto/rules/cart.yaml")),
+        _alerts(Path("auto/rules/shop.yaml")),
+    )
+    assert [a["labels"]["sloth_severity"] for a in auto_cart] == ["page", "ticket"]
+    assert [a["labels"][c.ALERT_LABEL_TIER] for a in auto_shop] == [
+        "page-1h",
+        "page-6h",
+        "ticket-1d",
+        "ticket-3d",
+    ]
+    win_cart = _alerts(Path("win/rules/cart.yaml"))
+    assert [a["labels"][c.ALERT_LABEL_TIER] for a in win_cart] == [
+        "page-1h",
+        "page-6h",
+        "ticket-1d",
+        "ticket-3d",
+    ]
+    assert all("for" not in a for a in win_cart)  # Sloth input has no `for:` in either shape
+    assert "sloth_window" not in Path("win/rules/cart.yaml").read_text()
+    sloth_shop = _alerts(Path("sl/rules/shop.yaml"))
+    assert [(a["labels"]["sloth_severity"], a["labels"]["severity"]) for a in sloth_shop] == [
+        ("page", "page"),
+        ("ticket", "ticket"),
+    ]
+    assert [a["for"] for a in sloth_shop] == ["2m", "15m"]  # the native spec's defaults stay
+    assert 'sloth_window: "5m"' in Path("sl/rules/shop.yaml").read_text()

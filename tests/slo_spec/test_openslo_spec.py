@@ -233,3 +233,18 @@ def test_metric_source_type_comes_from_the_referenced_data_source(tmp_path: Path
     _write(tmp_path, text.replace("type: Datadog", "type: Prometheus"))
     (service,) = load_paths([tmp_path])
     assert service.slos[0].objective == 99.5
+
+
+def test_slos_of_one_service_merge_across_files(tmp_path: Path) -> None:
+    """OpenSLO SLOs name their service one by one: two files of one service form one service."""
+    (tmp_path / "a.yaml").write_text(SLO)
+    (tmp_path / "b.yaml").write_text(SLO.replace("name: search-availability", "name: search-fast"))
+    (service,) = load_paths([tmp_path])
+    assert [slo.name for slo in service.slos] == ["search-availability", "search-fast"]
+    (tmp_path / "b.yaml").write_text(SLO)
+    with pytest.raises(SpecErrors) as caught:
+        load_paths([tmp_path])
+    assert [str(e).replace(f"{tmp_path}{os.sep}", "") for e in caught.value.errors] == [
+        "b.yaml:1: metadata.name: duplicate SLO name 'search-availability' in service "
+        "'search': also defined at a.yaml:1"
+    ]
