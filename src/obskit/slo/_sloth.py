@@ -88,7 +88,7 @@ CRD: Final = _Form(
     ticket_alert="ticketAlert",
     slo_plugins="sloPlugins",
 )
-_PLAIN_TO_SELF: Final = {
+_PLAIN_TO_CRD: Final = {
     "error_query": "errorQuery",
     "total_query": "totalQuery",
     "error_ratio_query": "errorRatioQuery",
@@ -96,12 +96,13 @@ _PLAIN_TO_SELF: Final = {
     "ticket_alert": "ticketAlert",
     "slo_plugins": "sloPlugins",
 }
-_SELF_TO_PLAIN: Final = {v: k for k, v in _PLAIN_TO_SELF.items()}
+_CRD_TO_PLAIN: Final = {v: k for k, v in _PLAIN_TO_CRD.items()}
 
 
 def _other_spelling(form: _Form, key: str) -> str | None:
-    """``error_query`` in the CRD → ``errorQuery``'s plain twin, and the reverse."""
-    table = _SELF_TO_PLAIN if form is CRD else _PLAIN_TO_SELF
+    """The other form's spelling of ``key`` (``errorQuery`` for the plain ``error_query``, and
+    ``error_query`` for the CRD's ``errorQuery``); ``None`` when both forms spell it alike."""
+    table = _CRD_TO_PLAIN if form is CRD else _PLAIN_TO_CRD
     return table.get(key)
 
 
