@@ -293,11 +293,23 @@ def test_alert_shape_option_switches_both_ways(
         "ticket-3d",
     ]
     assert all("for" not in a for a in win_cart)  # Sloth input has no `for:` in either shape
-    assert "sloth_window" not in Path("win/rules/cart.yaml").read_text()
+    assert all("sloth_severity" not in a["labels"] for a in win_cart)
+    # Sloth input's recordings keep Sloth's labels in both shapes: same series, same history.
+    records = [
+        rule
+        for path in ("auto/rules/cart.yaml", "win/rules/cart.yaml")
+        for group in yaml.safe_load(Path(path).read_text())["groups"]
+        for rule in group["rules"]
+        if rule.get("record") == c.error_ratio_rule("1h")
+    ]
+    assert records[0]["labels"] == records[1]["labels"]
+    assert records[0]["labels"][c.SLOTH_LABEL_WINDOW] == "1h"
     sloth_shop = _alerts(Path("sl/rules/shop.yaml"))
     assert [(a["labels"]["sloth_severity"], a["labels"]["severity"]) for a in sloth_shop] == [
         ("page", "page"),
         ("ticket", "ticket"),
     ]
     assert [a["for"] for a in sloth_shop] == ["2m", "15m"]  # the native spec's defaults stay
-    assert 'sloth_window: "5m"' in Path("sl/rules/shop.yaml").read_text()
+    assert sloth_shop[0]["labels"][c.SLOTH_LABEL_ID] == "shop-availability"
+    # A native spec's recordings are the same in both shapes.
+    assert "sloth_" not in Path("sl/rules/shop.yaml").read_text().split("- alert:")[0]

@@ -141,6 +141,9 @@ class SLO:
     labels: Mapping[str, str] = field(default_factory=dict)
     #: What the loader assumed or left out (e.g. a default time window), for the file header.
     notes: tuple[str, ...] = ()
+    #: The input format (``native``, ``sloth``, ``openslo``): Sloth's SLOs keep Sloth's labels
+    #: on their recorded series whatever the alert shape, so switching it keeps their history.
+    origin: str = "native"
 
     @property
     def id(self) -> str:

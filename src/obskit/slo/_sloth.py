@@ -240,6 +240,7 @@ def _slo(
         description=doc.string((*path, "description")) or "",
         labels=labels,
         notes=notes,
+        origin="sloth",
     )
 
 

@@ -2,17 +2,20 @@
 
 obskit's own shape is one alert per window pair (four tiers, each labelled with its windows).
 Sloth writes one alert per severity whose expression ORs the severity's two window pairs, with
-``sloth_severity`` on the rule and ``sloth_id``/``sloth_service``/``sloth_slo`` (plus
-``sloth_window`` on each error-ratio series) inherited from the recorded series it reads.  For
-an SLO whose ``alerting.shape`` is ``sloth`` (the default for Sloth input), this module rewrites
-the rule groups built by :mod:`obskit.slo._rules`:
+``sloth_severity`` on the rule and ``sloth_id``/``sloth_service``/``sloth_slo`` plus
+``sloth_window`` (the short window of the pair that fired) inherited from its recorded series.
+This module rewrites the rule groups built by :mod:`obskit.slo._rules`:
 
-* every recorded series of the SLO gains Sloth's id/service/SLO labels, and each error-ratio
-  series its ``sloth_window``, so the alerts carry exactly Sloth's label set;
-* the SLO's alerts are replaced, where they stood, by one ``page`` and one ``ticket`` alert in
-  Sloth's expression shape (``short > burn * budget and ignoring (sloth_window) long > …``,
-  pairs joined by ``or ignoring (sloth_window)``), with Sloth's default ``title`` and
-  ``summary`` annotations unless the spec sets its own.
+* for an SLO whose ``alerting.shape`` is ``sloth`` (the default for Sloth input), its alerts
+  are replaced, where they stood, by one ``page`` and one ``ticket`` alert in Sloth's
+  expression shape (``short > burn * budget and ignoring (sloth_window) long > …``, pairs
+  joined by ``or ignoring (sloth_window)``) carrying exactly Sloth's labels, with Sloth's
+  default ``title`` and ``summary`` annotations unless the spec sets its own;
+* for an SLO read from a Sloth file, every recorded series also carries Sloth's
+  id/service/SLO labels and each error-ratio series its ``sloth_window``, as Sloth's do (queries
+  filtering on them only change the metric name).  This depends on the input, not on the alert
+  shape, so switching ``--alert-shape`` never changes a series' identity (the period ratio
+  keeps its 30 days of history).
 
 obskit's labels are added, never replacing Sloth's: ``severity`` only when the spec sets none,
 and the ``obskit_*`` ids every obskit series carries.  The rewrite works on whatever group
@@ -59,23 +62,25 @@ def with_alert_shape(services: Sequence[Service], shape: AlertShape) -> list[Ser
 
 
 def sloth_shaped(service: Service, groups: Sequence[RuleGroup]) -> list[RuleGroup]:
-    """``groups`` with the rules of every Sloth-shaped SLO of ``service`` rewritten."""
+    """``groups`` with Sloth's labels on Sloth input's recordings and Sloth-shaped alerts."""
+    labelled = {slo.id: slo for slo in service.slos if slo.origin == "sloth"}
     shaped = {slo.id: slo for slo in service.slos if slo.alerting.shape == "sloth"}
-    if not shaped:
+    if not labelled and not shaped:
         return list(groups)
     done: set[str] = set()
     out = []
     for group in groups:
         rules: list[Rule] = []
         for rule in group.rules:
-            slo = shaped.get(dict(rule.labels).get(c.SLO_LABEL_ID, ""))
-            if slo is None:
+            slo_id = dict(rule.labels).get(c.SLO_LABEL_ID, "")
+            if rule.record is not None:
+                slo = labelled.get(slo_id)
+                rules.append(rule if slo is None else _with_sloth_labels(rule, slo))
+            elif slo_id not in shaped:
                 rules.append(rule)
-            elif rule.record is not None:
-                rules.append(_with_sloth_labels(rule, slo))
-            elif slo.id not in done:  # the SLO's first alert: all of its Sloth alerts here
-                done.add(slo.id)
-                rules.extend(sloth_alerts(slo))
+            elif slo_id not in done:  # the SLO's first alert: all of its Sloth alerts here
+                done.add(slo_id)
+                rules.extend(sloth_alerts(shaped[slo_id]))
         out.append(dataclasses.replace(group, rules=tuple(rules)))
     return out
 
@@ -116,9 +121,12 @@ def _pair(slo: SLO, tier: AlertTier, sel: str) -> str:
     threshold = f"({fmt_number(tier.burn_rate)} * {fmt_number(slo.error_budget)})"
     short = f"{c.error_ratio_rule(tier.short_window)}{sel}"
     long = f"{c.error_ratio_rule(tier.long_window)}{sel}"
+    # Sloth's alert inherits `sloth_window` (the short window of the pair that fired first) from
+    # its ratio series; label_replace sets the same value whatever the recordings carry.
+    window = c.SLOTH_LABEL_WINDOW
     pair = (
-        f"    ({short} > {threshold})\n"
-        f"    and ignoring ({c.SLOTH_LABEL_WINDOW})\n"
+        f'    label_replace({short} > {threshold}, "{window}", "{tier.short_window}", "", "")\n'
+        f"    and ignoring ({window})\n"
         f"    ({long} > {threshold})"
     )
     if slo.alerting.min_events > 0 and slo.sli.error_query is not None:
@@ -146,6 +154,7 @@ def _alert(slo: SLO, severity: Severity, tiers: list[AlertTier]) -> Rule:
         **(alerting.page_labels if page else alerting.ticket_labels),
     }
     labels.setdefault(c.ALERT_LABEL_SEVERITY, severity)
+    labels.update(_sloth_ids(slo))  # what Sloth's alerts inherit from its recorded series
     labels[c.SLO_LABEL_SERVICE] = slo.service
     labels[c.SLO_LABEL_SLO] = slo.name
     labels[c.SLO_LABEL_ID] = slo.id
