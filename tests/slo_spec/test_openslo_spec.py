@@ -248,3 +248,80 @@ def test_slos_of_one_service_merge_across_files(tmp_path: Path) -> None:
         "b.yaml:1: metadata.name: duplicate SLO name 'search-availability' in service "
         "'search': also defined at a.yaml:1"
     ]
+
+
+#: Shaped like the specification's examples/budgeting-method files: a thresholdMetric SLO with
+#: an empty metricSource spec and an empty alertPolicies, and a RatioTimeslices ratio SLO.
+THRESHOLD_EXAMPLE = """\
+apiVersion: openslo/v1
+kind: SLO
+metadata:
+  name: basket-latency
+  displayName: Basket latency
+spec:
+  description: Adding to the basket never takes more than 300ms.
+  service: shop
+  indicator:
+    metadata:
+      name: basket-latency
+    spec:
+      thresholdMetric:
+        metricSource:
+          type: Prometheus
+          spec:
+  timeWindow:
+    - duration: 2w
+      isRolling: true
+  budgetingMethod: Occurrences
+  objectives:
+    - displayName: Fast enough
+      op: lt
+      value: 300
+      target: 0.99
+  alertPolicies:
+---
+apiVersion: openslo/v1
+kind: SLO
+metadata:
+  name: home-availability
+spec:
+  service: shop
+  indicator:
+    metadata:
+      name: home-responses
+    spec:
+      ratioMetric:
+        good:
+          metricSource:
+            type: Prometheus
+            spec:
+              query: sum(rate(home_requests_total{code=~"2.."}[{{.window}}]))
+        total:
+          metricSource:
+            type: Prometheus
+            spec:
+              query: sum(rate(home_requests_total[{{.window}}]))
+  timeWindow:
+    - duration: 2w
+      isRolling: true
+  budgetingMethod: RatioTimeslices
+  objectives:
+    - displayName: Good
+      op: gt
+      timeSliceWindow: 1m
+      target: 0.99
+"""
+
+
+def test_specification_example_shapes_are_refused_as_not_supported(tmp_path: Path) -> None:
+    """Each refusal of the specification's example shapes says "not supported", none "unknown"."""
+    errors = _errors(tmp_path, THRESHOLD_EXAMPLE)
+    assert [e.split(": ")[1] for e in errors] == [
+        "spec.indicator.spec.thresholdMetric",
+        "spec.objectives[0].op",
+        "spec.objectives[0].value",
+        "spec.budgetingMethod",
+        "spec.objectives[0].op",
+        "spec.objectives[0].timeSliceWindow",
+    ]
+    assert all(": not supported: " in e for e in errors), errors
