@@ -239,3 +239,45 @@ def test_info_labels_and_interval_are_noted_in_the_header(tmp_path: Path) -> Non
     head = files["rules/cart.yaml"].split("groups:")[0]
     assert "# Note: SLO cart/requests-availability: Sloth's infoLabels is ignored" in head
     assert "# Note: SLO cart/requests-availability: Sloth's interval is ignored" in head
+
+
+def test_sloth_alert_windows_kind_is_not_supported(tmp_path: Path) -> None:
+    """Sloth's AlertWindows objects (examples/windows/) are named and refused, not misread."""
+    text = (
+        "apiVersion: sloth.slok.dev/v1\nkind: AlertWindows\nspec:\n  sloPeriod: 7d\n"
+        "  page:\n    quick: {errorBudgetPercent: 8, shortWindow: 5m, longWindow: 1h}\n"
+    )
+    (error,) = _errors(tmp_path, {"windows.yaml": text})
+    assert error.startswith("windows.yaml:2: kind: not supported: Sloth's AlertWindows")
+
+
+def test_both_alerts_disabled_builds_recordings_only(tmp_path: Path) -> None:
+    """Sloth's no-alerts shape: page and ticket disabled, multi-line queries; no alert rule."""
+    text = """\
+    version: "prometheus/v1"
+    service: "tills"
+    labels:
+      owner: "retail"
+    slos:
+      - name: "http-availability"
+        objective: 99.99
+        sli:
+          events:
+            error_query: |
+              sum(
+                rate(http_requests_total{job="tills", code=~"(5..|429)"}[{{.window}}])
+              )
+            total_query: |
+              sum(
+                rate(http_requests_total{job="tills"}[{{.window}}])
+              )
+        alerting:
+          page_alert:
+            disable: true
+          ticket_alert:
+            disable: true
+    """
+    _write(tmp_path, {"tills.yaml": text})
+    rules = build_files(load_paths([tmp_path]), "prometheus")["rules/tills.yaml"]
+    assert "- alert:" not in rules
+    assert "record: obskit_slo:error_budget_remaining:ratio" in rules

@@ -113,7 +113,16 @@ def load_sloth(doc: Document) -> Service | None:
     if "apiVersion" in doc.data:
         if doc.mapping((), _CRD_KEYS, required=("spec",)) is None:
             return None
-        if doc.get(("kind",)) != _CRD_KIND:
+        kind = doc.get(("kind",))
+        if kind == "AlertWindows":
+            doc.error(
+                ("kind",),
+                "not supported: Sloth's AlertWindows (custom SLO periods and windows for "
+                "--slo-period-windows-path); obskit uses the SRE Workbook's windows scaled to "
+                "each SLO's period (native specs set `period:`); keep this file out of the build",
+            )
+            return None
+        if kind != _CRD_KIND:
             doc.error(("kind",), f"must be {_CRD_KIND} for apiVersion {SLOTH_CRD_API}")
             return None
         base, form = ("spec",), CRD
