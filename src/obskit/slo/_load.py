@@ -10,6 +10,7 @@ from obskit.slo._errors import SpecError, SpecErrors
 from obskit.slo._model import SLO, Service, Source
 from obskit.slo._native import load_native
 from obskit.slo._openslo import OpenSLOIndex, load_openslo, openslo_kind
+from obskit.slo._pyrra import PYRRA_API, load_pyrra
 from obskit.slo._sloth import SLOTH_CRD_API, SLOTH_VERSION, load_sloth
 from obskit.slo._yaml import Document, load_documents
 
@@ -22,7 +23,8 @@ def load_paths(paths: Sequence[str | os.PathLike[str]]) -> list[Service]:
     """Load every spec under ``paths`` (files, or folders searched recursively).
 
     Folders contribute their ``*.yaml``/``*.yml`` files in sorted order; the format of each
-    YAML document is detected on its own (native, Sloth ``prometheus/v1``, OpenSLO v1).
+    YAML document is detected on its own (native, Sloth ``prometheus/v1``, OpenSLO v1, Pyrra
+    ``pyrra.dev/v1alpha1``).
 
     Returns:
         The services sorted by name, each with its SLOs in file order.
@@ -94,9 +96,12 @@ def _format(doc: Document) -> str | None:
             return "openslo"
         if api == SLOTH_CRD_API:
             return "sloth"
+        if api == PYRRA_API:
+            return "pyrra"
         doc.error(
             ("apiVersion",),
-            f"unsupported apiVersion {api!r}: obskit reads openslo/v1 and {SLOTH_CRD_API}",
+            f"unsupported apiVersion {api!r}: obskit reads openslo/v1, {SLOTH_CRD_API} "
+            f"and {PYRRA_API}",
         )
         return None
     version = data.get("version")
@@ -114,43 +119,51 @@ def _translate(docs: list[Document], errors: list[SpecError]) -> list[Service]:
     for doc, fmt in zip(docs, formats, strict=True):
         if fmt == "openslo":
             index.add(doc)
-    # Each unit is (service, document it came from, may merge with units of the same file).
-    units: list[tuple[Service, Document, bool]] = []
+    # Each unit is (service, document it came from, merge key): units with the same service
+    # name and the same non-empty key merge (OpenSLO: SLO documents of one file; Pyrra: one
+    # object per SLO, so a service's objects may sit in any number of files).
+    units: list[tuple[Service, Document, str]] = []
     for doc, fmt in zip(docs, formats, strict=True):
         if fmt == "native":
             service = load_native(doc)
             if service is not None:
-                units.append((service, doc, False))
+                units.append((service, doc, ""))
         elif fmt == "sloth":
             service = load_sloth(doc)
             if service is not None:
-                units.append((service, doc, False))
+                units.append((service, doc, ""))
         elif fmt == "openslo" and openslo_kind(doc) == "SLO":
             service = load_openslo(doc, index)
             if service is not None:
-                units.append((service, doc, True))
+                units.append((service, doc, f"openslo:{doc.path}"))
+        elif fmt == "pyrra":
+            service = load_pyrra(doc)
+            if service is not None:
+                units.append((service, doc, "pyrra"))
     index.check_all()
     for doc in docs:  # after translation: OpenSLO SLIs are checked when an SLO uses them
         errors.extend(doc.errors)
     return _merge(units, errors)
 
 
-def _merge(units: list[tuple[Service, Document, bool]], errors: list[SpecError]) -> list[Service]:
-    """One service per name: OpenSLO SLO documents of one file group into one service."""
-    by_name: dict[str, tuple[Service, Document, bool]] = {}
-    for service, doc, mergeable in units:
+def _merge(units: list[tuple[Service, Document, str]], errors: list[SpecError]) -> list[Service]:
+    """One service per name: one-SLO documents (OpenSLO, Pyrra) group into one service."""
+    by_name: dict[str, tuple[Service, Document, str]] = {}
+    for service, doc, merge_key in units:
         first = by_name.get(service.name)
         if first is None:
-            by_name[service.name] = (service, doc, mergeable)
+            by_name[service.name] = (service, doc, merge_key)
             continue
-        other, other_doc, other_mergeable = first
-        if mergeable and other_mergeable and other_doc.path == doc.path:
-            merged = _merge_openslo(other, service, errors)
-            by_name[service.name] = (merged, other_doc, True)
+        other, other_doc, other_key = first
+        if merge_key and merge_key == other_key:
+            merged = _merge_slos(other, service, errors)
+            by_name[service.name] = (merged, other_doc, merge_key)
             continue
         where = f"{other.source.path}:{other.source.line}"
         # OpenSLO documents and the Sloth CRD name the service under `spec`.
         key: tuple[str, ...] = ("service",) if "service" in doc.data else ("spec", "service")
+        if doc.data.get("apiVersion") == PYRRA_API:
+            key = ("metadata", "name")
         errors.append(
             SpecError(
                 doc.path,
@@ -162,7 +175,7 @@ def _merge(units: list[tuple[Service, Document, bool]], errors: list[SpecError])
     return [unit[0] for unit in by_name.values()]
 
 
-def _merge_openslo(first: Service, second: Service, errors: list[SpecError]) -> Service:
+def _merge_slos(first: Service, second: Service, errors: list[SpecError]) -> Service:
     slos: list[SLO] = list(first.slos)
     names = {slo.name: slo for slo in slos}
     for slo in second.slos:
@@ -173,7 +186,7 @@ def _merge_openslo(first: Service, second: Service, errors: list[SpecError]) -> 
                     slo.source.line,
                     "metadata.name",
                     f"duplicate SLO name {slo.name!r} in service {slo.service!r} "
-                    f"(first defined at line {names[slo.name].source.line})",
+                    f"(first defined at {_where(names[slo.name], slo)})",
                 )
             )
         else:
@@ -185,3 +198,10 @@ def _merge_openslo(first: Service, second: Service, errors: list[SpecError]) -> 
         selector=first.selector,
         labels=dict(first.labels),
     )
+
+
+def _where(first: SLO, second: SLO) -> str:
+    """Where ``first`` was defined, as seen from ``second``'s file (line only if the same)."""
+    if first.source.path == second.source.path:
+        return f"line {first.source.line}"
+    return f"{first.source.path}:{first.source.line}"
