@@ -184,7 +184,7 @@ def test_openslo_unknown_kind_and_version(tmp_path: Path) -> None:
         "f.yaml:2: kind: unsupported OpenSLO kind 'Budget': use one of SLO, SLI, Service, "
         "DataSource, AlertPolicy, AlertCondition, AlertNotificationTarget",
         "f.yaml:4: apiVersion: unsupported apiVersion 'openslo/v2alpha': obskit reads "
-        "openslo/v1 and sloth.slok.dev/v1",
+        "openslo/v1, sloth.slok.dev/v1 and pyrra.dev/v1alpha1",
     ]
 
 

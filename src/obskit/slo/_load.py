@@ -11,6 +11,7 @@ from obskit.slo._errors import SpecError, SpecErrors
 from obskit.slo._model import SLO, Service, Source
 from obskit.slo._native import load_native
 from obskit.slo._openslo import OpenSLOIndex, load_openslo, openslo_kind
+from obskit.slo._pyrra import PYRRA_API, load_pyrra
 from obskit.slo._sloth import SLOTH_CRD_API, SLOTH_VERSION, load_sloth
 from obskit.slo._yaml import Document, load_documents
 
@@ -23,7 +24,8 @@ def load_paths(paths: Sequence[str | os.PathLike[str]]) -> list[Service]:
     """Load every spec under ``paths`` (files, or folders searched recursively).
 
     Folders contribute their ``*.yaml``/``*.yml`` files in sorted order; the format of each
-    YAML document is detected on its own (native, Sloth ``prometheus/v1``, OpenSLO v1).
+    YAML document is detected on its own (native, Sloth ``prometheus/v1``, OpenSLO v1, Pyrra
+    ``pyrra.dev/v1alpha1``).
 
     Returns:
         The services sorted by name, each with its SLOs in file order.
@@ -108,9 +110,12 @@ def _format(doc: Document) -> str | None:
             return "openslo"
         if api == SLOTH_CRD_API:
             return "sloth"
+        if api == PYRRA_API:
+            return "pyrra"
         doc.error(
             ("apiVersion",),
-            f"unsupported apiVersion {api!r}: obskit reads openslo/v1 and {SLOTH_CRD_API}",
+            f"unsupported apiVersion {api!r}: obskit reads openslo/v1, {SLOTH_CRD_API} "
+            f"and {PYRRA_API}",
         )
         return None
     version = data.get("version")
@@ -138,6 +143,8 @@ def _translate(docs: list[Document], errors: list[SpecError]) -> list[Service]:
             service = load_sloth(doc)
         elif fmt == "openslo" and openslo_kind(doc) == "SLO":
             service = load_openslo(doc, index)
+        elif fmt == "pyrra":
+            service = load_pyrra(doc)
         if service is not None and fmt is not None:
             units.append((service, doc, fmt))
     index.check_all()
@@ -147,12 +154,13 @@ def _translate(docs: list[Document], errors: list[SpecError]) -> list[Service]:
 
 
 #: Formats whose documents may share a service: Sloth builds each file on its own, so a service
-#: split over several Sloth files is one service; OpenSLO SLOs name their service one by one.
-_MERGEABLE: Final = ("sloth", "openslo")
+#: split over several Sloth files is one service; OpenSLO SLOs name their service one by one, and
+#: so do Pyrra objects (one object per SLO, a service's objects in any number of files).
+_MERGEABLE: Final = ("sloth", "openslo", "pyrra")
 
 
 def _merge(units: list[tuple[Service, Document, str]], errors: list[SpecError]) -> list[Service]:
-    """One service per name: Sloth documents of one service, or OpenSLO SLOs, merge."""
+    """One service per name: Sloth documents of one service, OpenSLO SLOs or Pyrra objects merge."""
     by_name: dict[str, tuple[Service, Document, str]] = {}
     for service, doc, fmt in units:
         first = by_name.get(service.name)
@@ -166,6 +174,8 @@ def _merge(units: list[tuple[Service, Document, str]], errors: list[SpecError]) 
         where = f"{other.source.path}:{other.source.line}"
         # OpenSLO documents and the Sloth CRD name the service under `spec`.
         key: tuple[str, ...] = ("service",) if "service" in doc.data else ("spec", "service")
+        if doc.data.get("apiVersion") == PYRRA_API:
+            key = ("metadata", "name")
         errors.append(
             SpecError(
                 doc.path,
@@ -215,3 +225,10 @@ def _merge_slos(first: Service, second: Service, doc: Document, errors: list[Spe
         selector=first.selector,
         labels=labels,
     )
+
+
+def _where(first: SLO, second: SLO) -> str:
+    """Where ``first`` was defined, as seen from ``second``'s file (line only if the same)."""
+    if first.source.path == second.source.path:
+        return f"line {first.source.line}"
+    return f"{first.source.path}:{first.source.line}"
