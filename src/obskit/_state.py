@@ -108,7 +108,7 @@ def finish_request(
             attributes["http.response.status_code"] = status
             name = None
             if route != c.UNMATCHED_ROUTE:
-                name = f"{raw_method} {route}"
+                name = f"{c.SPAN_METHOD_OTHER if method == c.METHOD_OTHER else method} {route}"
                 attributes["http.route"] = route
             if exc is not None:
                 span.record_exception(exc)
