@@ -50,7 +50,7 @@ _OPAQUE: Final = (BaseException, type, ModuleType, Enum, FunctionType, MethodTyp
 #: ``&``/``;``-separated ``name=value`` parameters (query strings; ``;`` parameters in paths).
 _SEPARATORS: Final = re.compile(r"([&;])")
 _PATH_PARAM: Final = re.compile(r"([;?&])([^;?&/=]*)=([^;?&/]*)")
-_BRACKETS: Final = re.compile(r"[\[\]]+")
+_BRACKETS: Final = re.compile(r"[\[\]\s]+")
 
 
 def _compile(patterns: Iterable[str | re.Pattern[str]]) -> tuple[re.Pattern[str], ...]:
@@ -153,14 +153,23 @@ class Redactor:
 
     def _convert(self, value: Any, kind: type, deeper: int, budget: _Budget) -> Any:
         if kind is dict or isinstance(value, Mapping):
-            return {
-                k: REDACTED if self._key_is_secret(k) else self._walk(v, deeper, budget)
-                for k, v in value.items()
-            }
+            mapping: dict[Any, Any] = {}
+            for k, v in value.items():
+                if budget.left <= 0:
+                    mapping[TRUNCATED] = len(value) - len(mapping)  # entries left out
+                    break
+                mapping[k] = REDACTED if self._key_is_secret(k) else self._walk(v, deeper, budget)
+            return mapping
         if kind is tuple and len(value) == 2 and self._key_is_secret(value[0]):
             return [value[0], REDACTED]  # a (key, value) pair: headers, parse_qsl(), items()
         if isinstance(value, (list, tuple, set, frozenset)):
-            return [self._walk(v, deeper, budget) for v in value]
+            items = []
+            for v in value:
+                if budget.left <= 0:
+                    items.append(TRUNCATED)
+                    break
+                items.append(self._walk(v, deeper, budget))
+            return items
         if isinstance(value, _OPAQUE):
             return value
         try:
@@ -193,7 +202,7 @@ class Redactor:
             if "%" not in name and "+" not in name:
                 break
             name = unquote_plus(name)
-        if "[" in name or "]" in name:
+        if "[" in name or "]" in name or " " in name:
             parts = [p for p in _BRACKETS.split(name) if p]
             while len(parts) > 1 and parts[-1].isdigit():
                 parts.pop()  # user[password][0]: the index is not the name
@@ -237,7 +246,8 @@ class _Budget:
 
 
 def _type_name(value: object) -> str:
-    return str(type(value).__qualname__)
+    """The class's qualified name, without the ``<locals>`` of a class defined in a function."""
+    return str(type(value).__qualname__).rpartition("<locals>.")[2]
 
 
 def _field_names(value: Any, kind: type) -> list[tuple[str, Any]] | None:
