@@ -60,13 +60,14 @@ def _compile(patterns: Iterable[str | re.Pattern[str]]) -> tuple[re.Pattern[str]
 class Redactor:
     """Decides which keys are secret and replaces their values (and pattern matches)."""
 
-    __slots__ = ("_cache", "_keys", "patterns")
+    __slots__ = ("_cache", "_keys", "_params", "patterns")
 
     def __init__(
         self, keys: frozenset[str], patterns: Iterable[str | re.Pattern[str]] = ()
     ) -> None:
         self._keys = keys
         self._cache: dict[str, bool] = {}
+        self._params: dict[str, bool] = {}
         #: The user's value patterns (``redact_patterns``): matches in strings are replaced.
         self.patterns = _compile(patterns)
 
@@ -197,7 +198,17 @@ class Redactor:
 
     def param_is_secret(self, name: str) -> bool:
         """Whether a URL parameter name names a secret, decoded as a server would decode it:
-        percent-escapes and ``+`` (``api%5Fkey``), brackets (``user[password]``, ``token[]``)."""
+        percent-escapes and ``+`` (``api%5Fkey``), brackets (``user[password]``, ``token[]``).
+        Cached per raw name (the hot path is one dict lookup)."""
+        hit = self._params.get(name)
+        if hit is not None:
+            return hit
+        secret = self._param_is_secret(name)
+        if len(self._params) < _CACHE_MAX:
+            self._params[name] = secret
+        return secret
+
+    def _param_is_secret(self, name: str) -> bool:
         for _ in range(3):  # doubly encoded names too
             if "%" not in name and "+" not in name:
                 break
@@ -214,12 +225,30 @@ class Redactor:
         separators, names decoded as :meth:`param_is_secret` says)."""
         if not query:
             return query
-        parts = _SEPARATORS.split(query)
-        for i in range(0, len(parts), 2):
+        params = self._params
+        for pair in query.split("&"):  # the usual case: no secret, no ``;``: the query itself
+            name, sep, _value = pair.partition("=")
+            if sep:
+                secret = params.get(name)
+                if secret or (secret is None and self.param_is_secret(name)):
+                    break
+        else:
+            if ";" not in query:
+                return self.scrub(query) if self.patterns else query
+        if ";" in query:
+            parts = _SEPARATORS.split(query)  # separators kept at odd indexes
+            step = 2
+        else:
+            parts = query.split("&")
+            step = 1
+        changed = False
+        is_secret = self.param_is_secret
+        for i in range(0, len(parts), step):
             name, sep, _value = parts[i].partition("=")
-            if sep and self.param_is_secret(name):
+            if sep and is_secret(name):
                 parts[i] = f"{name}={REDACTED}"
-        out = "".join(parts)
+                changed = True
+        out = ("".join(parts) if step == 2 else "&".join(parts)) if changed else query
         return self.scrub(out) if self.patterns else out
 
     def redact_path(self, path: str) -> str:

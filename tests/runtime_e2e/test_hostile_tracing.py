@@ -295,3 +295,31 @@ def test_requests_after_shutdown_warn_once(tmp_path: Path, otlp_receiver: OtlpRe
         assert not [k for k in _REQUEST_KEYS if k in warning], warning
         svc.wait_records(lambda r: r.get("path") == "/bound/4", what="last access line")
         assert len(_warnings(svc, AFTER_SHUTDOWN)) == 1
+
+
+def test_user_patterns_reach_free_text(tmp_path: Path, otlp_receiver: OtlpReceiver) -> None:
+    """``OBSKIT_REDACT_PATTERNS`` (the user's hook): a secret recognisable by its shape is
+    redacted where no key names it — the message, a harmless key's value, the exception's message
+    and traceback, the span's ``url.query`` — and nowhere in the output."""
+    key = "sk_live_" + SECRET + "Abc123"
+    with run_service(
+        HOSTILE_UVICORN,
+        otlp_endpoint=otlp_receiver.endpoint,
+        tmp_dir=tmp_path,
+        extra_env={"OBSKIT_REDACT_PATTERNS": r"sk_live_\w+ ghp_\w{36}"},
+    ) as svc:
+        parent = new_traceparent()
+        with svc.client() as client:
+            response = client.get(
+                "/free-text", params={"key": key}, headers={"traceparent": parent.header}
+            )
+        assert response.status_code == 200
+        svc.access_line(trace_id=parent.trace_id)
+        [message] = svc.wait_records(lambda r: r.get("event") == "charging with [REDACTED]")
+        assert message["note"] == "the key was [REDACTED]"
+        [failure] = svc.wait_records(lambda r: r.get("event") == "charge failed")
+        assert failure["exception"]["message"] == "card rejected for [REDACTED]"
+        assert "card rejected for [REDACTED]" in failure["exception"]["traceback"]
+        [span] = otlp_receiver.wait_for_trace(parent.trace_id, timeout=15)
+        assert span.attributes["url.query"] == "key=[REDACTED]"
+        assert not [line.text for line in svc.proc.lines if SECRET in line.text]

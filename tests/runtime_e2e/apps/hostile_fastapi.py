@@ -60,3 +60,14 @@ def stop_obskit() -> dict[str, bool]:
     """What a lifespan handler or a signal hook might do too early."""
     obskit.shutdown()
     return {"ok": True}
+
+
+@app.get("/free-text")
+async def free_text(key: str) -> dict[str, bool]:
+    """A secret in free text: the message, a value under a harmless key, an exception."""
+    slog.info(f"charging with {key}", note=f"the key was {key}")
+    try:
+        raise ValueError(f"card rejected for {key}")
+    except ValueError:
+        slog.exception("charge failed")
+    return {"ok": True}
