@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from tests.runtime_e2e._secrets import SECRET
 from tests.runtime_e2e._service import Kind, Service, run_service
@@ -246,16 +247,22 @@ def test_spans_dropped_warning_carries_no_request_context(tmp_path: Path) -> Non
 def test_low_attribute_count_limit_keeps_server_attributes(
     tmp_path: Path, otlp_receiver: OtlpReceiver
 ) -> None:
-    """``OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT=3`` and a handler setting 6 attributes, 5 requests: every
+    """``OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT=3`` and a handler setting 7 attributes, 5 requests: every
     span keeps method, path, scheme, route and status; the handler's 3 newest attributes are kept;
-    one JSON warning names the limit (not one SDK line per request)."""
+    one JSON warning names the limit (not one SDK line per request). With a value-length limit
+    too, values are cut as the specification says and the SDK's truncation warning (every
+    request: the user agent is longer) comes out once."""
     with run_service(
         HOSTILE_UVICORN,
         otlp_endpoint=otlp_receiver.endpoint,
         tmp_dir=tmp_path,
-        extra_env={"OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT": "3"},
+        extra_env={
+            "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT": "3",
+            "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT": "12",
+        },
     ) as svc:
         parents = [new_traceparent() for _ in range(5)]
+        svc_user_agent = f"python-httpx/{httpx.__version__}"
         with svc.client() as client:
             for parent in parents:
                 assert client.get("/many", headers={"traceparent": parent.header}).is_success
@@ -266,6 +273,7 @@ def test_low_attribute_count_limit_keeps_server_attributes(
             assert attrs["http.request.method"] == "GET"
             assert attrs["url.path"] == "/many"
             assert attrs["url.scheme"] == "http"
+            assert attrs["user_agent.original"] == svc_user_agent[:12]
             assert attrs["http.route"] == "/many"
             assert attrs["http.response.status_code"] == 200
             assert sorted(k for k in attrs if k.startswith("app.")) == [
@@ -278,6 +286,13 @@ def test_low_attribute_count_limit_keeps_server_attributes(
         assert not [k for k in _REQUEST_KEYS if k in warning], warning
         assert len(_warnings(svc, ATTRIBUTE_LIMIT)) == 1
         assert not [line.text for line in svc.proc.lines if "Attributes dict is full" in line.text]
+        truncating = [r for r in svc.records() if "exceeds max length" in str(r.get("event"))]
+        assert len(truncating) == 1, truncating
+        assert not [
+            line.text
+            for line in svc.proc.lines
+            if "exceeds max length" in line.text and not line.text.startswith("{")
+        ]
 
 
 def test_requests_after_shutdown_warn_once(tmp_path: Path, otlp_receiver: OtlpReceiver) -> None:

@@ -50,6 +50,7 @@ async def bound(n: int) -> dict[str, int]:
 async def many() -> dict[str, bool]:
     """Sets more attributes than a low ``OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT`` allows."""
     span = trace.get_current_span()
+    span.set_attribute("app.note", "n" * 40)  # over a low value-length limit
     for i in range(6):
         span.set_attribute(f"app.attr{i}", i)
     return {"ok": True}
