@@ -276,7 +276,10 @@ class _Budget:
 
 def _type_name(value: object) -> str:
     """The class's qualified name, without the ``<locals>`` of a class defined in a function."""
-    return str(type(value).__qualname__).rpartition("<locals>.")[2]
+    try:
+        return str(type(value).__qualname__).rpartition("<locals>.")[2]
+    except Exception:  # a metaclass that hides even this
+        return "?"
 
 
 def _field_names(value: Any, kind: type) -> list[tuple[str, Any]] | None:
