@@ -62,6 +62,7 @@ __all__ = [
     "SLO_LABEL_SLO",
     "SLO_LABEL_WINDOW",
     "SPANS_DROPPED",
+    "SPAN_METHOD_OTHER",
     "STANDARD_METHODS",
     "TARGET_INFO",
     "TARGET_INFO_LABEL_ENVIRONMENT",
@@ -102,6 +103,10 @@ METHOD_OTHER: Final = "_OTHER"
 STANDARD_METHODS: Final = frozenset(
     {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"}
 )
+#: The ``{method}`` of a server span's name when ``http.request.method`` is
+#: :data:`METHOD_OTHER` (``HTTP`` or ``HTTP {route}``, as the HTTP span conventions say); the
+#: method as received is kept in ``http.request.method_original``.
+SPAN_METHOD_OTHER: Final = "HTTP"
 
 #: Paths the runtime does not measure by default (probes and the scrape itself).
 DEFAULT_EXCLUDED_PATHS: Final = ("/metrics", "/health", "/healthz", "/livez", "/readyz", "/ping")
