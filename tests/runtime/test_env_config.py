@@ -1,4 +1,4 @@
-"""The configuration rule: every bad variable gives one JSON warning naming it, and the service runs.
+"""The configuration rule: each bad variable gives one JSON warning naming it; the service runs.
 
 Each case starts a fresh interpreter (the SDK reads several variables when it is imported) that
 calls ``obskit.init()``, records an operation (a span, exported to a closed port) and shuts down;

@@ -15,7 +15,7 @@ from opentelemetry.sdk.trace.export import SpanExportResult
 from obskit import _envcheck, _tracing
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from tests.support import BlackHole  # noqa: E402
+from tests.support import BlackHole
 
 #: Read as seconds (the SDK's unit) this would hold the export thread for 6 minutes.
 _TIMEOUT_MS = 400

@@ -1,6 +1,7 @@
 """``OTEL_PYTHON_EXCLUDED_URLS`` / ``OTEL_PYTHON_<FRAMEWORK>_EXCLUDED_URLS`` on real servers: as
 with the OpenTelemetry instrumentations, an excluded URL gets no span and no metric (and, like
-``OBSKIT_EXCLUDED_PATHS``, no access line); the framework's own variable replaces the generic one."""
+``OBSKIT_EXCLUDED_PATHS``, no access line); a framework's own variable replaces the generic one.
+"""
 
 from __future__ import annotations
 
