@@ -172,9 +172,12 @@ def init(
     environment, then the default); the standard ``OTEL_*`` variables are honoured. See
     ``docs/runtime.md`` for the list. A second call changes nothing and warns once.
 
+    A bad *variable* value gives one JSON warning naming it and the default used
+    (``obskit._envcheck``: the configuration rule); the service always starts.
+
     Raises:
         TypeError: an unknown option.
-        ValueError: an invalid option value (the message names the option and its variable).
+        ValueError: an invalid keyword-argument value (the message names the option).
     """
     global _warned_twice, _atexit_registered
     with _lock:
