@@ -62,6 +62,8 @@ _SPAN_LIMITS: Final = (
 # W3C Baggage-like ``key=value`` list members, as the SDK's header parser accepts them.
 _HEADER_KEY: Final = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _GRPC_PORT: Final = 4317
+#: A timeout below this is reported (as given, but probably meant as seconds).
+_SHORT_TIMEOUT_MS: Final = 50
 _HTTP_PORT: Final = 4318
 
 
@@ -245,6 +247,14 @@ def _endpoint(env: Env, name: str) -> Problem | None:
         return _drop(env, name, "not an http:// or https:// URL with a host",
                      f"{NO_EXPORT} (spans are still made: their ids are in the logs)")  # fmt: skip
     protocol = _protocol(env)
+    if (
+        name == "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+        and protocol != "grpc"
+        and parts.path in ("", "/")
+    ):
+        return Problem(name, value, "no path: this variable is the full URL (usually ending in "
+                       "/v1/traces); OTEL_EXPORTER_OTLP_ENDPOINT is the base URL",
+                       "the endpoint as given")  # fmt: skip
     if protocol == "grpc" and port == _HTTP_PORT:
         return Problem(name, value, "port 4318 is OTLP/HTTP's port but the protocol is grpc "
                        "(OTLP/gRPC listens on 4317)", "the endpoint as given")  # fmt: skip
@@ -270,10 +280,14 @@ def _timeout(env: Env, name: str) -> Problem | None:
         ms = float(value)
     except ValueError:
         ms = -1.0
-    if ms > 0 and ms == ms and ms != float("inf"):
-        return None
-    return _drop(env, name, "expected a positive number of milliseconds",
-                 f"{DEFAULT_TIMEOUT_MS} ms")  # fmt: skip
+    if not (ms > 0 and ms == ms and ms != float("inf")):
+        return _drop(env, name, "expected a positive number of milliseconds",
+                     f"{DEFAULT_TIMEOUT_MS} ms")  # fmt: skip
+    if ms < _SHORT_TIMEOUT_MS:
+        # Valid, but most likely seconds written for the Python SDK: say so, use it as given.
+        return Problem(name, value, f"under {_SHORT_TIMEOUT_MS} ms: the unit is milliseconds "
+                       "(OpenTelemetry specification), not seconds", f"{value} ms")  # fmt: skip
+    return None
 
 
 def export_timeout_s(env: Env | None = None) -> float:
