@@ -81,9 +81,13 @@ class ObskitASGI:
     """Instrument an ASGI application (idempotent; nested instances pass through)."""
 
     __slots__ = ("__dict__", "app")
+    #: Which ``OTEL_PYTHON_<FRAMEWORK>_EXCLUDED_URLS`` applies (``""``: the generic one only).
+    framework = ""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, framework: str = "") -> None:
         self.app = app
+        if framework:
+            self.framework = framework
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -104,7 +108,11 @@ class ObskitASGI:
             return
         st = _state.STATE
         path: str = scope["path"]
-        if st is None or st.is_excluded(path):
+        if (
+            st is None
+            or st.is_excluded(path)
+            or (st.excluded_urls is not None and st.excluded_urls.asgi(self.framework, scope))
+        ):
             await self.app(scope, receive, send)
             return
         start = perf_counter()
@@ -142,7 +150,10 @@ class ObskitASGI:
             found: dict[str, str] = {}
             for key, value in scope["headers"]:
                 if key in _WANTED:
-                    found[key.decode("latin-1")] = value.decode("latin-1")
+                    name, text = key.decode("latin-1"), value.decode("latin-1")
+                    # A repeated field is one comma-joined list, in order (RFC 9110 5.3; W3C
+                    # Trace Context for tracestate), as WSGI servers already hand it over.
+                    found[name] = found[name] + "," + text if name in found else text
             parent = None
             if "traceparent" in found or "baggage" in found:
                 parent = st.propagator.extract(found)

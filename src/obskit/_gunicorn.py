@@ -30,7 +30,8 @@ class GunicornLogger(Logger):  # type: ignore[misc]
         if st is not None:  # --preload: init() already ran in this process
             _logs.bridge_stdlib(st.pipeline)
             return
-        config = resolve({"metrics_port": 0})
+        # A bad variable falls back to its default here; each worker's init() reports it.
+        config = resolve({"metrics_port": 0}, problems=[])
         pipeline = _logs.LogPipeline(config, Redactor.from_config(config))
         _logs.configure_structlog(pipeline)
         _logs.bridge_stdlib(pipeline)

@@ -495,7 +495,7 @@ class LogHandler(BridgeHandler):
         from obskit._config import resolve
         from obskit._redact import Redactor
 
-        config = resolve({"metrics_port": 0})
+        config = resolve({"metrics_port": 0}, problems=[])  # bad variables: see init()
         super().__init__(LogPipeline(config, Redactor.from_config(config)))
         self.setLevel(level)
 

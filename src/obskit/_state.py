@@ -45,6 +45,8 @@ class State:
     extras: dict[str, Any] = field(default_factory=dict)
     #: Lean server spans for ``tracer`` (``obskit._span.ServerSpans``); None: ``tracer`` is used.
     server_spans: Any = None
+    #: ``OTEL_PYTHON_[<FRAMEWORK>_]EXCLUDED_URLS`` (``obskit._urls.ExcludedURLs``); None: unset.
+    excluded_urls: Any = None
 
     def __post_init__(self) -> None:
         if self.server_spans is None and self.tracer is not None:

@@ -32,6 +32,8 @@ from opentelemetry.sdk.trace.export import (
 from opentelemetry.trace import Link
 
 from obskit._config import Config
+from obskit._envcheck import export_timeout_s
+from obskit._envcheck import sampler as env_sampler
 from obskit._redact import REDACTED, Redactor
 
 __all__ = ["DropCounter", "RedactingExporter", "build_provider"]
@@ -293,18 +295,17 @@ def _env(*names: str) -> str | None:
     return None
 
 
-def _exporter() -> SpanExporter | None:
-    """The exporter ``OTEL_TRACES_EXPORTER``/``OTEL_EXPORTER_OTLP_*`` ask for (None: ``none``)."""
+def _exporter(export: bool = True) -> SpanExporter | None:
+    """The exporter ``OTEL_TRACES_EXPORTER``/``OTEL_EXPORTER_OTLP_*`` ask for (None: ``none``, or
+    ``export=False``: an endpoint that is not a URL).  The variables were checked and cleaned by
+    :mod:`obskit._envcheck` first, so every value read here is usable."""
     kind = (_env("OTEL_TRACES_EXPORTER") or "otlp").split(",")[0].strip().lower()
-    if kind == "none":
+    if kind == "none" or not export:
         return None
     if kind == "console":
         return ConsoleSpanExporter()
-    if kind != "otlp":
-        _log.warning("unsupported OTEL_TRACES_EXPORTER; using otlp", extra={"value": kind})
-    timeout: float | None = None
-    if _env("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT") is None:
-        timeout = 3.0  # the SDK's 10 s default holds the export thread far too long
+    # The specification's unit is milliseconds, the Python SDK's seconds: converted here.
+    timeout = export_timeout_s()
     variable = next(
         (
             name
@@ -314,12 +315,6 @@ def _exporter() -> SpanExporter | None:
         None,
     )
     protocol = os.environ[variable].strip().lower() if variable else "http/protobuf"
-    if protocol not in ("grpc", "http/protobuf"):
-        _log.warning(
-            "%s=%s is not supported (grpc or http/protobuf); using http/protobuf",
-            variable,
-            os.environ[variable or ""],
-        )
     if protocol == "grpc":
         try:
             from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (  # type: ignore[import-not-found, unused-ignore]
@@ -327,9 +322,13 @@ def _exporter() -> SpanExporter | None:
             )
         except ImportError:
             _log.warning(
-                "%s=grpc but the grpc exporter is not installed "
-                "(pip install 'obskit[grpc]'); using http/protobuf",
-                variable,
+                "invalid setting",
+                extra={
+                    "variable": variable,
+                    "value": "grpc",
+                    "problem": "the grpc exporter is not installed (pip install 'obskit[grpc]')",
+                    "using": "http/protobuf",
+                },
             )
         else:
             exporter: SpanExporter = GrpcExporter(timeout=timeout)
@@ -429,11 +428,13 @@ def refresh_pid(provider: TracerProvider) -> None:
 
 
 def build_provider(
-    config: Config, redactor: Redactor, drops: DropCounter
+    config: Config, redactor: Redactor, drops: DropCounter, *, export: bool = True
 ) -> tuple[TracerProvider, BoundedBatchProcessor | None]:
     """A provider with obskit's resource and (unless ``none``) a bounded batch exporter."""
-    provider = TracerProvider(resource=resource(config), shutdown_on_exit=False)
-    exporter = _exporter()
+    provider = TracerProvider(
+        resource=resource(config), shutdown_on_exit=False, sampler=env_sampler()
+    )
+    exporter = _exporter(export)
     quiet_exporter_logs()
     processor = None
     if exporter is not None:

@@ -57,14 +57,23 @@ class ObskitWSGI:
     """Instrument a WSGI application (idempotent; nested instances pass through)."""
 
     __slots__ = ("__dict__", "app")
+    #: Which ``OTEL_PYTHON_<FRAMEWORK>_EXCLUDED_URLS`` applies (``""``: the generic one only).
+    framework = ""
 
-    def __init__(self, app: WSGIApp) -> None:
+    def __init__(self, app: WSGIApp, framework: str = "") -> None:
         self.app = app
+        if framework:
+            self.framework = framework
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         st = _state.STATE
         path: str = environ.get("PATH_INFO", "") or "/"
-        if st is None or "obskit.start" in environ or st.is_excluded(path):
+        if (
+            st is None
+            or "obskit.start" in environ
+            or st.is_excluded(path)
+            or (st.excluded_urls is not None and st.excluded_urls.wsgi(self.framework, environ))
+        ):
             return self.app(environ, start_response)
         start = perf_counter()
         environ["obskit.start"] = start

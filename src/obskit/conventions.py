@@ -34,6 +34,7 @@ __all__ = [
     "LABEL_METHOD",
     "LABEL_OPERATION",
     "LABEL_OUTCOME",
+    "LABEL_PROPAGATION_KIND",
     "LABEL_ROUTE",
     "LABEL_SCHEME",
     "LABEL_STATUS",
@@ -43,6 +44,10 @@ __all__ = [
     "OPERATION_DURATION_COUNT",
     "OUTCOME_ERROR",
     "OUTCOME_OK",
+    "PROPAGATION_ERRORS",
+    "PROPAGATION_KIND_BAGGAGE",
+    "PROPAGATION_KIND_TRACEPARENT",
+    "PROPAGATION_KIND_TRACESTATE",
     "RULE_BURN_RATE",
     "RULE_ERROR_BUDGET",
     "RULE_ERROR_BUDGET_REMAINING",
@@ -176,6 +181,13 @@ TARGET_INFO_LABEL_ENVIRONMENT: Final = "deployment_environment_name"
 
 #: Spans the exporter had to drop (queue full, endpoint down).
 SPANS_DROPPED: Final = "obskit_otel_spans_dropped_total"
+
+#: Incoming trace headers the propagators rejected (malformed, oversize), by header.
+PROPAGATION_ERRORS: Final = "obskit_propagation_errors_total"
+LABEL_PROPAGATION_KIND: Final = "kind"
+PROPAGATION_KIND_TRACEPARENT: Final = "traceparent"
+PROPAGATION_KIND_TRACESTATE: Final = "tracestate"
+PROPAGATION_KIND_BAGGAGE: Final = "baggage"
 
 # --------------------------------------------------------------------------------------------
 # Compiler: recording rules and alert labels.  Every recorded series carries SLO_LABEL_SERVICE
