@@ -8,12 +8,12 @@ import socket
 import pytest
 
 
-def _require_tool(name: str) -> str:
+def _require_tool(name: str, package: str = "prometheus") -> str:
     """Path of ``name``; a missing tool fails the test loudly (never a silent skip)."""
     path = shutil.which(name)
     if path is None:
         pytest.fail(
-            f"`{name}` is not on PATH: install Debian's `prometheus` package "
+            f"`{name}` is not on PATH: install Debian's `{package}` package "
             "(bash .ci/run does this)",
             pytrace=False,
         )
@@ -30,6 +30,19 @@ def promtool() -> str:
 def prometheus_bin() -> str:
     """Path to the `prometheus` server binary (Debian package `prometheus`)."""
     return _require_tool("prometheus")
+
+
+@pytest.fixture(scope="session")
+def victoria_metrics_bins() -> dict[str, str]:
+    """Paths to `victoria-metrics`, `vmagent` and `vmalert` (Debian package `victoria-metrics`)."""
+    names = ("victoria-metrics", "vmagent", "vmalert")
+    return {name: _require_tool(name, "victoria-metrics") for name in names}
+
+
+@pytest.fixture(scope="session")
+def alertmanager_bin() -> str:
+    """Path to Alertmanager (Debian package `prometheus-alertmanager`, binary of that name)."""
+    return _require_tool("prometheus-alertmanager", "prometheus-alertmanager")
 
 
 def free_port() -> int:
