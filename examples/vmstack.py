@@ -36,9 +36,10 @@ from examples.stack import LOOPBACK
 
 #: VictoriaMetrics hides the newest 30 s of data from queries by default
 #: (``-search.latencyOffset``): every vmalert query then reads the world as it was 30 s ago,
-#: and every recording that reads another recording adds that much lag again (the ~38 s seen at
-#: a 2 s interval).  A local single node ingests within a second or two, so 2 s is enough;
-#: behind vminsert/vmselect, keep it above the cluster's ingestion delay.
+#: and every recording that reads another recording adds that much lag again (~30 s per link,
+#: measured by benchmarks/bench_vmalert_lag.py).  A local single node ingests within a second
+#: or two, so 2 s is enough; behind vminsert/vmselect, keep it above the cluster's ingestion
+#: delay.
 VM_FLAGS = ("-search.latencyOffset=2s",)
 
 
@@ -132,7 +133,9 @@ class VictoriaMetricsStack:
 
     ``targets`` maps a scrape job to ``host:port`` addresses; ``notifier_urls`` are the
     Alertmanagers vmalert sends to (vmalert refuses to start with alerting rules and none);
-    ``binaries`` maps a binary name to its path (default: found on PATH).
+    ``binaries`` maps a binary name to its path (default: found on PATH).  ``vm_flags`` and
+    ``vmalert_tuning`` replace :data:`VM_FLAGS` and :func:`vmalert_flags` (the benchmark of
+    ``benchmarks/bench_vmalert_lag.py`` compares them with VictoriaMetrics' defaults).
     """
 
     def __init__(
@@ -145,6 +148,8 @@ class VictoriaMetricsStack:
         port: int | None = None,
         binaries: Mapping[str, str] | None = None,
         workdir: Path | None = None,
+        vm_flags: Sequence[str] = VM_FLAGS,
+        vmalert_tuning: Sequence[str] | None = None,
     ) -> None:
         self.port = port or free_port()
         self.url = f"http://{LOOPBACK}:{self.port}"
@@ -169,7 +174,7 @@ class VictoriaMetricsStack:
                 f"-storageDataPath={self.workdir / 'data'}",
                 f"-httpListenAddr={LOOPBACK}:{self.port}",
                 "-retentionPeriod=1d",
-                *VM_FLAGS,
+                *vm_flags,
             ],
             self.workdir / "victoria-metrics.log",
         )
@@ -194,7 +199,7 @@ class VictoriaMetricsStack:
                 f"-remoteRead.url={self.url}",
                 *[f"-notifier.url={u}" for u in notifier_urls],
                 f"-httpListenAddr={LOOPBACK}:{self.vmalert_port}",
-                *vmalert_flags(interval),
+                *(vmalert_flags(interval) if vmalert_tuning is None else vmalert_tuning),
             ],
             self.workdir / "vmalert.log",
         )
