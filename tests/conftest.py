@@ -8,12 +8,12 @@ import socket
 import pytest
 
 
-def _require_tool(name: str, package: str = "prometheus") -> str:
+def _require_tool(name: str) -> str:
     """Path of ``name``; a missing tool fails the test loudly (never a silent skip)."""
     path = shutil.which(name)
     if path is None:
         pytest.fail(
-            f"`{name}` is not on PATH: install Debian's `{package}` package "
+            f"`{name}` is not on PATH: install Debian's `prometheus` package "
             "(bash .ci/run does this)",
             pytrace=False,
         )
@@ -32,17 +32,30 @@ def prometheus_bin() -> str:
     return _require_tool("prometheus")
 
 
-@pytest.fixture(scope="session")
-def victoria_metrics_bins() -> dict[str, str]:
-    """Paths to `victoria-metrics`, `vmagent` and `vmalert` (Debian package `victoria-metrics`)."""
-    names = ("victoria-metrics", "vmagent", "vmalert")
-    return {name: _require_tool(name, "victoria-metrics") for name in names}
+#: The second rule engine and alert delivery: binary → the Debian package that ships it.
+ENGINE_TOOLS = {
+    "victoria-metrics": "victoria-metrics",
+    "vmagent": "victoria-metrics",
+    "vmalert": "victoria-metrics",
+    "prometheus-alertmanager": "prometheus-alertmanager",
+}
 
 
 @pytest.fixture(scope="session")
-def alertmanager_bin() -> str:
-    """Path to Alertmanager (Debian package `prometheus-alertmanager`, binary of that name)."""
-    return _require_tool("prometheus-alertmanager", "prometheus-alertmanager")
+def engine_tools() -> dict[str, str]:
+    """Paths of `victoria-metrics`, `vmagent`, `vmalert` (Debian package `victoria-metrics`)
+    and `prometheus-alertmanager` (package of that name).  Any missing fails the test loudly,
+    naming every missing binary and package at once."""
+    found = {name: shutil.which(name) for name in ENGINE_TOOLS}
+    missing = [name for name, path in found.items() if path is None]
+    if missing:
+        packages = sorted({ENGINE_TOOLS[name] for name in missing})
+        pytest.fail(
+            f"not on PATH: {', '.join(f'`{n}`' for n in missing)}: install Debian's "
+            f"{' and '.join(f'`{p}`' for p in packages)} (bash .ci/run does this)",
+            pytrace=False,
+        )
+    return {name: path for name, path in found.items() if path}
 
 
 def free_port() -> int:

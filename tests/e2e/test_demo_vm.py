@@ -13,20 +13,18 @@ from pathlib import Path
 import httpx
 from tests.support import ServerProcess, port_answers
 
-from obskit import conventions as c
-
 from ._spec import REPO
 from .test_demo import _children, _group_alive, _poll
 
 
 def test_demo_runs_on_victoriametrics_and_leaves_no_process_behind(
-    victoria_metrics_bins: dict[str, str], alertmanager_bin: str, tmp_path: Path
+    engine_tools: dict[str, str], tmp_path: Path
 ) -> None:
     """With ``--engine victoriametrics`` the demo starts both services, victoria-metrics,
-    vmagent, vmalert and an Alertmanager, prints their URLs; vmalert loads every rule group,
-    vmagent's scrapes of both services reach VictoriaMetrics with the load's requests, and
-    vmalert's recordings land there; Ctrl-C then stops it with status 0, leaving no process
-    (nor anything in their process groups) and no open port behind."""
+    vmagent, vmalert and an Alertmanager and prints their URLs; vmagent's scrapes of both
+    services reach VictoriaMetrics; vmalert loads every rule group and evaluates every rule
+    without an error; Ctrl-C then stops it with status 0, leaving no process (nor anything in
+    their process groups) and no open port behind."""
     argv = [sys.executable, "-m", "examples.demo", "--engine", "victoriametrics"]
     argv += ["--free-ports", "--interval", "1s", "--rate", "20"]
     argv += ["--workdir", str(tmp_path / "demo")]
@@ -43,22 +41,21 @@ def test_demo_runs_on_victoriametrics_and_leaves_no_process_behind(
         assert "Alertmanager       http://127.0.0.1:" in text
         ports = [int(p) for p in re.findall(r"http://127\.0\.0\.1:(\d+)", text)]
         children += _children(demo.pid)
-        assert len(children) == 6, (
-            f"2 services, 3 VictoriaMetrics servers, 1 Alertmanager: {children}"
-        )
+        # 2 services, victoria-metrics, vmagent, vmalert, Alertmanager
+        assert len(children) == 6, children
 
+        # `up` travels the scraped samples' way (vmagent's remote write).  The load's request
+        # counts would arrive ~10 s later (a new series is searchable after ~9 s on VM 1.79):
+        # the two-engine tests check those counts, exactly.
         up = _poll(vm[1], "up == 1", lambda r: len(r) == 2)
         assert {r["metric"]["job"] for r in up} == {"checkout", "search"}
-        expr = f'sum({c.HTTP_DURATION_COUNT}{{job="checkout"}})'
-        assert _poll(vm[1], expr, lambda r: r and float(r[0]["value"][1]) > 0)
-        # By now vmalert has evaluated every group many times, each rule without an error.
+        # By now vmalert has evaluated every group many times, each rule without an error
+        # (that its recordings land in VictoriaMetrics is the two-engine tests' job: same stack).
         groups = httpx.get(f"{vmalert[1]}/api/v1/rules").json()["data"]["groups"]
         assert len(groups) == 3, [g["name"] for g in groups]  # checkout x2, search x1
         rules = [rule for group in groups for rule in group["rules"]]
         assert len(rules) > 60
         assert not [r for r in rules if r.get("lastError")], rules
-        recorded = f'{c.RULE_SLI_TOTAL_RATE}{{{c.SLO_LABEL_SERVICE}=~"checkout|search"}}'
-        assert _poll(vm[1], recorded, lambda r: len(r) == 3, timeout=45), "no recording landed"
 
         demo.signal(signal.SIGINT)
         deadline = time.monotonic() + 40
