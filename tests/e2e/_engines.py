@@ -120,8 +120,12 @@ def _wait_counted(servers: dict[str, Engine], counts: dict[str, int]) -> None:
             )
 
 
-def _wait_evaluated_after(servers: dict[str, Engine], after: float) -> None:
-    """Wait until every engine recorded every SLO's 5m ratio from data later than ``after``.
+def _wait_evaluated_after(
+    servers: dict[str, Engine], after: float, slos: tuple[tuple[str, str], ...]
+) -> None:
+    """Wait until every engine recorded the 5m ratio of each of ``slos`` from data later than
+    ``after`` (each SLO on its own: on VictoriaMetrics a brand-new series is searchable only
+    ~9 s after its first sample, so one SLO's ratio may exist while another's does not yet).
 
     vmalert reads what VictoriaMetrics made visible (``-search.latencyOffset``, 2 s here) and
     the 5m ratio reads two recordings vmalert wrote (flushed every 1 s) one evaluation earlier,
@@ -129,14 +133,17 @@ def _wait_evaluated_after(servers: dict[str, Engine], after: float) -> None:
     ``after`` + that lag (2 s + 2 x (1 s interval + 1 s flush)).
     """
     lag = {"prometheus": 1.0, "victoriametrics": 6.0}
-    expr = f"min(timestamp({c.error_ratio_rule('5m')}))"
     for name, server in servers.items():
-        poll(
-            f"{name}: 5m ratios recorded after {after}",
-            lambda server=server, name=name: (value(server, expr) or 0) > after + lag[name],
-            60,
-            servers,
-        )
+        for slo in slos:
+            expr = f"timestamp({c.error_ratio_rule('5m')}{_sel(*slo)})"
+            poll(
+                f"{name}: {slo} 5m ratio recorded after {after}",
+                lambda server=server, name=name, expr=expr: (
+                    (value(server, expr) or 0) > after + lag[name]
+                ),
+                60,
+                servers,
+            )
 
 
 def _active_alerts(server: Engine) -> list[dict[str, Any]]:
@@ -246,7 +253,7 @@ def start_engines(tmp: Path, prometheus_bin: str, tools: dict[str, str]) -> Iter
         counts["checkout"] += len(good)
         _wait_counted(servers, counts)
         phase("good requests counted")
-        _wait_evaluated_after(servers, time.time())
+        _wait_evaluated_after(servers, time.time(), GOOD_SLOS)
         budget = f"{c.RULE_ERROR_BUDGET_REMAINING}{_sel(*IDLE_SLO)}"
         for name, server in servers.items():
             poll(
@@ -270,7 +277,7 @@ def start_engines(tmp: Path, prometheus_bin: str, tools: dict[str, str]) -> Iter
         counts["search"] += len(measured_search)
         _wait_counted(servers, counts)
         phase("error phase counted")
-        _wait_evaluated_after(servers, time.time())
+        _wait_evaluated_after(servers, time.time(), SLOS)
         phase("error phase evaluated")
         yield run
     finally:
