@@ -7,12 +7,9 @@ given configuration, its state in a temporary ``--storage.path`` and clustering 
 
 from __future__ import annotations
 
-import json
 import shutil
 import tempfile
-import urllib.request
 from pathlib import Path
-from typing import Any
 
 from examples.stack import LOOPBACK
 from examples.vmstack import Server, free_port
@@ -93,9 +90,3 @@ class Alertmanager:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-    def alerts(self) -> list[dict[str, Any]]:
-        """The alerts it holds now (``GET /api/v2/alerts``)."""
-        with urllib.request.urlopen(f"{self.url}/api/v2/alerts", timeout=10) as resp:
-            result: list[dict[str, Any]] = json.load(resp)
-        return result

@@ -9,7 +9,7 @@ Debian's ``victoria-metrics`` package ships the three binaries started here, all
   recordings and alert states back (``-remoteWrite.url``), restores alert states on restart
   (``-remoteRead.url``) and sends alerts to Alertmanager (``-notifier.url``).
 
-:class:`VictoriaMetricsStack` offers the same ``url`` / ``api`` / ``query`` / ``wait_for`` calls
+:class:`VictoriaMetricsStack` offers the same ``url`` / ``api`` / ``query`` / ``log`` calls
 as :class:`examples.stack.Prometheus` (VictoriaMetrics serves the Prometheus query API), so the
 demo and the tests treat both engines alike.  The flags that make vmalert's results equal
 Prometheus' are in :data:`VM_FLAGS` and :func:`vmalert_flags`; ``docs/slo-rules.md`` explains
@@ -256,14 +256,3 @@ class VictoriaMetricsStack:
         data = self.api("query", **params)
         result: list[dict[str, Any]] = data["result"] if data["resultType"] == "vector" else []
         return result
-
-    def wait_for(self, expr: str, timeout: float = 60.0, poll: float = 0.5) -> list[dict[str, Any]]:
-        """Poll an instant query until it returns at least one sample."""
-        deadline = time.monotonic() + timeout
-        while True:
-            result = self.query(expr)
-            if result:
-                return result
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"no data for {expr!r} after {timeout}s")
-            time.sleep(poll)
