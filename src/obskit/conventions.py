@@ -52,11 +52,17 @@ __all__ = [
     "RULE_PERIOD_SECONDS",
     "RULE_SLI_ERRORS_RATE",
     "RULE_SLI_TOTAL_RATE",
+    "SLOTH_LABEL_ID",
+    "SLOTH_LABEL_SERVICE",
+    "SLOTH_LABEL_SEVERITY",
+    "SLOTH_LABEL_SLO",
+    "SLOTH_LABEL_WINDOW",
     "SLO_LABEL_ID",
     "SLO_LABEL_SERVICE",
     "SLO_LABEL_SLO",
     "SLO_LABEL_WINDOW",
     "SPANS_DROPPED",
+    "SPAN_METHOD_OTHER",
     "STANDARD_METHODS",
     "TARGET_INFO",
     "TARGET_INFO_LABEL_ENVIRONMENT",
@@ -97,6 +103,10 @@ METHOD_OTHER: Final = "_OTHER"
 STANDARD_METHODS: Final = frozenset(
     {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"}
 )
+#: The ``{method}`` of a server span's name when ``http.request.method`` is
+#: :data:`METHOD_OTHER` (``HTTP`` or ``HTTP {route}``, as the HTTP span conventions say); the
+#: method as received is kept in ``http.request.method_original``.
+SPAN_METHOD_OTHER: Final = "HTTP"
 
 #: Paths the runtime does not measure by default (probes and the scrape itself).
 DEFAULT_EXCLUDED_PATHS: Final = ("/metrics", "/health", "/healthz", "/livez", "/readyz", "/ping")
@@ -210,6 +220,15 @@ ALERT_LABEL_SEVERITY: Final = "severity"
 ALERT_LABEL_LONG_WINDOW: Final = "long_window"
 ALERT_LABEL_SHORT_WINDOW: Final = "short_window"
 ALERT_LABEL_TIER: Final = "obskit_tier"
+
+#: Sloth's labels, written with ``--alert-shape sloth`` (the default for Sloth input) so that
+#: Alertmanager routes and templates written for Sloth keep matching: id, service and SLO on
+#: every recorded series, the window on each error-ratio series, the severity on each alert.
+SLOTH_LABEL_ID: Final = "sloth_id"
+SLOTH_LABEL_SERVICE: Final = "sloth_service"
+SLOTH_LABEL_SLO: Final = "sloth_slo"
+SLOTH_LABEL_WINDOW: Final = "sloth_window"
+SLOTH_LABEL_SEVERITY: Final = "sloth_severity"
 
 _UNIT_SECONDS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
