@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import os
 import sys
 import time
 import traceback
@@ -23,6 +24,16 @@ from opentelemetry import trace
 from obskit._config import Config
 from obskit._context import CONTEXT_VAR, IDS_KEY, SPAN_KEY
 from obskit._redact import Redactor
+from obskit._render import (
+    ERROR_FIELD,
+    LINE_MAX_BYTES,
+    OWN_FIELDS,
+    PIPE_LINE_MAX_BYTES,
+    keep_user_fields,
+    safe_text,
+)
+from obskit._render import dumps as render_line
+from obskit._render import fit as fit_line
 
 __all__ = [
     "LogPipeline",
@@ -164,7 +175,9 @@ def format_exception(exc_info: Any) -> dict[str, str] | None:
 class LogPipeline:
     """Enrich, redact, render and write one event; shared by structlog and the stdlib bridge."""
 
-    def __init__(self, config: Config, redactor: Redactor) -> None:
+    def __init__(self, config: Config, redactor: Redactor, line_max: int = LINE_MAX_BYTES) -> None:
+        #: Longest line written, newline included (``_render``: smaller in multi-worker mode).
+        self.line_max = line_max
         self.level = logging.getLevelNamesMapping()[config.log_level]
         self.console = config.log_format == "console"
         self._static: dict[str, str] = {"service": config.service_name}
@@ -179,7 +192,6 @@ class LogPipeline:
         self._access_head = b'","level":"info","logger":"obskit.access","event":"request",' + (
             static + b"," if static else b""
         )
-        self._reserved = frozenset({"timestamp", "level", "logger", "event", *self._static})
         #: When a list, events are appended to it instead of being written (obskit.testing).
         self.capture: list[dict[str, Any]] | None = None
         self._console_renderer: Any = None
@@ -204,6 +216,8 @@ class LogPipeline:
         if ids is not None:
             out["trace_id"], out["span_id"] = ids
         if event:
+            if not OWN_FIELDS.isdisjoint(event):
+                keep_user_fields(event)
             out.update(self._redactor.redact_event(event))
         if exc_info:
             formatted = format_exception(exc_info)
@@ -217,20 +231,50 @@ class LogPipeline:
             self.capture.append(out)
             return None
         if self.console:
-            exc = out.pop("exception", None)
-            text: str = self._console_renderer(None, out["level"], dict(out))
-            if exc is not None:
-                text += "\n" + exc["traceback"]
-            return text
-        return orjson.dumps(
-            out, default=repr, option=orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS
-        )
+            try:
+                exc = out.get("exception")
+                text: str = self._console_renderer(
+                    None, out["level"], {k: v for k, v in out.items() if k != "exception"}
+                )
+                if exc is not None:
+                    text += "\n" + exc["traceback"]
+                return text
+            except Exception:  # a value the console renderer cannot show: the JSON line
+                return render_line(out, self.line_max).decode()[:-1]
+        return render_line(out, self.line_max)
+
+    def fallback(self, level: str, logger: str, event: Any, exc: Exception) -> bytes | str:
+        """The line written when building or rendering an event failed: obskit's fields, the
+        message and what went wrong (never the event's other values: they caused it)."""
+        message = event.get("event", "") if isinstance(event, MutableMapping) else ""
+        out: dict[str, Any] = {
+            "timestamp": self._clock.now(),
+            "level": level,
+            "logger": safe_text(str(logger)),
+            "event": safe_text(message) if isinstance(message, str) else "",
+        }
+        out.update(self._static)
+        try:
+            ids = current_ids()
+        except Exception:
+            ids = None
+        if ids is not None:
+            out["trace_id"], out["span_id"] = ids
+        try:
+            out[ERROR_FIELD] = safe_text(f"{type(exc).__qualname__}: {exc}")
+        except Exception:  # str(exc) itself failed
+            out[ERROR_FIELD] = type(exc).__qualname__
+        line = render_line(out, self.line_max)
+        return line.decode()[:-1] if self.console else line
 
     def process(self, _logger: Any, method: str, event: MutableMapping[str, Any]) -> Any:
-        """The structlog processor (last in the chain)."""
-        logger = event.pop("logger", None) or getattr(_logger, "name", None) or "root"
-        out = self.build(_LEVEL_NAMES.get(method, method), str(logger), dict(event))
-        rendered = self.render(out)
+        """The structlog processor (last in the chain); never raises (but DropEvent)."""
+        level = _LEVEL_NAMES.get(method, method)
+        logger = getattr(_logger, "name", None) or "root"
+        try:
+            rendered = self.render(self.build(level, logger, dict(event)))
+        except Exception as exc:
+            rendered = self.fallback(level, logger, event, exc)
         if rendered is None:
             raise structlog.DropEvent
         return rendered
@@ -286,17 +330,26 @@ class LogPipeline:
                 "duration_ms": duration_ms,
                 "client_addr": client,
             }
-        body = _dumps(tail, option=_LINE_OPTIONS)  # only str/int/float/None values
+        try:
+            body = _dumps(tail, option=_LINE_OPTIONS)  # only str/int/float/None values
+        except Exception:  # a lone surrogate in a path from an unusual server
+            self.access(tail, None, None)
+            return
         start, micros = self._clock.line_start()
-        write(b"%s%06dZ%s%s" % (start, micros, self._access_head, body[1:]))
+        line = b"%s%06dZ%s%s" % (start, micros, self._access_head, body[1:])
+        if len(line) > self.line_max:  # a very long path
+            line = fit_line(orjson.loads(line), len(line), self.line_max)
+        write(line)
 
     def access(self, fields: dict[str, Any], trace_id: str | None, span_id: str | None) -> None:
         """Write the access line: obskit's fields (no redaction pass needed) after the request's
         bound contextvars (redacted; obskit's fields win on a name clash)."""
         bound = _get_contextvars()
         if bound:
+            if not OWN_FIELDS.isdisjoint(bound):
+                keep_user_fields(bound)
             bound = self._redactor.redact_event(bound)
-        if self.capture is None and not self.console and self._reserved.isdisjoint(bound):
+        if self.capture is None and not self.console:
             # Hot path: the fixed part of the line is pre-rendered; only the rest is encoded.
             tail: dict[str, Any] = {}
             if trace_id is not None:
@@ -305,11 +358,18 @@ class LogPipeline:
             if bound:
                 tail.update(bound)
             tail.update(fields)
-            body = orjson.dumps(
-                tail, default=repr, option=orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS
-            )
-            write(b'{"timestamp":"' + self._clock.now().encode() + self._access_head + body[1:])
-            return
+            body: bytes | None
+            try:
+                body = _dumps(tail, option=_LINE_OPTIONS)
+            except Exception:  # a bound value orjson cannot encode: the general path below
+                body = None
+            if body is not None:
+                line = b'{"timestamp":"' + self._clock.now().encode() + self._access_head
+                line += body[1:]
+                if len(line) > self.line_max:
+                    line = fit_line(orjson.loads(line), len(line), self.line_max)
+                write(line)
+                return
         out: dict[str, Any] = {
             "timestamp": self._clock.now(),
             "level": "info",
@@ -328,21 +388,41 @@ class LogPipeline:
             write(rendered)
 
     def emit(self, level: str, logger: str, event: dict[str, Any]) -> None:
-        """Build, render and write one event (the stdlib bridge's entry point)."""
-        rendered = self.render(self.build(level, logger, event))
+        """Build, render and write one event (the stdlib bridge's entry point); never raises."""
+        message = event.get("event")
+        try:
+            rendered = self.render(self.build(level, logger, event))
+        except Exception as exc:
+            rendered = self.fallback(level, logger, {"event": message}, exc)
         if rendered is not None:
             write(rendered)
 
 
 _dumps = orjson.dumps
+_os_write = os.write
 _LINE_OPTIONS: Final = orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS
 
 
 def write(line: bytes | str) -> None:
-    """Write one rendered line to the *current* ``sys.stdout`` and flush it."""
+    """Write one rendered line to the *current* ``sys.stdout`` and flush it.
+
+    A JSON line goes to stdout's file descriptor in one ``os.write`` (after flushing what was
+    printed before it): never through the shared buffer, where another thread's line could join
+    it and make a write longer than the atomic size of a pipe shared by several workers."""
     out = sys.stdout
     try:
         if isinstance(line, bytes):
+            try:
+                fd = out.fileno()
+            except (AttributeError, ValueError, OSError):  # io.UnsupportedOperation: no fd
+                fd = -1
+            if fd >= 0:
+                out.flush()
+                written = _os_write(fd, line)
+                while written < len(line):  # only a signal can cut a blocking write short
+                    line = line[written:]
+                    written = _os_write(fd, line)
+                return
             buffer = getattr(out, "buffer", None)
             if buffer is not None:
                 out.flush()  # keep ordering with text written through sys.stdout
@@ -427,10 +507,54 @@ def configure_structlog(pipeline: LogPipeline) -> None:
 
 
 def get_logger(name: str | None = None) -> Any:
-    """A structlog logger whose lines carry ``logger=name`` (default: the caller's module)."""
+    """A structlog logger whose lines carry ``logger=name`` (default: the caller's module).
+
+    After ``init()`` a bound logger; before it (a module-level ``log = obskit.get_logger()``
+    imported before ``init()`` runs) a :class:`_DeferredLogger`, whose lines follow whatever
+    structlog configuration is in force when they are logged — obskit's JSON once ``init()``
+    has run — instead of the configuration of the moment it was created."""
     if name is None:
         name = sys._getframe(1).f_globals.get("__name__", "root")
-    return structlog.get_logger().bind(logger=name)
+    if PIPELINE is None:
+        return _DeferredLogger(str(name), {})
+    return structlog.get_logger(name).bind()
+
+
+class _DeferredLogger:
+    """A logger asked for before ``init()``: assembled again at each call until obskit's
+    pipeline is in place, then bound once (re-bound if the pipeline changes: ``obskit.testing``)."""
+
+    __slots__ = ("_bound", "_context", "_name", "_pipeline")
+
+    def __init__(self, name: str, context: dict[str, Any]) -> None:
+        self._name = name
+        self._context = context
+        self._bound: Any = None
+        self._pipeline: LogPipeline | None = None
+
+    def _logger(self) -> Any:
+        pipeline = PIPELINE
+        if pipeline is not None and self._pipeline is pipeline:
+            return self._bound
+        bound = structlog.get_logger(self._name).bind(**self._context)
+        if pipeline is not None:
+            self._bound, self._pipeline = bound, pipeline
+        return bound
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self._logger(), attr)
+
+    def bind(self, **values: Any) -> Any:
+        """A logger with ``values`` added (still deferred while ``init()`` has not run)."""
+        if PIPELINE is None:
+            return _DeferredLogger(self._name, {**self._context, **values})
+        return self._logger().bind(**values)
+
+    def new(self, **values: Any) -> Any:
+        """A logger with only ``values`` (still deferred while ``init()`` has not run)."""
+        if PIPELINE is None:
+            return _DeferredLogger(self._name, dict(values))
+        return self._logger().new(**values)
 
 
 # --------------------------------------------------------------------------------------------
@@ -462,23 +586,29 @@ class BridgeHandler(logging.Handler):
         self.pipeline = pipeline
 
     def emit(self, record: logging.LogRecord) -> None:
+        """Never raises and never hands the record to ``handleError`` (whose plain-text
+        "--- Logging error ---" block is not a JSON line): the pipeline writes a line whatever
+        the record carries."""
+        pipeline = PIPELINE or self.pipeline
+        level = str(record.levelname).lower()
+        level = _LEVEL_NAMES.get(level, level)
         try:
-            event: dict[str, Any] = {"event": record.getMessage()}
-            bound = _get_contextvars()
-            if bound:
-                event.update(bound)
+            event: dict[str, Any] = _get_contextvars()
             for key, value in record.__dict__.items():
                 if key not in _RECORD_KEYS and not key.startswith("_"):
                     event[key] = value
-            exc: BaseException | None = None
+            if event and not OWN_FIELDS.isdisjoint(event):
+                keep_user_fields(event)  # an ``extra={"event": …}`` must not replace the message
+            try:
+                event["event"] = record.getMessage()
+            except Exception:  # ``log.info("%d items", "x")``: the template and its arguments
+                event["event"] = str(record.msg)
+                event["args"] = record.args
             if record.exc_info and record.exc_info[1] is not None:
-                exc = record.exc_info[1]
-            if exc is not None:
-                event["exc_info"] = exc
-            level = record.levelname.lower()
-            (PIPELINE or self.pipeline).emit(_LEVEL_NAMES.get(level, level), record.name, event)
-        except Exception:
-            self.handleError(record)
+                event["exc_info"] = record.exc_info[1]
+            pipeline.emit(level, str(record.name), event)
+        except Exception as exc:  # a bug of ours: still one line
+            write(pipeline.fallback(level, str(record.name), {}, exc))
 
 
 class LogHandler(BridgeHandler):
@@ -494,20 +624,74 @@ class LogHandler(BridgeHandler):
         from obskit._redact import Redactor
 
         config = resolve({"metrics_port": 0})
-        super().__init__(LogPipeline(config, Redactor(config.redact_keys)))
+        # A supervisor's lines share stdout with its workers': the multi-worker cap.
+        pipeline = LogPipeline(config, Redactor(config.redact_keys), PIPE_LINE_MAX_BYTES)
+        super().__init__(pipeline)
         self.setLevel(level)
 
 
-def bridge_stdlib(pipeline: LogPipeline) -> BridgeHandler:
-    """Make the root logger's only handler obskit's bridge; route server loggers to it."""
+#: Loggers whose console handlers obskit's Django support takes out when Django builds its
+#: handler (``_django``): left alone here.
+_OWN_HANDLING: Final = ("django",)
+
+
+def _is_console(handler: logging.Handler) -> bool:
+    """A handler writing plain text to the process's stdout or stderr (a ``StreamHandler``
+    that is not a ``FileHandler``): its lines would duplicate obskit's JSON line."""
+    if not isinstance(handler, logging.StreamHandler) or isinstance(handler, logging.FileHandler):
+        return False
+    if type(handler).__module__.startswith("_pytest"):
+        return False  # pytest's live-log handler: caplog and -o log_cli keep working
+    stream = getattr(handler, "stream", None)
+    if stream is None:
+        return False
+    if stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+        return True
+    try:
+        return stream.fileno() in (1, 2)
+    except Exception:
+        return False
+
+
+def _describe(logger_name: str, handler: logging.Handler) -> str:
+    stream = getattr(handler, "stream", None)
+    where = getattr(stream, "name", None) or type(stream).__name__
+    return f"{logger_name}: {type(handler).__qualname__}({where})"
+
+
+def bridge_stdlib(pipeline: LogPipeline, *, root_reported: bool = False) -> BridgeHandler:
+    """Make obskit's bridge the root logger's handler and the one console output.
+
+    The root logger's console handlers (``basicConfig``) and earlier bridges are replaced;
+    its other handlers (files, syslog, Sentry …) stay.  Every other logger's console handlers
+    are removed too (they would print each line a second time, as plain text), and one JSON
+    warning names them — the root's as well when ``root_reported`` (logging reconfigured after
+    ``init()``).  Server loggers are routed to the root handler silently.
+    """
     root = logging.getLogger()
+    replaced: list[str] = []
     for handler in list(root.handlers):
-        # pytest's capture handlers stay (caplog keeps working in users' tests).
-        if not type(handler).__module__.startswith("_pytest"):
+        if isinstance(handler, BridgeHandler):
             root.removeHandler(handler)
+        elif _is_console(handler):
+            root.removeHandler(handler)
+            if root_reported:
+                replaced.append(_describe("root", handler))
     handler = BridgeHandler(pipeline)
     root.addHandler(handler)
     root.setLevel(pipeline.level)
+    quiet = (*SERVER_LOGGERS, *SILENCED_LOGGERS)
+    for name, logger in list(logging.root.manager.loggerDict.items()):
+        if not isinstance(logger, logging.Logger) or not logger.handlers or name in quiet:
+            continue
+        if name.split(".", 1)[0] in _OWN_HANDLING:
+            continue
+        for h in list(logger.handlers):
+            if _is_console(h):
+                logger.removeHandler(h)
+                replaced.append(_describe(name, h))
+        if not logger.handlers and not logger.propagate:
+            logger.propagate = True  # its lines still come out: through the bridge, as JSON
     for name in SERVER_LOGGERS:
         logger = logging.getLogger(name)
         for h in list(logger.handlers):
@@ -519,4 +703,43 @@ def bridge_stdlib(pipeline: LogPipeline) -> BridgeHandler:
             logger.removeHandler(h)
         logger.propagate = False
         logger.disabled = True
+    if replaced:
+        own = logging.getLogger("obskit")
+        own.disabled = False  # ``disable_existing_loggers`` must not silence obskit's warning
+        own.warning(
+            "plain-text console handlers replaced by obskit's JSON lines",
+            extra={"replaced": replaced},
+        )
     return handler
+
+
+def watch_logging_config() -> None:
+    """After ``init()``, ``logging.config.dictConfig``/``fileConfig`` put obskit's bridge back
+    (and say which console handlers they had installed, :func:`bridge_stdlib`)."""
+    import logging.config
+
+    configurator: Any = logging.config.DictConfigurator
+    if getattr(configurator, "_obskit", False):
+        return
+    configure = configurator.configure
+
+    def configure_then_bridge(self: Any) -> None:
+        configure(self)
+        _rebridge()
+
+    configurator.configure = configure_then_bridge
+    configurator._obskit = True
+    file_config = logging.config.fileConfig
+
+    def file_config_then_bridge(*args: Any, **kwargs: Any) -> None:
+        file_config(*args, **kwargs)
+        _rebridge()
+
+    logging.config.fileConfig = file_config_then_bridge
+
+
+def _rebridge() -> None:
+    pipeline = PIPELINE
+    # obskit.testing's isolated runtimes (capturing events) manage their own handler.
+    if pipeline is not None and pipeline.capture is None:
+        bridge_stdlib(pipeline, root_reported=True)
