@@ -52,3 +52,6 @@ def rendered(capsysbinary: pytest.CaptureFixture[bytes]) -> Iterator[Rendered]:
     with IsolatedRuntime() as runtime:
         runtime.state.pipeline.capture = None
         yield Rendered(runtime, capsysbinary)
+
+
+from tests.support.fixtures import spawn  # noqa: E402, F401
