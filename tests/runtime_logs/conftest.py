@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
+import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -55,3 +57,27 @@ def rendered(capsysbinary: pytest.CaptureFixture[bytes]) -> Iterator[Rendered]:
 
 
 from tests.support.fixtures import spawn  # noqa: E402, F401
+
+
+def run_python(code: str, *, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` in a fresh interpreter (``init()`` and logging set-up are process-global),
+    stdout a pipe (so JSON lines), no metrics port, no exporter; returns the finished process."""
+    from tests.support import clean_env
+
+    full_env = clean_env({"OBSKIT_METRICS_PORT": "0", "OTEL_TRACES_EXPORTER": "none"})
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=60,
+        check=False,
+    )
+
+
+def json_lines(text: str) -> list[dict[str, Any]]:
+    """Every line of ``text`` parsed; fails on any line that is not one JSON object."""
+    events = [json.loads(line) for line in text.splitlines()]
+    assert all(isinstance(e, dict) for e in events), text
+    return events
