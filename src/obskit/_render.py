@@ -224,10 +224,10 @@ def fit(out: dict[str, Any], size: int, cap: int) -> bytes:
 
     The core fields stay (their strings cut: ``event`` to a quarter of the cap, names to a
     sixteenth); the other fields share what is left, smallest first: each is kept whole if it
-    fits its fair share, else cut to it (a string keeps its start, an exception its type and the
-    end of its traceback, anything else becomes the start of its JSON text), or dropped when the
-    share is too small to say anything.  :data:`TRUNCATED_FIELD` says how big the line was and
-    which fields were cut or dropped.
+    fits its fair share, else cut to it (a string keeps its start, an exception its type, the
+    first line and the end of its traceback, anything else the start of its JSON text), or
+    dropped when the share is too small to say anything.  :data:`TRUNCATED_FIELD` says how big
+    the line was and which fields were cut or dropped.
     """
     name_max = max(64, cap // 16)
     core: dict[str, Any] = {}
@@ -285,9 +285,22 @@ def _cut_value(key: Any, value: Any, room: int) -> Any:
         }
         tb_room = room - len(_dumps(head)) - len('"traceback":,')
         if tb_room >= 24:
-            head["traceback"] = _cut_tail(str(value.get("traceback", "")), tb_room)
+            head["traceback"] = _cut_traceback(str(value.get("traceback", "")), tb_room)
         return head
     return _cut_head(_dumps(value, option=orjson.OPT_NON_STR_KEYS).decode(), room)
+
+
+def _cut_traceback(text: str, max_bytes: int) -> str:
+    """A traceback in at most ``max_bytes`` bytes (JSON string): its first line, ``…``, then
+    its end — the frames nearest the failure and the exception line."""
+    first, newline, rest = text.partition("\n")
+    if not newline or not first.startswith("Traceback"):
+        return _cut_tail(text, max_bytes)
+    head = first + newline
+    room = max_bytes - len(_dumps(head)) + 2  # the two JSON strings share one pair of quotes
+    if room < 24:
+        return _cut_tail(text, max_bytes)
+    return head + _cut_tail(rest, room)
 
 
 def _cut_head(text: str, max_bytes: int) -> str:

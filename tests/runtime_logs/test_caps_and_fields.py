@@ -100,7 +100,7 @@ def test_multi_worker_cap_applies_to_structlog_stdlib_and_tracebacks(rendered: R
         assert event[TRUNCATED_FIELD]["fields"] == ["exception"]
         exc = event["exception"]
         assert (exc["type"], exc["message"]) == ("ValueError", "deep failure")
-        assert exc["traceback"].startswith("…")
+        assert exc["traceback"].startswith("Traceback (most recent call last):\n…")
         assert exc["traceback"].endswith("ValueError: deep failure\n")
 
 
