@@ -29,6 +29,8 @@ from obskit._render import (
     LINE_MAX_BYTES,
     OWN_FIELDS,
     PIPE_LINE_MAX_BYTES,
+    USER_FIELD_PREFIX,
+    bounded_repr,
     keep_user_fields,
     safe_text,
 )
@@ -711,6 +713,56 @@ def bridge_stdlib(pipeline: LogPipeline, *, root_reported: bool = False) -> Brid
             extra={"replaced": replaced},
         )
     return handler
+
+
+def guard_call_errors() -> None:
+    """Two ways a log call itself raises, before any handler or processor runs, made safe:
+
+    * structlog's ``log.info("%d items", "x")`` (its ``%`` interpolation fails): the message is
+      the template followed by the bounded repr of the arguments;
+    * the stdlib's ``extra={"name": …}`` (a key LogRecord owns: ``KeyError``, e.g. a request
+      body spread into ``extra``): such keys are kept under :data:`USER_FIELD_PREFIX`.
+
+    Each replacement costs nothing more on a call that does not fail (the structlog function
+    is replaced by one with the same first check; the stdlib's runs inside a ``try``).
+    """
+    from structlog import _native
+
+    interpolate = getattr(_native, "_maybe_interpolate", None)
+    if interpolate is not None and not getattr(interpolate, "_obskit", False):
+
+        def safe_interpolate(event: Any, args: tuple[Any, ...]) -> Any:
+            if not args:
+                return event
+            try:
+                return interpolate(event, args)
+            except Exception:
+                return f"{event} {bounded_repr(args)}"
+
+        safe_interpolate._obskit = True  # type: ignore[attr-defined]
+        _native._maybe_interpolate = safe_interpolate
+    make_record: Any = logging.Logger.makeRecord
+    if getattr(make_record, "_obskit", False):
+        return
+
+    def safe_make_record(self: logging.Logger, *args: Any, **kwargs: Any) -> logging.LogRecord:
+        try:
+            return make_record(self, *args, **kwargs)  # type: ignore[no-any-return]
+        except KeyError:
+            extra = kwargs.get("extra", args[8] if len(args) > 8 else None)
+            if not extra:
+                raise
+            safe = {
+                (USER_FIELD_PREFIX + k if k in _RECORD_KEYS else k): v for k, v in extra.items()
+            }
+            if "extra" in kwargs:
+                kwargs["extra"] = safe
+            else:
+                args = (*args[:8], safe, *args[9:])
+            return make_record(self, *args, **kwargs)  # type: ignore[no-any-return]
+
+    safe_make_record._obskit = True  # type: ignore[attr-defined]
+    logging.Logger.makeRecord = safe_make_record  # type: ignore[method-assign]
 
 
 def watch_logging_config() -> None:

@@ -172,3 +172,24 @@ def test_uvicorn_own_dictconfig_is_not_reported() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert [e["event"] for e in json_lines(result.stdout)] == ["Started server process"]
+
+
+def test_calls_that_raise_before_any_handler_are_safe_after_init() -> None:
+    """Two failures that happen in the logging call itself, before obskit's processor or
+    handler runs: structlog's ``%`` interpolation with wrong arguments, and a stdlib ``extra``
+    with keys LogRecord owns (``name``, ``msg``: ``KeyError`` today). Each call returns and
+    writes one JSON line; the clashing keys are kept as ``field_<name>``."""
+    result = run_python(
+        """
+        import logging, obskit
+        obskit.init("svc")
+        obskit.get_logger("app").info("%d items", "x")
+        logging.getLogger("lib").warning("body", extra={"name": "n", "msg": "m", "ok": 1})
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    first, second = json_lines(result.stdout)
+    assert (first["logger"], first["event"]) == ("app", "%d items ('x',)")
+    assert (second["logger"], second["event"]) == ("lib", "body")
+    assert (second["field_name"], second["field_msg"], second["ok"]) == ("n", "m", 1)
