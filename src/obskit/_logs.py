@@ -793,5 +793,10 @@ def watch_logging_config() -> None:
 def _rebridge() -> None:
     pipeline = PIPELINE
     # obskit.testing's isolated runtimes (capturing events) manage their own handler.
-    if pipeline is not None and pipeline.capture is None:
-        bridge_stdlib(pipeline, root_reported=True)
+    if pipeline is None or pipeline.capture is not None:
+        return
+    # ``disable_existing_loggers`` must not silence obskit's own warnings.
+    for name, logger in list(logging.root.manager.loggerDict.items()):
+        if isinstance(logger, logging.Logger) and (name == "obskit" or name.startswith("obskit.")):
+            logger.disabled = False
+    bridge_stdlib(pipeline, root_reported=True)
