@@ -248,7 +248,10 @@ class LogPipeline:
     def fallback(self, level: str, logger: str, event: Any, exc: Exception) -> bytes | str:
         """The line written when building or rendering an event failed: obskit's fields, the
         message and what went wrong (never the event's other values: they caused it)."""
-        message = event.get("event", "") if isinstance(event, MutableMapping) else ""
+        try:
+            message = event.get("event", "") if isinstance(event, MutableMapping) else ""
+        except Exception:
+            message = ""
         out: dict[str, Any] = {
             "timestamp": self._clock.now(),
             "level": level,
@@ -266,7 +269,10 @@ class LogPipeline:
             out[ERROR_FIELD] = safe_text(f"{type(exc).__qualname__}: {exc}")
         except Exception:  # str(exc) itself failed
             out[ERROR_FIELD] = type(exc).__qualname__
-        line = render_line(out, self.line_max)
+        try:
+            line = render_line(out, self.line_max)
+        except Exception:  # last resort: the fixed fields only
+            line = render_line({k: out[k] for k in ("timestamp", "level")}, self.line_max)
         return line.decode()[:-1] if self.console else line
 
     def process(self, _logger: Any, method: str, event: MutableMapping[str, Any]) -> Any:
@@ -420,10 +426,12 @@ def write(line: bytes | str) -> None:
                 fd = -1
             if fd >= 0:
                 out.flush()
-                written = _os_write(fd, line)
-                while written < len(line):  # only a signal can cut a blocking write short
-                    line = line[written:]
+                try:
                     written = _os_write(fd, line)
+                except BlockingIOError:
+                    written = 0
+                if written < len(line):
+                    _write_rest(fd, memoryview(line)[written:])
                 return
             buffer = getattr(out, "buffer", None)
             if buffer is not None:
@@ -436,8 +444,20 @@ def write(line: bytes | str) -> None:
             line += "\n"
         out.write(line)
         out.flush()
-    except (ValueError, OSError):  # stdout closed at interpreter exit: nothing sensible to do
+    except Exception:  # noqa: S110 - stdout closed at exit, None, or broken: nowhere to write
         pass
+
+
+def _write_rest(fd: int, rest: memoryview) -> None:
+    """Finish a line ``os.write`` cut short: by a signal, or by a full pipe that a process
+    manager made non-blocking — wait for room, as a blocking write would, and go on."""
+    import select
+
+    while rest:
+        try:
+            rest = rest[_os_write(fd, rest) :]
+        except BlockingIOError:
+            select.select([], [fd], [], 1.0)
 
 
 class _Sink:

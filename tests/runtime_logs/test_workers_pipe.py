@@ -15,6 +15,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -109,3 +110,36 @@ def test_two_workers_long_lines_slow_reader_every_line_is_json(size: int) -> Non
                 assert traceback.rstrip().endswith("x" * 64)
             else:
                 assert event[TRUNCATED_FIELD]["fields"] == ["pad"]
+
+
+def test_non_blocking_stdout_pipe_loses_no_line_and_cuts_none() -> None:
+    """A stdout pipe made non-blocking (as some process managers leave it) and full: a 30 KB
+    line that the kernel accepts only in part is finished once the reader makes room, so every
+    line arrives whole, one JSON object each."""
+    code = (
+        "import os, obskit\n"
+        "os.set_blocking(1, False)\n"
+        "obskit.init('nb')\n"
+        "log = obskit.get_logger('nb')\n"
+        "for i in range(60):\n"
+        "    log.info('big', i=i, pad='q' * 30000)\n"
+    )
+    env = clean_env({"OBSKIT_METRICS_PORT": "0", "OTEL_TRACES_EXPORTER": "none"})
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    time.sleep(0.5)  # let the pipe fill up
+    data = bytearray()
+    while chunk := os.read(proc.stdout.fileno(), 8192):
+        data += chunk
+        time.sleep(0.0005)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    events = [json.loads(line) for line in data.splitlines()]
+    assert [e["i"] for e in events] == list(range(60))
+    assert all(len(e["pad"]) == 30000 for e in events)
