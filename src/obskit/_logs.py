@@ -664,20 +664,23 @@ def _is_console(handler: logging.Handler) -> bool:
         return False
     if type(handler).__module__.startswith("_pytest"):
         return False  # pytest's live-log handler: caplog and -o log_cli keep working
-    stream = getattr(handler, "stream", None)
-    if stream is None:
-        return False
-    if stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
-        return True
     try:
+        stream = getattr(handler, "stream", None)
+        if stream is None:
+            return False
+        if any(stream is s for s in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__)):
+            return True
         return stream.fileno() in (1, 2)
-    except Exception:
+    except Exception:  # no file descriptor, or a proxy stream outside its context
         return False
 
 
 def _describe(logger_name: str, handler: logging.Handler) -> str:
-    stream = getattr(handler, "stream", None)
-    where = getattr(stream, "name", None) or type(stream).__name__
+    try:
+        stream = getattr(handler, "stream", None)
+        where = str(getattr(stream, "name", None) or type(stream).__name__)
+    except Exception:  # a proxy stream (Flask's wsgi_errors_stream) outside its context
+        where = "?"
     return f"{logger_name}: {type(handler).__qualname__}({where})"
 
 
