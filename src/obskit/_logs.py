@@ -29,8 +29,6 @@ from obskit._render import (
     LINE_MAX_BYTES,
     OWN_FIELDS,
     PIPE_LINE_MAX_BYTES,
-    USER_FIELD_PREFIX,
-    bounded_repr,
     keep_user_fields,
     safe_text,
 )
@@ -652,38 +650,6 @@ class LogHandler(BridgeHandler):
         self.setLevel(level)
 
 
-#: Loggers whose console handlers obskit's Django support takes out when Django builds its
-#: handler (``_django``): left alone here.
-_OWN_HANDLING: Final = ("django",)
-
-
-def _is_console(handler: logging.Handler) -> bool:
-    """A handler writing plain text to the process's stdout or stderr (a ``StreamHandler``
-    that is not a ``FileHandler``): its lines would duplicate obskit's JSON line."""
-    if not isinstance(handler, logging.StreamHandler) or isinstance(handler, logging.FileHandler):
-        return False
-    if type(handler).__module__.startswith("_pytest"):
-        return False  # pytest's live-log handler: caplog and -o log_cli keep working
-    try:
-        stream = getattr(handler, "stream", None)
-        if stream is None:
-            return False
-        if any(stream is s for s in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__)):
-            return True
-        return stream.fileno() in (1, 2)
-    except Exception:  # no file descriptor, or a proxy stream outside its context
-        return False
-
-
-def _describe(logger_name: str, handler: logging.Handler) -> str:
-    try:
-        stream = getattr(handler, "stream", None)
-        where = str(getattr(stream, "name", None) or type(stream).__name__)
-    except Exception:  # a proxy stream (Flask's wsgi_errors_stream) outside its context
-        where = "?"
-    return f"{logger_name}: {type(handler).__qualname__}({where})"
-
-
 def bridge_stdlib(pipeline: LogPipeline, *, root_reported: bool = False) -> BridgeHandler:
     """Make obskit's bridge the root logger's handler and the one console output.
 
@@ -693,15 +659,17 @@ def bridge_stdlib(pipeline: LogPipeline, *, root_reported: bool = False) -> Brid
     warning names them — the root's as well when ``root_reported`` (logging reconfigured after
     ``init()``).  Server loggers are routed to the root handler silently.
     """
+    from obskit._logsetup import OWN_HANDLING, describe, is_console
+
     root = logging.getLogger()
     replaced: list[str] = []
     for handler in list(root.handlers):
         if isinstance(handler, BridgeHandler):
             root.removeHandler(handler)
-        elif _is_console(handler):
+        elif is_console(handler):
             root.removeHandler(handler)
             if root_reported:
-                replaced.append(_describe("root", handler))
+                replaced.append(describe("root", handler))
     handler = BridgeHandler(pipeline)
     root.addHandler(handler)
     root.setLevel(pipeline.level)
@@ -709,12 +677,12 @@ def bridge_stdlib(pipeline: LogPipeline, *, root_reported: bool = False) -> Brid
     for name, logger in list(logging.root.manager.loggerDict.items()):
         if not isinstance(logger, logging.Logger) or not logger.handlers or name in quiet:
             continue
-        if name.split(".", 1)[0] in _OWN_HANDLING:
+        if name.split(".", 1)[0] in OWN_HANDLING:
             continue
         for h in list(logger.handlers):
-            if _is_console(h):
+            if is_console(h):
                 logger.removeHandler(h)
-                replaced.append(_describe(name, h))
+                replaced.append(describe(name, h))
         if not logger.handlers and not logger.propagate:
             logger.propagate = True  # its lines still come out: through the bridge, as JSON
     for name in SERVER_LOGGERS:
@@ -736,90 +704,3 @@ def bridge_stdlib(pipeline: LogPipeline, *, root_reported: bool = False) -> Brid
             extra={"replaced": replaced},
         )
     return handler
-
-
-def guard_call_errors() -> None:
-    """Two ways a log call itself raises, before any handler or processor runs, made safe:
-
-    * structlog's ``log.info("%d items", "x")`` (its ``%`` interpolation fails): the message is
-      the template followed by the bounded repr of the arguments;
-    * the stdlib's ``extra={"name": …}`` (a key LogRecord owns: ``KeyError``, e.g. a request
-      body spread into ``extra``): such keys are kept under :data:`USER_FIELD_PREFIX`.
-
-    Each replacement costs nothing more on a call that does not fail (the structlog function
-    is replaced by one with the same first check; the stdlib's runs inside a ``try``).
-    """
-    from structlog import _native
-
-    interpolate = getattr(_native, "_maybe_interpolate", None)
-    if interpolate is not None and not getattr(interpolate, "_obskit", False):
-
-        def safe_interpolate(event: Any, args: tuple[Any, ...]) -> Any:
-            if not args:
-                return event
-            try:
-                return interpolate(event, args)
-            except Exception:
-                return f"{event} {bounded_repr(args)}"
-
-        safe_interpolate._obskit = True  # type: ignore[attr-defined]
-        _native._maybe_interpolate = safe_interpolate
-    make_record: Any = logging.Logger.makeRecord
-    if getattr(make_record, "_obskit", False):
-        return
-
-    def safe_make_record(self: logging.Logger, *args: Any, **kwargs: Any) -> logging.LogRecord:
-        try:
-            return make_record(self, *args, **kwargs)  # type: ignore[no-any-return]
-        except KeyError:
-            extra = kwargs.get("extra", args[8] if len(args) > 8 else None)
-            if not extra:
-                raise
-            safe = {
-                (USER_FIELD_PREFIX + k if k in _RECORD_KEYS else k): v for k, v in extra.items()
-            }
-            if "extra" in kwargs:
-                kwargs["extra"] = safe
-            else:
-                args = (*args[:8], safe, *args[9:])
-            return make_record(self, *args, **kwargs)  # type: ignore[no-any-return]
-
-    safe_make_record._obskit = True  # type: ignore[attr-defined]
-    logging.Logger.makeRecord = safe_make_record  # type: ignore[method-assign]
-
-
-def watch_logging_config() -> None:
-    """After ``init()``, ``logging.config.dictConfig``/``fileConfig`` put obskit's bridge back
-    (and say which console handlers they had installed, :func:`bridge_stdlib`)."""
-    import logging.config
-
-    configurator: Any = logging.config.DictConfigurator
-    if getattr(configurator, "_obskit", False):
-        return
-    configure = configurator.configure
-
-    def configure_then_bridge(self: Any) -> None:
-        configure(self)
-        _rebridge()
-
-    configurator.configure = configure_then_bridge
-    configurator._obskit = True
-    file_config = logging.config.fileConfig
-
-    def file_config_then_bridge(*args: Any, **kwargs: Any) -> None:
-        file_config(*args, **kwargs)
-        _rebridge()
-
-    logging.config.fileConfig = file_config_then_bridge
-
-
-def _rebridge() -> None:
-    pipeline = PIPELINE
-    # obskit.testing's isolated runtimes (capturing events) manage their own handler.
-    if pipeline is None or pipeline.capture is not None:
-        return
-    # ``disable_existing_loggers`` must not silence obskit's own warnings.
-    for name, logger in list(logging.root.manager.loggerDict.items()):
-        if isinstance(logger, logging.Logger) and (name == "obskit" or name.startswith("obskit.")):
-            logger.disabled = False
-    bridge_stdlib(pipeline, root_reported=True)

@@ -15,13 +15,8 @@ from prometheus_client import REGISTRY, CollectorRegistry
 from obskit import _frameworks, _multiproc, _state
 from obskit._config import Config, resolve
 from obskit._exposition import MetricsApp, MetricsServer
-from obskit._logs import (
-    LogPipeline,
-    bridge_stdlib,
-    configure_structlog,
-    guard_call_errors,
-    watch_logging_config,
-)
+from obskit._logs import LogPipeline, bridge_stdlib, configure_structlog
+from obskit._logsetup import guard_call_errors, watch_logging_config
 from obskit._metrics import Metrics
 from obskit._redact import Redactor
 from obskit._render import LINE_MAX_BYTES, PIPE_LINE_MAX_BYTES
