@@ -349,7 +349,8 @@ class LogPipeline:
 
     def access(self, fields: dict[str, Any], trace_id: str | None, span_id: str | None) -> None:
         """Write the access line: obskit's fields (no redaction pass needed) after the request's
-        bound contextvars (redacted; obskit's fields win on a name clash)."""
+        bound contextvars (redacted; obskit's fields win a name clash, a bound key named like
+        one of obskit's own fields is kept as ``field_<name>``)."""
         bound = _get_contextvars()
         if bound:
             if not OWN_FIELDS.isdisjoint(bound):
@@ -612,6 +613,7 @@ class BridgeHandler(logging.Handler):
         pipeline = PIPELINE or self.pipeline
         level = str(record.levelname).lower()
         level = _LEVEL_NAMES.get(level, level)
+        message: Any = ""
         try:
             event: dict[str, Any] = _get_contextvars()
             for key, value in record.__dict__.items():
@@ -620,15 +622,15 @@ class BridgeHandler(logging.Handler):
             if event and not OWN_FIELDS.isdisjoint(event):
                 keep_user_fields(event)  # an ``extra={"event": …}`` must not replace the message
             try:
-                event["event"] = record.getMessage()
+                event["event"] = message = record.getMessage()
             except Exception:  # ``log.info("%d items", "x")``: the template and its arguments
-                event["event"] = str(record.msg)
+                event["event"] = message = str(record.msg)
                 event["args"] = record.args
             if record.exc_info and record.exc_info[1] is not None:
                 event["exc_info"] = record.exc_info[1]
             pipeline.emit(level, str(record.name), event)
         except Exception as exc:  # a bug of ours: still one line
-            write(pipeline.fallback(level, str(record.name), {}, exc))
+            write(pipeline.fallback(level, str(record.name), {"event": message}, exc))
 
 
 class LogHandler(BridgeHandler):
