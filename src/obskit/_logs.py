@@ -13,6 +13,7 @@ import os
 import sys
 import time
 import traceback
+import weakref
 from collections.abc import MutableMapping
 from typing import Any, Final
 
@@ -529,6 +530,7 @@ def configure_structlog(pipeline: LogPipeline) -> None:
         logger_factory=_logger_factory,
         cache_logger_on_first_use=False,
     )
+    forget_deferred()
 
 
 def get_logger(name: str | None = None) -> Any:
@@ -547,39 +549,45 @@ def get_logger(name: str | None = None) -> Any:
 
 class _DeferredLogger:
     """A logger asked for before ``init()``: assembled again at each call until obskit's
-    pipeline is in place, then bound once (re-bound if the pipeline changes: ``obskit.testing``)."""
-
-    __slots__ = ("_bound", "_context", "_name", "_pipeline")
+    pipeline is in place; from then on each method used is kept in the instance (a plain
+    attribute: no cost per call) until the pipeline changes (:func:`forget_deferred`)."""
 
     def __init__(self, name: str, context: dict[str, Any]) -> None:
         self._name = name
         self._context = context
-        self._bound: Any = None
-        self._pipeline: LogPipeline | None = None
-
-    def _logger(self) -> Any:
-        pipeline = PIPELINE
-        if pipeline is not None and self._pipeline is pipeline:
-            return self._bound
-        bound = structlog.get_logger(self._name).bind(**self._context)
-        if pipeline is not None:
-            self._bound, self._pipeline = bound, pipeline
-        return bound
+        _DEFERRED.add(self)
 
     def __getattr__(self, attr: str) -> Any:
-        return getattr(self._logger(), attr)
+        if attr.startswith("__") or attr in ("_name", "_context"):
+            raise AttributeError(attr)
+        value = getattr(structlog.get_logger(self._name).bind(**self._context), attr)
+        if PIPELINE is not None and callable(value):
+            self.__dict__[attr] = value
+        return value
 
     def bind(self, **values: Any) -> Any:
         """A logger with ``values`` added (still deferred while ``init()`` has not run)."""
         if PIPELINE is None:
             return _DeferredLogger(self._name, {**self._context, **values})
-        return self._logger().bind(**values)
+        return structlog.get_logger(self._name).bind(**self._context, **values)
 
     def new(self, **values: Any) -> Any:
         """A logger with only ``values`` (still deferred while ``init()`` has not run)."""
         if PIPELINE is None:
             return _DeferredLogger(self._name, dict(values))
-        return self._logger().new(**values)
+        return structlog.get_logger(self._name).bind(**values)
+
+
+#: Every deferred logger alive, to forget their kept methods when the pipeline changes.
+_DEFERRED: weakref.WeakSet[_DeferredLogger] = weakref.WeakSet()
+
+
+def forget_deferred() -> None:
+    """Deferred loggers assemble their methods again (the pipeline or structlog changed)."""
+    for logger in list(_DEFERRED):
+        kept = {k: logger.__dict__[k] for k in ("_name", "_context")}
+        logger.__dict__.clear()
+        logger.__dict__.update(kept)
 
 
 # --------------------------------------------------------------------------------------------

@@ -193,3 +193,27 @@ def test_calls_that_raise_before_any_handler_are_safe_after_init() -> None:
     assert (first["logger"], first["event"]) == ("app", "%d items ('x',)")
     assert (second["logger"], second["event"]) == ("lib", "body")
     assert (second["field_name"], second["field_msg"], second["ok"]) == ("n", "m", 1)
+
+
+def test_logger_made_before_init_follows_testing_runtimes_and_back() -> None:
+    """``obskit.get_logger()`` made before ``init()``: its lines go to obskit's JSON after
+    ``init()``, into an ``obskit.testing`` runtime's captured events while one is active, and
+    back to stdout after it (it keeps no stale pipeline)."""
+    result = run_python(
+        """
+        import obskit
+        from obskit.testing import IsolatedRuntime
+        early = obskit.get_logger("early")
+        obskit.init("svc")
+        early.info("before runtime")
+        with IsolatedRuntime() as rt:
+            early.info("inside runtime")
+            early.info("inside again")
+        early.info("after runtime")
+        import sys
+        sys.stderr.write(repr([e["event"] for e in rt.events]))
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert [e["event"] for e in json_lines(result.stdout)] == ["before runtime", "after runtime"]
+    assert result.stderr == "['inside runtime', 'inside again']"
