@@ -15,8 +15,10 @@ from obskit import _envcheck, _frameworks, _multiproc, _state
 from obskit._config import Config, resolve
 from obskit._exposition import MetricsApp, MetricsServer
 from obskit._logs import LogPipeline, bridge_stdlib, configure_structlog
+from obskit._logsetup import guard_call_errors, watch_logging_config
 from obskit._metrics import Metrics
 from obskit._redact import Redactor
+from obskit._render import LINE_MAX_BYTES, PIPE_LINE_MAX_BYTES
 from obskit._tracing import DropCounter, build_provider, install_global
 from obskit._urls import ExcludedURLs
 
@@ -112,7 +114,9 @@ def build_state(
     from obskit._propagation import GuardedPropagator
 
     redactor = Redactor.from_config(config)
-    pipeline = LogPipeline(config, redactor)
+    # Several workers share one stdout: lines are capped below the pipe's atomic write size.
+    line_max = LINE_MAX_BYTES if multiprocess_dir is None else PIPE_LINE_MAX_BYTES
+    pipeline = LogPipeline(config, redactor, line_max)
     extras: dict[str, Any] = {}
     exemplar_store = None
     if multiprocess_dir is not None:
@@ -209,6 +213,8 @@ def init(
         bridge_stdlib(st.pipeline)
         held.replay()
         _patch_server_logging(st.pipeline)
+        watch_logging_config()
+        guard_call_errors()
         provider = st.extras.get("provider")
         if provider is not None:
             install_global(provider)

@@ -168,6 +168,7 @@ class IsolatedRuntime:
         _state.STATE = state
         _logs.PIPELINE = pipeline
         structlog.configure(**config)
+        _logs.forget_deferred()  # loggers made before init() follow the restored pipeline
         root = logging.getLogger()
         root.setLevel(level)
         if self._handler is not None:
