@@ -78,6 +78,11 @@ def register(commands: Any) -> None:
     )
     schema.set_defaults(func=_guarded(_schema))
 
+    # `status` and `gate` (live figures and the error-budget policy) live in their own module.
+    from obskit.slo._ops_cli import register_ops
+
+    register_ops(sub)
+
 
 def _guarded(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
     """Map every failure to an exit code and a message; never a traceback."""
