@@ -238,9 +238,7 @@ def _period_data(client: PromClient, status: SLOStatus, at: float) -> None:
     )
     events_sli = slo.sli.error_query is not None
     series = (c.RULE_SLI_TOTAL_RATE if events_sli else c.error_ratio_rule("5m")) + sel
-    oldest = _value(
-        client.query(f"min_over_time(timestamp({series})[{slo.period}:{COVERAGE_STEP}])", at)
-    )
+    oldest = _oldest(client, series, slo.period, at)
     period_s = status.period_seconds
     if oldest is None:
         status.data_seconds = 0.0
@@ -266,6 +264,25 @@ def _period_data(client: PromClient, status: SLOStatus, at: float) -> None:
         # Mean rate x seconds covered = events; both series are sampled at the same instants.
         status.events = None if total is None else total * covered
         status.errors = None if errors is None else errors * covered
+
+
+def _oldest(client: PromClient, series: str, period: str, at: float) -> float | None:
+    """Timestamp of the oldest sample of ``series`` within the period before ``at``.
+
+    A subquery at 5-minute steps finds it over the whole period; its steps are aligned to
+    multiples of 5 minutes, so data younger than two hours is looked for again at 10 s, then 1 s
+    steps.
+    """
+    oldest = _value(
+        client.query(f"min_over_time(timestamp({series})[{period}:{COVERAGE_STEP}])", at)
+    )
+    for span, step in (("2h", "10s"), ("10m", "1s")):
+        if oldest is not None and at - oldest >= 7200:
+            break
+        recent = _value(client.query(f"min_over_time(timestamp({series})[{span}:{step}])", at))
+        if recent is not None:
+            oldest = recent if oldest is None else min(oldest, recent)
+    return oldest
 
 
 def human_duration(seconds: float) -> str:

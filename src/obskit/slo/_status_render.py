@@ -133,6 +133,8 @@ def _burn(value: float | None) -> str:
 def _lasts(status: SLOStatus) -> str:
     if status.budget_remaining is None or status.current_burn_rate is None:
         return "-"
+    if status.budget_remaining <= 0:
+        return "spent"
     lasts = status.budget_lasts_seconds
     return "forever" if lasts is None else human_duration(lasts)
 
