@@ -45,7 +45,8 @@ def parse_policy(doc: Document, path: Path) -> dict[str, Any] | None:
     """
     if doc.get(path) is None:
         return {}
-    if doc.mapping(path, POLICY_KEYS) is None:
+    body = doc.mapping(path, POLICY_KEYS)
+    if body is None:
         return None
     before = len(doc.errors)
     out: dict[str, Any] = {}
@@ -73,7 +74,7 @@ def parse_policy(doc: Document, path: Path) -> dict[str, Any] | None:
         out["freeze_while_firing"] = tuple(dict.fromkeys(firing))
     if len(doc.errors) > before:
         return None
-    if not out:
+    if not body:
         doc.error(path, "is empty: set freeze_below, warn_below or freeze_while_firing")
         return None
     return out
