@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from typing import Any, Final
 
@@ -105,14 +106,23 @@ def _parse_at(text: str | None) -> float:
     return moment.timestamp()
 
 
+_HEADER_NAME: Final = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+\Z")
+
+
 def _headers(items: list[str]) -> dict[str, str]:
     out: dict[str, str] = {}
-    for item in items:
+    for number, item in enumerate(items, start=1):
         name, sep, value = item.partition(":")
-        if not sep or not name.strip():
-            # The value may be a secret: only the name is ever echoed.
-            raise _InputError(f"--header {name.strip()!r}…: expected NAME:VALUE")
-        out[name.strip()] = value.strip()
+        name, value = name.strip(), value.strip()
+        # The value may be a secret (and a malformed item may be all value): only a valid
+        # name is ever echoed.
+        if not sep or not _HEADER_NAME.match(name):
+            raise _InputError(
+                f"--header #{number}: expected NAME:VALUE (not shown: it may be secret)"
+            )
+        if "\r" in value or "\n" in value:
+            raise _InputError(f"--header {name}: the value must be one line")
+        out[name] = value
     return out
 
 
@@ -155,7 +165,7 @@ def _prepare(args: argparse.Namespace) -> tuple[Any, list[Any], float]:
 
 def _run(args: argparse.Namespace, gate: bool) -> int:
     from obskit.slo._errors import SpecError, SpecErrors
-    from obskit.slo._promapi import PromAuthError, PromError, PromUnreachable
+    from obskit.slo._promapi import PromAuthError, PromConfigError, PromError, PromUnreachable
     from obskit.slo._status import collect
 
     try:
@@ -167,6 +177,9 @@ def _run(args: argparse.Namespace, gate: bool) -> int:
             print(error, file=sys.stderr)
         return EXIT_INPUT
     except _InputError as exc:
+        print(f"obskit: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except PromConfigError as exc:
         print(f"obskit: {exc}", file=sys.stderr)
         return EXIT_INPUT
     except PromError as exc:

@@ -34,6 +34,7 @@ __all__ = [
     "USER_ENV",
     "PromAuthError",
     "PromClient",
+    "PromConfigError",
     "PromError",
     "PromResponseError",
     "PromUnreachable",
@@ -51,6 +52,10 @@ _BODY_QUOTE: Final = 200
 
 class PromError(Exception):
     """A query could not be answered; ``str()`` is the message for the user."""
+
+
+class PromConfigError(PromError):
+    """The client's own options are wrong (not an http(s) URL, an unreadable CA file …)."""
 
 
 class PromUnreachable(PromError):
@@ -75,12 +80,11 @@ class Sample:
 
 def redact_url(url: str) -> str:
     """``url`` without user info and query string: the only form that reaches any output."""
-    parts = urllib.parse.urlsplit(url)
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = host + (f":{parts.port}" if parts.port else "")
-    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+    try:
+        parts = urllib.parse.urlsplit(url)
+        return urllib.parse.urlunsplit((parts.scheme, _netloc(parts), parts.path, "", ""))
+    except ValueError:  # e.g. a port that is not a number: say nothing more of it
+        return "<invalid URL>"
 
 
 @dataclass
@@ -96,9 +100,13 @@ class PromClient:
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
 
     def __post_init__(self) -> None:
-        parts = urllib.parse.urlsplit(self.url)
+        try:
+            parts = urllib.parse.urlsplit(self.url)
+            parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+        except ValueError:
+            raise PromConfigError(f"--prometheus {redact_url(self.url)}: not a valid URL") from None
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise PromResponseError(
+            raise PromConfigError(
                 f"--prometheus {redact_url(self.url)!r}: not an http(s) URL (e.g. "
                 "http://prometheus:9090 or https://mimir.example.com/prometheus)"
             )
@@ -115,7 +123,7 @@ class PromClient:
             try:
                 self._context = ssl.create_default_context(cafile=self.ca_file)
             except (OSError, ssl.SSLError) as exc:
-                raise PromResponseError(f"--ca-file {self.ca_file}: {exc}") from exc
+                raise PromConfigError(f"--ca-file {self.ca_file}: {exc}") from exc
             if self.insecure:
                 self._context.check_hostname = False
                 self._context.verify_mode = ssl.CERT_NONE
