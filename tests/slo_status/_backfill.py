@@ -40,11 +40,7 @@ LONG_RANGE_RULES = (c.RULE_SLI_ERRORS_RATE, c.RULE_SLI_TOTAL_RATE)
 
 class LongRetentionPrometheus(Prometheus):
     """``examples.stack.Prometheus`` keeping old blocks (retention counts from the newest block,
-    so days-old history needs more than the stack's 1 day), optionally with a web config."""
-
-    def __init__(self, *args: Any, web_config: Path | None = None, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.web_config = web_config
+    so days-old history needs more than the stack's 1 day)."""
 
     def start(self, timeout: float = 60.0) -> Prometheus:
         args = [
@@ -54,8 +50,6 @@ class LongRetentionPrometheus(Prometheus):
             f"--web.listen-address={LOOPBACK}:{self.port}",
             "--storage.tsdb.retention.time=60d",
         ]
-        if self.web_config is not None:
-            args.append(f"--web.config.file={self.web_config}")
         log = self._log_path.open("ab")
         self._process = subprocess.Popen(
             args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True

@@ -99,6 +99,7 @@ class Backfilled:
     spec_dir: Path
     end: int
     passes: int
+    rule_files: list[Path]
 
 
 @pytest.fixture(scope="session")
@@ -135,7 +136,7 @@ def backfilled(
             end=end,
             work=tmp,
         )
-        yield Backfilled(prom, tmp / "slo", end, passes)
+        yield Backfilled(prom, tmp / "slo", end, passes, rule_files)
     finally:
         prom.stop()
 
