@@ -30,6 +30,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 _STANDARD: Final = c.STANDARD_METHODS
 _OTHER: Final = c.METHOD_OTHER
+_SPAN_OTHER: Final = c.SPAN_METHOD_OTHER
 _UNMATCHED: Final = c.UNMATCHED_ROUTE
 _SERVER: Final = SpanKind.SERVER
 #: Headers the middleware reads, in one pass over ``scope["headers"]``.
@@ -108,6 +109,8 @@ class ObskitASGI:
             return
         start = perf_counter()
         scope["obskit.start"] = start
+        if ";" in path or "?" in path:  # ;name=value parameters (or a decoded %3F) in the path
+            path = st.redactor.redact_path(path)
         # A server runs each request in a fresh task, but in-process clients (httpx's
         # ASGITransport, test clients) reuse one context: bindings must not leak across requests.
         _clear_contextvars()
@@ -143,12 +146,16 @@ class ObskitASGI:
             parent = None
             if "traceparent" in found or "baggage" in found:
                 parent = st.propagator.extract(found)
-            initial = {"http.request.method": raw_method, "url.path": path, "url.scheme": scheme}
+            initial = {"http.request.method": method, "url.path": path, "url.scheme": scheme}
+            name = method
+            if method is _OTHER:  # attacker-chosen text: never a span name or method value
+                name = _SPAN_OTHER
+                initial["http.request.method_original"] = raw_method
             spans = st.server_spans
             if spans is not None:
-                span = spans.start(raw_method, parent, initial)
+                span = spans.start(name, parent, initial)
             else:
-                span = tracer.start_span(raw_method, parent, _SERVER, initial)
+                span = tracer.start_span(name, parent, _SERVER, initial)
             if span.is_recording():
                 # The rest only for spans that are kept (set once, at the end, with the route):
                 # unsampled requests skip the work.

@@ -8,6 +8,7 @@ deployment manifest is a clear start-up error rather than silently ignored.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -48,6 +49,8 @@ class Config:
     instrument_frameworks: bool
     instrument_libraries: bool
     shutdown_timeout: float
+    #: Regular expressions whose matches in string values are redacted (``redact_patterns``).
+    redact_patterns: tuple[str | re.Pattern[str], ...] = ()
 
 
 def _resource_attributes(env: Mapping[str, str]) -> dict[str, str]:
@@ -114,6 +117,7 @@ _OPTIONS: Final = (
     "instrument_frameworks",
     "instrument_libraries",
     "shutdown_timeout",
+    "redact_patterns",
 )
 
 
@@ -181,6 +185,8 @@ def resolve(args: Mapping[str, Any], env: Mapping[str, str] | None = None) -> Co
     else:
         keys = set(_list(raw_keys))
 
+    patterns = _patterns(_pick("redact_patterns", "OBSKIT_REDACT_PATTERNS", args, env))
+
     traces_raw = _pick("traces", "OBSKIT_TRACES", args, env)
     traces = True if traces_raw is None else _bool("traces", "OBSKIT_TRACES", traces_raw)
     if _bool("OTEL_SDK_DISABLED", "OTEL_SDK_DISABLED", env.get("OTEL_SDK_DISABLED", "false")):
@@ -214,4 +220,30 @@ def resolve(args: Mapping[str, Any], env: Mapping[str, str] | None = None) -> Co
         instrument_frameworks=flag("instrument_frameworks", "OBSKIT_INSTRUMENT_FRAMEWORKS"),
         instrument_libraries=flag("instrument_libraries", "OBSKIT_INSTRUMENT_LIBRARIES"),
         shutdown_timeout=timeout,
+        redact_patterns=patterns,
     )
+
+
+def _patterns(value: object) -> tuple[str | re.Pattern[str], ...]:
+    """``redact_patterns``: a list of regular expressions (argument), or one string of them
+    separated by whitespace (``OBSKIT_REDACT_PATTERNS``: write a literal space as ``\\s``);
+    each is compiled here so a typo fails at start-up, naming the pattern."""
+    if value is None:
+        return ()
+    items: list[str | re.Pattern[str]] = []
+    for item in value.split() if isinstance(value, str) else _iterable(value):
+        items.append(item if isinstance(item, re.Pattern) else str(item))
+        try:
+            re.compile(items[-1])
+        except re.error as exc:
+            raise ValueError(
+                f"obskit option 'redact_patterns' (OBSKIT_REDACT_PATTERNS): "
+                f"not a regular expression: {item!r} ({exc})"
+            ) from None
+    return tuple(items)
+
+
+def _iterable(value: object) -> Iterable[object]:
+    if isinstance(value, Iterable):
+        return value
+    raise ValueError(f"obskit option 'redact_patterns': expected a list of strings, got {value!r}")

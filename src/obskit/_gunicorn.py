@@ -31,7 +31,7 @@ class GunicornLogger(Logger):  # type: ignore[misc]
             _logs.bridge_stdlib(st.pipeline)
             return
         config = resolve({"metrics_port": 0})
-        pipeline = _logs.LogPipeline(config, Redactor(config.redact_keys))
+        pipeline = _logs.LogPipeline(config, Redactor.from_config(config))
         _logs.configure_structlog(pipeline)
         _logs.bridge_stdlib(pipeline)
 

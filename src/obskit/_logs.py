@@ -209,6 +209,8 @@ class LogPipeline:
             formatted = format_exception(exc_info)
             if formatted is not None:
                 out["exception"] = formatted
+        if self._redactor.patterns:  # the user's value patterns also see the free text
+            self._redactor.scrub_free_text(out)
         return out
 
     def render(self, out: dict[str, Any]) -> bytes | str | None:
@@ -494,7 +496,7 @@ class LogHandler(BridgeHandler):
         from obskit._redact import Redactor
 
         config = resolve({"metrics_port": 0})
-        super().__init__(LogPipeline(config, Redactor(config.redact_keys)))
+        super().__init__(LogPipeline(config, Redactor.from_config(config)))
         self.setLevel(level)
 
 

@@ -99,7 +99,7 @@ def build_state(
     multiprocess_dir: str | None = None,
 ) -> _state.State:
     """Logs, metrics and traces for ``config`` (no global side effect except structlog)."""
-    redactor = Redactor(config.redact_keys)
+    redactor = Redactor.from_config(config)
     pipeline = LogPipeline(config, redactor)
     extras: dict[str, Any] = {}
     exemplar_store = None

@@ -25,6 +25,9 @@ from obskit._span import ServerSpan
 __all__ = ["STATE", "State", "finish_request", "get_state"]
 
 _INFO = logging.INFO
+_OTHER = c.METHOD_OTHER
+#: The span name's method for ``_OTHER`` requests (never the attacker's text).
+_SPAN_OTHER = c.SPAN_METHOD_OTHER
 
 
 @dataclass(eq=False)
@@ -108,7 +111,7 @@ def finish_request(
             attributes["http.response.status_code"] = status
             name = None
             if route != c.UNMATCHED_ROUTE:
-                name = f"{raw_method} {route}"
+                name = f"{_SPAN_OTHER if method is _OTHER else method} {route}"
                 attributes["http.route"] = route
             if exc is not None:
                 span.record_exception(exc)

@@ -113,7 +113,7 @@ class IsolatedRuntime:
         args: dict[str, Any] = {"service_name": "test", "metrics_port": 0, "log_format": "json"}
         args.update(options)
         self.config = resolve(args)
-        redactor = Redactor(self.config.redact_keys)
+        redactor = Redactor.from_config(self.config)
         self.events: list[dict[str, Any]] = []
         pipeline = LogPipeline(self.config, redactor)
         pipeline.capture = self.events

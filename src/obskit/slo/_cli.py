@@ -20,6 +20,8 @@ __all__ = ["register"]
 
 #: Mirrors ``obskit.slo._render.FORMATS`` (kept here so ``--help`` imports nothing heavy).
 FORMATS: Final = ("prometheus", "prometheus-operator")
+#: ``auto`` plus ``obskit.slo._model.ALERT_SHAPES`` (mirrored here for the same reason).
+ALERT_SHAPES: Final = ("auto", "windows", "sloth")
 EXIT_OK: Final = 0
 EXIT_DRIFT: Final = 1
 EXIT_INPUT: Final = 2
@@ -60,6 +62,7 @@ def register(commands: Any) -> None:
         action="store_true",
         help="write nothing; exit 1 and list the files that differ from a fresh build (CI)",
     )
+    _add_alert_shape(build)
     add_build_arguments(build)
     build.set_defaults(func=_guarded(_build))
 
@@ -69,6 +72,7 @@ def register(commands: Any) -> None:
         description="Load, validate and generate everything a build would; write nothing.",
     )
     validate.add_argument("paths", nargs="+", metavar="PATH", help="spec files or folders")
+    _add_alert_shape(validate)
     validate.set_defaults(func=_guarded(_validate))
 
     schema = sub.add_parser(
@@ -82,6 +86,32 @@ def register(commands: Any) -> None:
     from obskit.slo._ops_cli import register_ops
 
     register_ops(sub)
+
+
+def _add_alert_shape(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--alert-shape",
+        choices=ALERT_SHAPES,
+        default="auto",
+        help=(
+            "auto (default): Sloth input gets Sloth's alerts (one per severity, sloth_* labels), "
+            "native and OpenSLO input one alert per window pair; sloth or windows: that shape "
+            "for every SLO (see docs/coming-from-sloth.md)"
+        ),
+    )
+
+
+def _services(args: argparse.Namespace, paths: list[str]) -> Any:
+    """Load the specs, with ``--alert-shape`` applied."""
+    from obskit.slo._load import load_paths
+
+    services = load_paths(paths)
+    shape: Any = getattr(args, "alert_shape", "auto")
+    if shape != "auto":
+        from obskit.slo._sloth_alerts import with_alert_shape
+
+        services = with_alert_shape(services, shape)
+    return services
 
 
 def _guarded(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
@@ -122,10 +152,9 @@ def _guarded(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse
 def _files(args: argparse.Namespace, paths: list[str], fmt: str) -> dict[str, str]:
     """Load, validate and render everything; raises before anything is written."""
     from obskit.dashboards import _build as dashboards
-    from obskit.slo._load import load_paths
     from obskit.slo._output import build_files
 
-    services = load_paths(paths)
+    services = _services(args, paths)
     return build_files(
         services, fmt, dashboards.render(services, dashboards.options_from_args(args))
     )
@@ -162,10 +191,9 @@ def _build(args: argparse.Namespace) -> int:
 
 def _validate(args: argparse.Namespace) -> int:
     from obskit.dashboards._build import DashboardOptions, render
-    from obskit.slo._load import load_paths
     from obskit.slo._output import build_files
 
-    services = load_paths(args.paths)
+    services = _services(args, args.paths)
     files = build_files(services, "prometheus", render(services, DashboardOptions()))
     slos = sum(len(s.slos) for s in services)
     print(f"obskit: {len(services)} service(s), {slos} SLO(s) OK ({len(files)} files)")

@@ -15,6 +15,10 @@ WINDOW_PLACEHOLDER: Final = "{{.window}}"
 
 SLIKind = Literal["availability", "latency", "operation", "ratio", "raw"]
 Severity = Literal["page", "ticket"]
+#: ``windows``: one alert per window pair (obskit's own shape); ``sloth``: one alert per
+#: severity covering both of its window pairs, labelled and annotated like Sloth's.
+AlertShape = Literal["windows", "sloth"]
+ALERT_SHAPES: Final[tuple[AlertShape, ...]] = ("windows", "sloth")
 
 
 @dataclass(frozen=True)
@@ -116,6 +120,8 @@ class Alerting:
     #: Minimum-traffic guard: no alert fires while the tier's long window saw fewer events
     #: than this.  0 disables the guard.
     min_events: float = 0.0
+    #: How the tiers become alerts (see :data:`AlertShape`); Sloth input defaults to ``sloth``.
+    shape: AlertShape = "windows"
 
 
 @dataclass(frozen=True)
@@ -162,6 +168,11 @@ class SLO:
     labels: Mapping[str, str] = field(default_factory=dict)
     #: The error-budget policy in force (service policy merged with the SLO's), if any.
     policy: Policy | None = None
+    #: What the loader assumed or left out (e.g. a default time window), for the file header.
+    notes: tuple[str, ...] = ()
+    #: The input format (``native``, ``sloth``, ``openslo``): Sloth's SLOs keep Sloth's labels
+    #: on their recorded series whatever the alert shape, so switching it keeps their history.
+    origin: str = "native"
 
     @property
     def id(self) -> str:

@@ -330,6 +330,10 @@ def service_groups(service: Service, *, check: bool = True) -> list[RuleGroup]:
     generator bug or an unsupported query never reaches a rule file.
     """
     groups = [slo_group(slo, service) for slo in service.slos]
+    # SLOs with alerting.shape "sloth" (Sloth input's default): Sloth's alerts and labels.
+    from obskit.slo._sloth_alerts import sloth_shaped
+
+    groups = sloth_shaped(service, groups)
     if check:
         errors = check_groups(service, groups)
         if errors:

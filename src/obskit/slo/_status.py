@@ -2,8 +2,9 @@
 
 Every name queried comes from :mod:`obskit.conventions`, and every series is selected by the SLO
 labels (:data:`~obskit.conventions.SLO_LABEL_SERVICE`, :data:`~obskit.conventions.SLO_LABEL_SLO`)
-and alerts by :data:`~obskit.conventions.ALERT_LABEL_TIER` — never by rule group or alert name,
-so the figures survive groups being split and Sloth specs keeping their own alert names.
+and alerts by :data:`~obskit.conventions.ALERT_LABEL_TIER` (or, for Sloth-shaped alerts, Sloth's
+severity and window labels) — never by rule group or alert name, so the figures survive groups
+being split and Sloth specs keeping their own alert names.
 
 What is read, per SLO, at the instant ``at``:
 
@@ -17,6 +18,7 @@ What is read, per SLO, at the instant ``at``:
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -213,10 +215,23 @@ def window_order(window: str) -> int:
         return 0
 
 
+def _tier_of(slo: SLO, labels: Mapping[str, str]) -> str:
+    """The tier an ``ALERTS`` series stands for: its tier label (obskit's alert shape), or for a
+    Sloth-shaped alert (one per severity) the severity's tier whose short window fired."""
+    name = labels.get(c.ALERT_LABEL_TIER)
+    if name:
+        return name
+    severity = labels.get(c.SLOTH_LABEL_SEVERITY, "")
+    candidates = [t for t in slo.tiers if t.severity == severity]
+    window = labels.get(c.SLOTH_LABEL_WINDOW)
+    matching = [t for t in candidates if t.short_window == window] or candidates
+    return matching[0].name if matching else ""
+
+
 def _tiers(slo: SLO, alerts: list[Sample]) -> list[TierStatus]:
     states: dict[str, str] = {}
     for sample in alerts:
-        name = sample.labels.get(c.ALERT_LABEL_TIER, "")
+        name = _tier_of(slo, sample.labels)
         state = sample.labels.get(c.ALERT_STATE_LABEL, "")
         # firing wins over pending when both appear (two alert rules of one tier).
         if states.get(name) != c.ALERT_STATE_FIRING:
