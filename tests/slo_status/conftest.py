@@ -66,6 +66,31 @@ slos:
       ticket: {for: 0s}
 """
 
+#: A Sloth ``prometheus/v1`` spec (the shape of Sloth's own examples) on the live target: its
+#: alerts keep Sloth's name, labels and shape (one alert per severity, no ``obskit_tier``).
+SLOTH_SPEC = """\
+version: "prometheus/v1"
+service: legacy
+slos:
+  - name: requests-availability
+    objective: 99.9
+    sli:
+      events:
+        error_query: >-
+          sum(rate(http_server_request_duration_seconds_count{job="live",
+          http_response_status_code=~"5.."}[{{.window}}]))
+        total_query: >-
+          sum(rate(http_server_request_duration_seconds_count{job="live"}[{{.window}}]))
+    alerting:
+      name: LegacyHighErrorRate
+      page_alert:
+        labels:
+          severity: pageteam
+      ticket_alert:
+        labels:
+          severity: slack
+"""
+
 
 def run_obskit(
     *args: str, env: dict[str, str] | None = None, timeout: float = 60
@@ -172,6 +197,7 @@ class Live:
 
     prometheus: Prometheus
     spec_dir: Path
+    sloth_dir: Path
 
 
 @pytest.fixture(scope="session")
@@ -181,6 +207,9 @@ def live(prometheus_bin: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
     (tmp / "slo").mkdir()
     (tmp / "slo" / "live.yaml").write_text(LIVE_SPEC)
     rule_files = build(tmp / "slo", tmp / "build")
+    (tmp / "sloth").mkdir()
+    (tmp / "sloth" / "legacy.yaml").write_text(SLOTH_SPEC)
+    rule_files += build(tmp / "sloth", tmp / "build-sloth")
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Target)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -199,7 +228,7 @@ def live(prometheus_bin: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
             f'{c.ALERT_STATE_LABEL}="{c.ALERT_STATE_FIRING}"}}',
             timeout=60,
         )
-        yield Live(prom, tmp / "slo")
+        yield Live(prom, tmp / "slo", tmp / "sloth")
     finally:
         prom.stop()
         server.shutdown()

@@ -11,6 +11,7 @@ import pty
 import subprocess
 import sys
 import threading
+import time
 import urllib.request
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -41,6 +42,24 @@ def test_firing_tiers_come_from_alerts_and_seconds_of_data_are_too_little(live: 
     assert 0 < slo["data_seconds"] < 600
     assert "of the 7d period" in slo["problem"]["message"]
     assert "too little data" in result.stderr
+
+
+def test_sloth_shaped_alerts_are_found_by_sloth_labels(live: Live) -> None:
+    """A Sloth spec's alerts (Sloth's alert name, one per severity, `sloth_severity` and
+    `sloth_window` instead of `obskit_tier`) still show as the tier whose window pair holds:
+    at 50 % errors the page alert is pending (Sloth input keeps `for: 2m`) as page-1h."""
+    deadline = time.monotonic() + 30
+    while True:
+        result = _status(live.sloth_dir, live.prometheus.url, "--format", "json")
+        slo = json.loads(result.stdout)["slos"][0]
+        states = {t["name"]: t["state"] for t in slo["tiers"]}
+        if states["page-1h"] != "inactive" or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert (slo["service"], slo["slo"]) == ("legacy", "requests-availability")
+    assert states["page-1h"] in ("pending", "firing"), states
+    assert states["ticket-1d"] in ("pending", "firing"), states
+    assert slo["error_ratio"] == pytest.approx(0.5, rel=1e-6)
 
 
 def test_gate_blocks_while_a_page_tier_fires(live: Live) -> None:
