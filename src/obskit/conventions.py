@@ -18,10 +18,14 @@ from typing import Final
 
 __all__ = [
     "ACTIVE_REQUESTS",
+    "ALERTS_SERIES",
     "ALERT_LABEL_LONG_WINDOW",
     "ALERT_LABEL_SEVERITY",
     "ALERT_LABEL_SHORT_WINDOW",
     "ALERT_LABEL_TIER",
+    "ALERT_STATE_FIRING",
+    "ALERT_STATE_LABEL",
+    "ALERT_STATE_PENDING",
     "BUCKETS_ENV",
     "DEFAULT_BUCKETS",
     "DEFAULT_EXCLUDED_PATHS",
@@ -232,6 +236,16 @@ ALERT_LABEL_SEVERITY: Final = "severity"
 ALERT_LABEL_LONG_WINDOW: Final = "long_window"
 ALERT_LABEL_SHORT_WINDOW: Final = "short_window"
 ALERT_LABEL_TIER: Final = "obskit_tier"
+
+#: Prometheus' own series of active alerts (also in Thanos, Mimir and vmalert's remote write):
+#: ``ALERTS{alertname, alertstate, <alert labels>}``.  ``obskit slo status`` and ``gate`` find an
+#: SLO's firing tiers here by :data:`SLO_LABEL_SERVICE`, :data:`SLO_LABEL_SLO` and
+#: :data:`ALERT_LABEL_TIER` (Sloth-shaped alerts: :data:`SLOTH_LABEL_SEVERITY` and
+#: :data:`SLOTH_LABEL_WINDOW`), never by ``alertname`` (Sloth specs keep their own alert names).
+ALERTS_SERIES: Final = "ALERTS"
+ALERT_STATE_LABEL: Final = "alertstate"
+ALERT_STATE_FIRING: Final = "firing"
+ALERT_STATE_PENDING: Final = "pending"
 
 #: Sloth's labels, written with ``--alert-shape sloth`` (the default for Sloth input) so that
 #: Alertmanager routes and templates written for Sloth keep matching: id, service and SLO on

@@ -82,6 +82,11 @@ def register(commands: Any) -> None:
     )
     schema.set_defaults(func=_guarded(_schema))
 
+    # `status` and `gate` (live figures and the error-budget policy) live in their own module.
+    from obskit.slo._ops_cli import register_ops
+
+    register_ops(sub)
+
 
 def _add_alert_shape(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(

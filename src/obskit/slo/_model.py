@@ -125,6 +125,33 @@ class Alerting:
 
 
 @dataclass(frozen=True)
+class Policy:
+    """An error-budget policy: when ``obskit slo gate`` blocks (freezes) or warns.
+
+    A service-level policy applies to each of its SLOs; an SLO's own policy replaces the keys it
+    sets.  Budget thresholds are shares of the period's budget still unspent (the recorded
+    budget-remaining ratio): 1 untouched, 0 spent, below 0 overspent.
+    """
+
+    #: Block while the budget remaining is below this share (0 blocks only once overspent).
+    freeze_below: float | None = None
+    #: Warn (never block) while the budget remaining is below this share.
+    warn_below: float | None = None
+    #: Block while an alert tier fires: severities (``page``, ``ticket``) or tier names
+    #: (``page-1h`` …).
+    freeze_while_firing: tuple[str, ...] = ()
+    #: Where the policy (or, merged, the SLO's policy) was written, for the gate's messages.
+    source: Source | None = None
+
+    @property
+    def empty(self) -> bool:
+        """Whether the policy asks for nothing."""
+        return (
+            self.freeze_below is None and self.warn_below is None and not self.freeze_while_firing
+        )
+
+
+@dataclass(frozen=True)
 class SLO:
     """One service-level objective, format-independent."""
 
@@ -139,6 +166,8 @@ class SLO:
     description: str = ""
     #: Labels added to every recorded series and alert of this SLO.
     labels: Mapping[str, str] = field(default_factory=dict)
+    #: The error-budget policy in force (service policy merged with the SLO's), if any.
+    policy: Policy | None = None
     #: What the loader assumed or left out (e.g. a default time window), for the file header.
     notes: tuple[str, ...] = ()
     #: The input format (``native``, ``sloth``, ``openslo``): Sloth's SLOs keep Sloth's labels
