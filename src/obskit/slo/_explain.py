@@ -135,10 +135,12 @@ def window_timing(window: str, timing: Timing) -> WindowTiming:
     scales errors and requests alike, so it cancels in the ratio.
 
     If the rules change, change this function only, e.g.: a ratio read from another rule group
-    adds one evaluation interval of ``lag``; a long window computed as ``sum_over_time`` of the
-    recorded 5-minute rates widens ``span`` by about 5m minus one evaluation interval and
-    ramps (an approximation — check it against the promtool scenarios in
-    ``tests/slo_rules/test_explain_promtool.py``).
+    (previous cycle's value) adds one evaluation interval of ``lag``; a window computed as
+    ``sum_over_time`` of the recorded 5-minute rates sees a step in the error ratio through 5m
+    rates that ramp up over 5 minutes, which is about ``(5m - evaluation interval) / 2`` of
+    ``lag`` (2 minutes at 1m evaluations) once the ramp is over — an approximation near the
+    start of the ramp.  ``tests/slo_rules/test_explain_promtool.py`` says whether the model
+    still matches the rules to the minute.
     """
     seconds = float(c.window_seconds(window))
     span = seconds if timing.prometheus_major == 2 else seconds - timing.scrape_interval
