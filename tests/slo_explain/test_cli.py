@@ -148,3 +148,21 @@ def test_missing_path_exits_2() -> None:
     assert result.returncode == 2
     assert "no/such/folder" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_slo_without_tiers_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An SLO with `page: false` and `ticket: false` still gets its budget, and a line saying it
+    has no alert tiers (text and Markdown), and an empty tier list in JSON."""
+    spec = tmp_path / "quiet.yaml"
+    spec.write_text("service: quiet\nslos:\n  - name: a\n    objective: 99.5\n    period: 4w\n"
+                    "    sli:\n      availability: {}\n    alerting:\n      page: false\n"
+                    "      ticket: false\n")  # fmt: skip
+    assert main(["slo", "explain", str(spec)]) == 0
+    text = capsys.readouterr().out
+    assert "quiet/a: 99.5% over 28d" in text
+    assert "3h21m36s of total outage per 28d" in text
+    assert "no alert tiers" in text
+    assert main(["slo", "explain", str(spec), "--format", "markdown"]) == 0
+    assert "No alert tiers" in capsys.readouterr().out
+    assert main(["slo", "explain", str(spec), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["slos"][0]["tiers"] == []
