@@ -19,21 +19,22 @@ explain's default timing assumes):
 Per tier promtool reports the first and last minute `ALERTS{alertstate="firing"}` exists and
 how many evaluations it fired; they must equal errors start + `fires_after`, errors end +
 `resolves_after` - 1 minute (the last firing evaluation) and the difference + 1 (no flapping).
-Tiers explain calls "never" must not fire at all.
+Tiers explain calls "never" must not fire at all.  Two more cases run checkout's page tiers at
+a 30-second resolution (samples and evaluations every 30 s), where explain rounds to 30 s.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 import yaml
 
 from obskit import conventions as c
-from obskit.slo._explain import SLOExplanation, explain_slo
+from obskit.slo._explain import SLOExplanation, Timing, explain_slo, window_timing
 from obskit.slo._load import load_paths
 from obskit.slo._model import SLO, Service
 from obskit.slo._render import render_rule_file
@@ -66,29 +67,46 @@ class Case:
     slo: SLO
     error_ratio: float
     rps: float
-    explanation: SLOExplanation
+    timing: Timing = field(default_factory=Timing)
 
     @property
-    def error_minutes(self) -> int:
+    def explanation(self) -> SLOExplanation:
+        """What explain predicts (the public function the CLI prints)."""
+        return explain_slo(
+            self.slo, [self.error_ratio], timing=self.timing, requests_per_second=self.rps
+        )
+
+    @property
+    def step(self) -> int:
+        """Seconds between samples and between evaluations (both the same here)."""
+        return self.timing.evaluation_interval
+
+    def _steps(self, seconds: float) -> int:
+        return math.ceil(seconds / self.step)
+
+    @property
+    def error_steps(self) -> int:
         fired = [o.fires_after for t in self.explanation.tiers for o in t.outcomes if o.fires_after]
-        return math.ceil(max(fired, default=0) / 60) + MARGIN
+        return self._steps(max(fired, default=0) + MARGIN * 60)
 
     @property
-    def after_minutes(self) -> int:
+    def after_steps(self) -> int:
         resolved = [
             o.resolves_after for t in self.explanation.tiers for o in t.outcomes if o.resolves_after
         ]
-        return math.ceil(max(resolved, default=0) / 60) + MARGIN
+        return self._steps(max(resolved, default=0) + MARGIN * 60)
 
     @property
-    def history_minutes(self) -> int:
+    def history_steps(self) -> int:
         """Clean traffic before the errors: the longest long window of the SLO's tiers, so that
         every window is full (3 days for SLOs with ticket tiers)."""
-        return max(c.window_seconds(t.tier.long_window) for t in self.explanation.tiers) // 60
+        return self._steps(
+            max(c.window_seconds(t.tier.long_window) for t in self.explanation.tiers)
+        )
 
     @property
-    def minutes(self) -> int:
-        return self.history_minutes + self.error_minutes + self.after_minutes
+    def steps(self) -> int:
+        return self.history_steps + self.error_steps + self.after_steps
 
 
 def _example_slos() -> list[tuple[SLO, Service]]:
@@ -106,23 +124,18 @@ def _cases() -> list[Case]:
     for slo, _ in _example_slos():
         driven = _driven(slo)
         for ratio in RATIOS:
-            explanation = explain_slo(driven, [ratio], requests_per_second=RPS)
-            key = f"{slo.id}-{ratio:g}"
-            cases.append(Case(key, driven, ratio, RPS, explanation))
+            cases.append(Case(f"{slo.id}-{ratio:g}", driven, ratio, RPS))
     # The guard holding a page back: checkout's page tiers at 1.5 requests per minute (its
     # ticket tiers left out of this case, so it needs 6 hours of history instead of 3 days).
     checkout = next(s for s, _ in _example_slos() if s.id == "checkout-availability")
     pages_only = dataclasses.replace(checkout.alerting, ticket=False)
     driven = dataclasses.replace(_driven(checkout), alerting=pages_only)
-    cases.append(
-        Case(
-            "checkout-availability-lowtraffic",
-            driven,
-            1.0,
-            LOW_RPS,
-            explain_slo(driven, [1.0], requests_per_second=LOW_RPS),
-        )
-    )
+    cases.append(Case("checkout-availability-lowtraffic", driven, 1.0, LOW_RPS))
+    # Another resolution: scrapes and evaluations every 30 s (explain --evaluation-interval 30s
+    # --scrape-interval 30s), same page tiers.
+    half = Timing(evaluation_interval=30, scrape_interval=30)
+    for ratio in RATIOS[::2]:
+        cases.append(Case(f"checkout-availability-{ratio:g}-30s", driven, ratio, RPS, half))
     return cases
 
 
@@ -141,28 +154,29 @@ def _write(folder: Path, case: Case) -> Path:
     groups = [_pruned(g) for g in service_groups(service)]
     rules = folder / f"{case.key}-rules.yaml"
     rules.write_text(render_rule_file(slo.service, groups, ["explain"], "prometheus"))
-    rpm = round(case.rps * 60, 6)
+    per_step = round(case.rps * case.step, 6)
     requests, errors = [0.0], [0.0]
-    for minutes, ratio in ((case.history_minutes, 0.0), (case.error_minutes, case.error_ratio),
-                           (case.after_minutes, 0.0)):  # fmt: skip
-        for _ in range(minutes):
-            requests.append(requests[-1] + rpm)
-            errors.append(errors[-1] + round(rpm * ratio, 6))
-    span = f"[{case.minutes}m:1m]"
+    for steps, ratio in ((case.history_steps, 0.0), (case.error_steps, case.error_ratio),
+                         (case.after_steps, 0.0)):  # fmt: skip
+        for _ in range(steps):
+            requests.append(requests[-1] + per_step)
+            errors.append(errors[-1] + round(per_step * ratio, 6))
+    end = f"{case.steps * case.step}s"
+    span = f"[{end}:{case.step}s]"
     tests = []
     for tier in case.explanation.tiers:
         sel = _alerts(slo.service, slo.name, f',{c.ALERT_LABEL_TIER}="{tier.tier.name}"')
         for expr in (
-            f"min(min_over_time(timestamp({sel}){span})) / 60 or vector(-1)",
-            f"min(max_over_time(timestamp({sel}){span})) / 60 or vector(-1)",
+            f"min(min_over_time(timestamp({sel}){span})) or vector(-1)",
+            f"min(max_over_time(timestamp({sel}){span})) or vector(-1)",
             f"sum(count_over_time({sel}{span})) or vector(0)",
         ):
-            tests.append({"expr": expr, "eval_time": f"{case.minutes}m", "exp_samples": []})
+            tests.append({"expr": expr, "eval_time": end, "exp_samples": []})
     doc = {
         "rule_files": [rules.name],
-        "evaluation_interval": "1m",
+        "evaluation_interval": f"{case.step}s",
         "tests": [{
-            "interval": "1m",
+            "interval": f"{case.step}s",
             "input_series": [
                 {"series": f'{REQUESTS}{{job="{slo.service}"}}',
                  "values": counter_notation(requests)},
@@ -183,13 +197,13 @@ def measured(promtool: str, tmp_path_factory: pytest.TempPathFactory) -> dict[st
     folder = tmp_path_factory.mktemp("explain-promtool")
     files = {case.key: _write(folder, case) for case in CASES}
     # Balance the two processes by simulated length (the 3-day windows dominate the cost).
-    order = sorted(CASES, key=lambda case: -case.minutes)
+    order = sorted(CASES, key=lambda case: -case.steps)
     halves: list[list[Path]] = [[], []]
     loads = [0, 0]
     for case in order:
         lighter = loads.index(min(loads))
         halves[lighter].append(files[case.key])
-        loads[lighter] += case.minutes
+        loads[lighter] += case.steps
     procs = [run(promtool, folder, half) for half in halves]
     output = "".join(p.communicate(timeout=900)[0] for p in procs)
     parts = sections(output)
@@ -228,31 +242,32 @@ def test_cases_cover_both_periods_every_tier_and_never() -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=[case.key for case in CASES])
 def test_no_threshold_crossing_is_a_float_tie(case: Case) -> None:
-    """The chosen ratios cross no threshold exactly on a minute (where float rounding, not the
-    rules, would decide the minute): every predicted crossing has a fractional minute."""
-    from obskit.slo._explain import Timing, window_timing
-
+    """The chosen ratios cross no threshold exactly on an evaluation (where float rounding, not
+    the rules, would decide the evaluation): every predicted crossing falls between two."""
     for tier in case.explanation.tiers:
         share = tier.threshold_ratio / case.error_ratio
         if share >= 1:
             continue
         for window in (tier.tier.long_window, tier.tier.short_window):
-            span = window_timing(window, Timing()).span / 60
-            for point in (share * span, (1 - share) * span):
-                assert abs(point - round(point)) > 1e-6, (tier.tier.name, window, point)
+            timing = window_timing(window, case.timing)
+            for point in (share * timing.span, (1 - share) * timing.span):
+                steps = (timing.lag + point) / case.step
+                assert abs(steps - round(steps)) > 1e-6, (tier.tier.name, window, point)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.key for case in CASES])
 def test_alerts_fire_and_resolve_at_the_minutes_explain_predicts(
     measured: dict[str, list[float]], case: Case
 ) -> None:
-    """For each tier: promtool's first firing minute is errors start + explain's `fires_after`,
-    its last firing minute is errors end + `resolves_after` - 1 (the evaluation before the one
-    at which it resolves), it fires at every evaluation in between; a tier explain calls
-    "never" (below threshold, or held back by the low-traffic guard) never fires."""
+    """For each tier: promtool's first firing evaluation is errors start + explain's
+    `fires_after`, its last firing evaluation is errors end + `resolves_after` - one step (the
+    evaluation before the one at which it resolves), it fires at every evaluation in between;
+    a tier explain calls "never" (below threshold, or held back by the low-traffic guard) never
+    fires.  Times in seconds (minutes at the 1m resolution, half-minutes at 30s)."""
     got = measured[case.key]
-    start = case.history_minutes
-    end = start + case.error_minutes
+    step = case.step
+    start = case.history_steps * step
+    end = start + case.error_steps * step
     for index, tier in enumerate(case.explanation.tiers):
         first, last, count = got[3 * index : 3 * index + 3]
         fires_after, resolves_after, never = _outcome(case, tier.tier.name)
@@ -262,6 +277,6 @@ def test_alerts_fire_and_resolve_at_the_minutes_explain_predicts(
             continue
         assert fires_after is not None
         assert resolves_after is not None
-        assert first - start == fires_after / 60, (name, "fires after", first - start)
-        assert last + 1 - end == resolves_after / 60, (name, "resolves after", last + 1 - end)
-        assert count == last - first + 1, (name, "flapped", count)
+        assert first - start == fires_after, (name, "fires after", first - start)
+        assert last + step - end == resolves_after, (name, "resolves after", last + step - end)
+        assert count == (last - first) / step + 1, (name, "flapped", count)
