@@ -194,3 +194,19 @@ def test_explanations_are_plain_frozen_data() -> None:
     e = explain_slo(_slo())
     with pytest.raises(dataclasses.FrozenInstanceError):
         e.guarded = True  # type: ignore[misc]
+
+
+def test_shortest_incident_that_fires() -> None:
+    """A 1-minute total outage on 99.9 %/30d pages: the 1h window's ratio (1/60) is above 1.44 %
+    and the 5m window keeps the minute of errors for 5 minutes, longer than `for: 2m`.  At 2 %
+    errors the expression turns true at minute 44 but the 5m window drains 2 minutes after the
+    errors stop, so the errors must last 45 minutes for the page (at 46) to happen; without
+    `for:` 44 minutes do."""
+    e = explain_slo(_slo(), [0.02])
+    page = _tier(e, "page-1h")
+    assert _at(page, 1.0).shortest_incident == 1 * MINUTE
+    assert _at(page, 0.02).shortest_incident == 45 * MINUTE
+    no_for = _tier(explain_slo(_slo(page_for=""), [0.02]), "page-1h")
+    assert _at(no_for, 0.02).shortest_incident == 44 * MINUTE
+    # 6h/30m at 100 %: 0.6 % of 6 h is 2.16 min of errors, so 3 whole minutes.
+    assert _at(_tier(e, "page-6h"), 1.0).shortest_incident == 3 * MINUTE

@@ -41,7 +41,7 @@ def test_text_table_defaults_to_slo_folder_and_has_no_colour() -> None:
     assert "search/query-errors: 99.5% over 28d" in out
     row = next(line for line in out.splitlines() if line.strip().startswith("page-1h") and
                "14.4x" in line)  # fmt: skip
-    assert row.split()[-4:] == ["100%", "3m", "6.94%", "5m"], row
+    assert row.split()[-5:] == ["100%", "3m", "6.94%", "5m", "1m"], row
     assert "never: below threshold" in out
     assert "Assumptions:" in out
 
@@ -76,6 +76,7 @@ def test_json_shape_matches_the_model() -> None:
                 assert out_doc["fires_after_seconds"] == outcome.fires_after
                 assert out_doc["resolves_after_seconds"] == outcome.resolves_after
                 assert out_doc["budget_spent_at_fire"] == outcome.budget_spent_at_fire
+                assert out_doc["shortest_incident_seconds"] == outcome.shortest_incident
 
 
 def test_markdown_has_one_table_per_slo() -> None:

@@ -20,7 +20,9 @@ Per tier promtool reports the first and last minute `ALERTS{alertstate="firing"}
 how many evaluations it fired; they must equal errors start + `fires_after`, errors end +
 `resolves_after` - 1 minute (the last firing evaluation) and the difference + 1 (no flapping).
 Tiers explain calls "never" must not fire at all.  Two more cases run checkout's page tiers at
-a 30-second resolution (samples and evaluations every 30 s), where explain rounds to 30 s.
+a 30-second resolution (samples and evaluations every 30 s), where explain rounds to 30 s, and
+three are blips of one to three minutes, where a tier fires exactly when the blip lasts at least
+explain's `shortest_incident` (it then fires after the errors stopped).
 """
 
 from __future__ import annotations
@@ -68,6 +70,8 @@ class Case:
     error_ratio: float
     rps: float
     timing: Timing = field(default_factory=Timing)
+    #: Errors last this long (a blip) instead of until every tier that fires has fired.
+    blip_seconds: int = 0
 
     @property
     def explanation(self) -> SLOExplanation:
@@ -86,6 +90,8 @@ class Case:
 
     @property
     def error_steps(self) -> int:
+        if self.blip_seconds:
+            return self._steps(self.blip_seconds)
         fired = [o.fires_after for t in self.explanation.tiers for o in t.outcomes if o.fires_after]
         return self._steps(max(fired, default=0) + MARGIN * 60)
 
@@ -136,6 +142,11 @@ def _cases() -> list[Case]:
     half = Timing(evaluation_interval=30, scrape_interval=30)
     for ratio in RATIOS[::2]:
         cases.append(Case(f"checkout-availability-{ratio:g}-30s", driven, ratio, RPS, half))
+    # Blips: errors for a minute or three only.  A tier fires (after the errors stopped, `for:`
+    # still counting) exactly when the blip lasts at least explain's `shortest_incident`.
+    for ratio, seconds in ((1.0, 60), (0.33, 180), (0.33, 120)):
+        key = f"checkout-availability-{ratio:g}-blip{seconds}s"
+        cases.append(Case(key, driven, ratio, RPS, blip_seconds=seconds))
     return cases
 
 
@@ -143,8 +154,13 @@ CASES = _cases()
 
 
 def _outcome(case: Case, tier_name: str) -> tuple[float | None, float | None, str | None]:
+    """(fires_after, resolves_after, why never) of a tier; a blip shorter than the tier's
+    shortest incident that fires counts as "never" for this case."""
     tier = next(t for t in case.explanation.tiers if t.tier.name == tier_name)
     o = next(o for o in tier.outcomes if o.error_ratio == case.error_ratio)
+    blip = case.error_steps * case.step
+    if o.never is None and o.shortest_incident is not None and blip < o.shortest_incident:
+        return None, None, "blip_too_short"
     return o.fires_after, o.resolves_after, o.never
 
 
@@ -237,7 +253,7 @@ def test_cases_cover_both_periods_every_tier_and_never() -> None:
     fors = {t.for_seconds for case in CASES for t in case.explanation.tiers}
     assert {120.0, 900.0} <= fors
     nevers = {_outcome(case, t.tier.name)[2] for case in CASES for t in case.explanation.tiers}
-    assert nevers == {None, "below_threshold", "low_traffic"}
+    assert nevers == {None, "below_threshold", "low_traffic", "blip_too_short"}
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.key for case in CASES])
@@ -262,8 +278,9 @@ def test_alerts_fire_and_resolve_at_the_minutes_explain_predicts(
     """For each tier: promtool's first firing evaluation is errors start + explain's
     `fires_after`, its last firing evaluation is errors end + `resolves_after` - one step (the
     evaluation before the one at which it resolves), it fires at every evaluation in between;
-    a tier explain calls "never" (below threshold, or held back by the low-traffic guard) never
-    fires.  Times in seconds (minutes at the 1m resolution, half-minutes at 30s)."""
+    a tier explain calls "never" (below threshold, or held back by the low-traffic guard), or
+    whose shortest incident that fires is longer than a blip case's errors, never fires.
+    Times in seconds (minutes at the 1m resolution, half-minutes at 30s)."""
     got = measured[case.key]
     step = case.step
     start = case.history_steps * step

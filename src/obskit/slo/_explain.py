@@ -164,6 +164,9 @@ class Outcome:
     #: First evaluation at which it is no longer firing, from the end of the errors (it fires
     #: for ``resolves_after - evaluation_interval`` after the last erroring scrape).
     resolves_after: float | None = None
+    #: The shortest incident (errors at this ratio for this long, then none) that still fires
+    #: the tier; with ``for:`` it may fire after the errors stopped.
+    shortest_incident: float | None = None
 
 
 @dataclass(frozen=True)
@@ -231,11 +234,9 @@ def _outcome(
     # threshold once the erroring part exceeds `share` of the span; after the errors stop it
     # keeps exceeding it until less than `share` of the span still holds errors.
     share = threshold / error_ratio
-    start, stop = 0.0, math.inf
-    for window in (tier.long_window, tier.short_window):
-        w = window_timing(window, timing)
-        start = max(start, _first_eval_after(w.lag + share * w.span, interval))
-        stop = min(stop, _first_eval_from(w.lag + (1 - share) * w.span, interval))
+    windows = [window_timing(w, timing) for w in (tier.long_window, tier.short_window)]
+    start = max(_first_eval_after(w.lag + share * w.span, interval) for w in windows)
+    stop = min(_first_eval_from(w.lag + (1 - share) * w.span, interval) for w in windows)
     fires = start + math.ceil(round(for_seconds / interval, 9)) * interval
     return Outcome(
         error_ratio=error_ratio,
@@ -244,7 +245,29 @@ def _outcome(
         fires_after=fires,
         budget_spent_at_fire=error_ratio * fires / (budget * period_seconds),
         resolves_after=stop,
+        shortest_incident=_shortest_incident(windows, share, fires, timing),
     )
+
+
+def _shortest_incident(
+    windows: list[WindowTiming], share: float, fires: float, timing: Timing
+) -> float:
+    """The shortest run of errors (whole scrapes) after which the tier still fires.
+
+    Errors lasting ``d`` fill at most ``d`` of a window, so every window needs ``d`` above
+    ``share`` of its span.  The expression is then true from ``fires - for`` until the first
+    evaluation at or after ``d + lag + (1 - share) x span`` (the earliest window to drain), and
+    pending keeps counting ``for:`` after the errors stopped: the tier fires if that end comes
+    after ``fires``.  So a short blip can page minutes after it is over.
+    """
+    scrape, interval = timing.scrape_interval, timing.evaluation_interval
+    need = max(share * w.span for w in windows)
+    d = _first_eval_after(need, scrape)
+    while _first_eval_from(min(d + w.lag + (1 - share) * w.span for w in windows), interval) <= (
+        fires
+    ):
+        d += scrape
+    return d
 
 
 def _enabled(slo: SLO, tier: AlertTier) -> bool:

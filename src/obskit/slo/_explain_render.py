@@ -37,6 +37,7 @@ _HEADER: Final = (
     "fires after",
     "budget spent",
     "resolves after",
+    "shortest that fires",
 )
 _NEVER: Final = {
     "below_threshold": "never: below threshold",
@@ -70,16 +71,18 @@ def _rate(per_second: float) -> str:
     return format(per_second, ".3g") + " req/s" if per_second else "-"
 
 
-def _cells(outcome: Outcome) -> tuple[str, str, str]:
+def _cells(outcome: Outcome) -> tuple[str, str, str, str]:
     if outcome.never is not None:
-        return (_NEVER[outcome.never], "-", "-")
+        return (_NEVER[outcome.never], "-", "-", "-")
     assert outcome.fires_after is not None
     assert outcome.budget_spent_at_fire is not None
     assert outcome.resolves_after is not None
+    assert outcome.shortest_incident is not None
     return (
         duration(outcome.fires_after),
         percent(outcome.budget_spent_at_fire),
         duration(outcome.resolves_after),
+        duration(outcome.shortest_incident),
     )
 
 
@@ -139,7 +142,8 @@ def _assumptions(timing: Timing) -> list[str]:
         "evaluation where the expression is true). 'budget spent': share of the period's "
         "budget spent by then. 'resolves after': from the last erroring scrape to the first "
         "evaluation at which it is no longer firing (`for:` never delays resolution), "
-        "assuming the errors lasted until it fired.",
+        "assuming the errors lasted until it fired. 'shortest that fires': the shortest run of "
+        "errors after which it still fires (`for:` keeps counting after they stop).",
     ]
 
 
@@ -192,6 +196,7 @@ def _outcome_json(o: Outcome) -> dict[str, Any]:
         "fires_after_seconds": o.fires_after,
         "budget_spent_at_fire": o.budget_spent_at_fire,
         "resolves_after_seconds": o.resolves_after,
+        "shortest_incident_seconds": o.shortest_incident,
     }
 
 
