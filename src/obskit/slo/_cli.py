@@ -35,7 +35,10 @@ def register(commands: Any) -> None:
     slo: argparse.ArgumentParser = commands.add_parser(
         "slo",
         help="compile SLO specs into Prometheus rules and dashboards",
-        description="Compile SLO specs (native obskit, Sloth prometheus/v1, OpenSLO v1, Pyrra pyrra.dev/v1alpha1).",
+        description=(
+            "Compile SLO specs (native obskit, Sloth prometheus/v1, OpenSLO v1, "
+            "Pyrra pyrra.dev/v1alpha1)."
+        ),
     )
     sub = slo.add_subparsers(dest="slo_command", required=True, metavar="COMMAND")
 
