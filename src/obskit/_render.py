@@ -130,14 +130,18 @@ def sanitise(out: dict[str, Any]) -> dict[str, Any]:
     """A copy of ``out`` whose every field encodes: fields that do are kept as they are, the
     others rebuilt by :func:`_safe`, their names listed in :data:`CONVERTED_FIELD`."""
     result: dict[str, Any] = {}
-    converted: list[str] = []
+    # Fields redaction already rendered differently (objects, sets, cycles) come first.
+    converted: list[str] = list(out.get(CONVERTED_FIELD) or ())
     for key, value in out.items():
+        if key == CONVERTED_FIELD:
+            continue
         try:
             _dumps({key: value}, option=_OPTIONS)
         except Exception:
             safe_key = safe_text(key) if isinstance(key, str) else _safe_key(key)
             result[safe_key] = _safe(value, 0, set())
-            converted.append(safe_key)
+            if safe_key not in converted:
+                converted.append(safe_key)
         else:
             result[key] = value
     if converted:
