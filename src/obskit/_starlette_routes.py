@@ -107,7 +107,7 @@ def install(*, force: bool = False) -> bool:
         try:
             if router_records_route():
                 return False
-        except Exception:  # noqa: BLE001, S110 - a failed probe: the wrapper is safe anyway
+        except Exception:  # noqa: S110 - a failed probe: the wrapper is safe anyway
             pass
     for cls in (routing.Route, routing.WebSocketRoute, routing.Mount, routing.Host):
         _wrap(cls)
