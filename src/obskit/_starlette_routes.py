@@ -52,8 +52,13 @@ def router_records_route() -> bool:
     """
     from starlette.routing import Route, Router
 
+    # The release's own matches(), even once install() has wrapped it: otherwise a second
+    # probe in the same process would see the wrapper's recording and answer "yes".
+    own = Route.__dict__["matches"]
+    native = own.__wrapped__ if getattr(own, _MARK, False) else own
+    native_route = type("_NativeRoute", (Route,), {"matches": native})
     probe = _Probe()
-    router = Router(routes=[Route("/obskit-probe", probe)])
+    router = Router(routes=[native_route("/obskit-probe", probe)])
 
     async def receive() -> dict[str, Any]:
         return {"type": "http.request", "body": b"", "more_body": False}

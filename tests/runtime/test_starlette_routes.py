@@ -34,6 +34,18 @@ def test_probe_matches_the_release_that_records_the_route() -> None:
     assert _starlette_routes.router_records_route() == (_release(starlette.__version__) >= (1, 7))
 
 
+def test_probe_answers_for_the_release_even_once_the_fallback_is_installed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A probe after install() (a second init(), another test) still reports what the
+    release's router does, not what obskit's wrapper does."""
+    for cls in ROUTE_CLASSES:  # undone after the test
+        monkeypatch.setattr(cls, "matches", cls.__dict__["matches"])
+    _starlette_routes.install(force=True)
+    assert getattr(Route.matches, "_obskit_records_route", False)
+    assert _starlette_routes.router_records_route() == (_release(starlette.__version__) >= (1, 7))
+
+
 def _app() -> Starlette:
     async def hello(request: Any) -> PlainTextResponse:
         return PlainTextResponse("hi")
