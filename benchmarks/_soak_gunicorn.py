@@ -1,0 +1,50 @@
+"""gunicorn configuration of the soak benchmark: 2 uvicorn workers, each recording its garbage
+collections (``_gcwatch``) from ``post_fork`` and writing them to ``$SOAK_GC_DIR/gc-<pid>.json``
+when the driver creates ``$SOAK_GC_DIR/dump`` (uvicorn's workers end by re-raising SIGTERM, so
+gunicorn's ``worker_exit`` hook never runs for them).
+
+``SOAK_GC_FREEZE=1`` calls ``gc.freeze()`` in each worker once the app is loaded
+(``post_worker_init``), the deployment-side mitigation discussed in ``benchmarks/README.md``.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import _gcwatch
+
+workers = int(os.environ.get("SOAK_WORKERS", "2"))
+worker_class = "uvicorn.workers.UvicornWorker"
+keepalive = 75  # the load generator keeps its connections for the whole run
+graceful_timeout = 20
+
+_recorder = _gcwatch.GcRecorder()
+
+
+def _dump_when_asked(directory: Path) -> None:
+    while not (directory / "dump").exists():
+        time.sleep(0.5)
+    _recorder.uninstall()
+    _recorder.dump(directory)
+
+
+def post_fork(server: Any, worker: Any) -> None:
+    """In the worker, before the app is loaded: record every collection from now on."""
+    _recorder.install()
+    directory = Path(os.environ["SOAK_GC_DIR"])
+    threading.Thread(target=_dump_when_asked, args=(directory,), daemon=True).start()
+
+
+def post_worker_init(worker: Any) -> None:
+    """In the worker, the app loaded: optionally freeze what start-up allocated."""
+    if os.environ.get("SOAK_GC_FREEZE") == "1":
+        gc.collect()
+        gc.freeze()
