@@ -10,6 +10,7 @@ gunicorn's ``worker_exit`` hook never runs for them).
 from __future__ import annotations
 
 import gc
+import json
 import os
 import sys
 import threading
@@ -29,16 +30,36 @@ graceful_timeout = 20
 _recorder = _gcwatch.GcRecorder()
 
 
+#: ``SOAK_GC_CENSUS=1`` (diagnosis only: it lengthens the pauses it sits in): at the start of
+#: every generation-1 or -2 collection, count the objects of generations 0 and 1 by type — what
+#: that collection is about to promote to the old generation if they are still alive.
+_census: dict[str, int] = {}
+
+
+def _census_callback(phase: str, info: dict[str, int]) -> None:
+    if phase != "start" or info["generation"] < 1:
+        return
+    for generation in (0, 1):
+        for obj in gc.get_objects(generation):
+            name = type(obj).__qualname__
+            _census[name] = _census.get(name, 0) + 1
+
+
 def _dump_when_asked(directory: Path) -> None:
     while not (directory / "dump").exists():
         time.sleep(0.5)
     _recorder.uninstall()
     _recorder.dump(directory)
+    if _census:
+        top = sorted(_census.items(), key=lambda kv: -kv[1])[:40]
+        (directory / f"census-{os.getpid()}.json").write_text(json.dumps(top))
 
 
 def post_fork(server: Any, worker: Any) -> None:
     """In the worker, before the app is loaded: record every collection from now on."""
     _recorder.install()
+    if os.environ.get("SOAK_GC_CENSUS") == "1":
+        gc.callbacks.append(_census_callback)
     directory = Path(os.environ["SOAK_GC_DIR"])
     threading.Thread(target=_dump_when_asked, args=(directory,), daemon=True).start()
 

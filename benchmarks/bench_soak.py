@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import signal
 import socket
 import statistics
@@ -148,6 +149,14 @@ class Server:
                 self.proc.kill()
                 self.proc.wait()
 
+    def census(self) -> dict[str, int]:
+        """Summed ``SOAK_GC_CENSUS`` counts of the workers (empty unless enabled)."""
+        total: dict[str, int] = {}
+        for path in self.gc_dir.glob("census-*.json"):
+            for name, count in json.loads(path.read_text()):
+                total[name] = total.get(name, 0) + count
+        return dict(sorted(total.items(), key=lambda kv: -kv[1])[:25])
+
     def gc_records(self) -> dict[int, list[list[Any]]]:
         """Per worker pid, the collections its recorder wrote on exit."""
         found = {}
@@ -179,6 +188,40 @@ def _drive(server: Server, seconds: float, connections: int, record: bool) -> No
     else:
         server.warmup_requests += result["requests"]
         server.errors += result["errors"]
+
+
+def _py_spy(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes]:
+    """Sample ``pid`` with py-spy (``pip install py-spy``) into a raw collapsed-stack file: only
+    samples that hold the GIL (Python code running, not waiting on a socket or on the GIL)."""
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    argv = [spy, "record", "-p", str(pid), "-d", str(int(seconds)), "-r", "250",
+            "--format", "raw", "--nonblocking", "--gil", "-o", str(out)]  # fmt: skip
+    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def profile_summary(raw: Path, top: int = 15) -> dict[str, list[tuple[str, float]]]:
+    """Shares of samples: by the innermost frame ("self"), and by every frame on the stack
+    ("inclusive", obskit / OpenTelemetry / prometheus-client frames only)."""
+    own: dict[str, int] = {}
+    inclusive: dict[str, int] = {}
+    total = 0
+    for line in raw.read_text().splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        frames = stack.split(";")
+        total += count
+        own[frames[-1]] = own.get(frames[-1], 0) + count
+        for frame in set(frames):
+            if any(k in frame for k in ("obskit", "opentelemetry", "prometheus_client")):
+                inclusive[frame] = inclusive.get(frame, 0) + count
+
+    def shares(counts: dict[str, int]) -> list[tuple[str, float]]:
+        ranked = sorted(counts.items(), key=lambda kv: -kv[1])[:top]
+        return [(frame, n / total) for frame, n in ranked] if total else []
+
+    return {"self": shares(own), "inclusive": shares(inclusive), "samples": [("", total)]}
 
 
 def _sample_rss(servers: list[Server], stop: threading.Event, every: float = 1.0) -> None:
@@ -261,13 +304,22 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             sampler = threading.Thread(target=_sample_rss, args=(servers, stop), daemon=True)
             sampler.start()
             slices = max(1, round(args.seconds / args.slice))
+            spies: dict[str, subprocess.Popen[bytes]] = {}
             for i in range(slices):
                 order = servers if i % 2 == 0 else servers[::-1]
+                if args.py_spy and order[0].name not in spies:
+                    # One worker of the server whose slice this starts with (slices 1 and 2).
+                    seconds = min(args.py_spy, args.seconds / slices)
+                    spies[order[0].name] = _py_spy(
+                        order[0].worker_pids()[0], seconds, tmp / f"{order[0].name}.raw"
+                    )
                 for server in order:
                     _drive(server, args.seconds / slices, args.connections, record=True)
                 print(f"slice {i + 1}/{slices} done", file=sys.stderr, flush=True)
             for server in servers:
                 server.dump_gc()
+            for spy in spies.values():
+                spy.wait(60)
         finally:
             stop.set()
             for server in servers:
@@ -287,7 +339,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "obskit_env": args.obskit_env,
             "bare_env": args.bare_env,
             "receiver": received,
+            "py_spy_seconds": min(
+                args.py_spy, args.seconds / max(1, round(args.seconds / args.slice))
+            ),
         }
+        for server in servers:
+            raw = tmp / f"{server.name}.raw"
+            if args.py_spy and raw.exists():
+                results.setdefault("profile", {})[server.name] = profile_summary(raw)
+                if args.json:  # the raw stacks next to the JSON (flamegraph-ready)
+                    shutil.copy(raw, args.json.with_suffix(f".{server.name}.raw"))
         for server in servers:
             gc_by_worker = {
                 pid: _gcwatch.summarise(records, server.windows)
@@ -301,6 +362,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "gc": gc_by_worker,
                 "rss": _rss_summary(server),
                 "sent_in_total": server.probes + server.warmup_requests + server.requests,
+                "census": server.census(),
             }
         return results
 
@@ -370,6 +432,22 @@ def report(r: dict[str, Any]) -> str:
         ("every span exported", f"{received['spans']} / {ob['sent_in_total']}", "equal",
          received["spans"] == ob["sent_in_total"])
     )  # fmt: skip
+    for name in ("bare", "obskit"):
+        if r[name].get("census"):
+            lines.append(
+                f"\n{name}: objects in generations 0-1 at the start of gen-1/2 collections"
+            )
+            lines.append("  " + ", ".join(f"{k} {v}" for k, v in r[name]["census"].items()))
+    for name, profile in r.get("profile", {}).items():
+        samples = profile["samples"][0][1]
+        lines.append(
+            f"\npy-spy --gil, one {name} worker for {r['py_spy_seconds']:.0f} s of its load: "
+            f"{samples} samples holding the GIL; innermost frames"
+        )
+        lines += [f"  {share:6.1%}  {frame}" for frame, share in profile["self"]]
+        if profile["inclusive"]:
+            lines.append("  obskit / OpenTelemetry / prometheus-client frames, inclusive")
+            lines += [f"  {share:6.1%}  {frame}" for frame, share in profile["inclusive"]]
     lines += ["", f"{'goal (issue #10)':<36}{'measured':<36}{'target':<20}verdict"]
     for what, measured, target, ok in goals:
         lines.append(f"{what:<36}{measured:<36}{target:<20}{'met' if ok else 'NOT met'}")
@@ -391,6 +469,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--bare-env", action="append", default=[], metavar="KEY=VALUE",
         help="extra environment for the bare server (repeatable)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--py-spy", type=float, default=0.0, metavar="SECONDS",
+        help="sample one worker of each server with py-spy --gil for SECONDS of its first slice "
+        "(pip install py-spy)",
     )  # fmt: skip
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write raw results here")
     args = parser.parse_args(argv)
