@@ -36,7 +36,7 @@ __all__ = ["DropCounter", "RedactingExporter", "build_provider"]
 _log = logging.getLogger("obskit.tracing")
 _SAFE_MAX = 4096
 #: Longest a request waits for the export thread to take over a full batch (see
-#: ``BoundedBatchProcessor``); once per batch (512 spans by default).
+#: ``BoundedBatchProcessor``); once per batch (128 spans by default).
 _HANDOFF_S = 0.002
 
 
