@@ -2,12 +2,15 @@
 
 Run from the repository root::
 
-    python benchmarks/bench_runtime.py            # full run (about a minute and a half)
-    python benchmarks/bench_runtime.py --quick    # a short run (about half a minute)
+    python benchmarks/bench_runtime.py            # full run (a few minutes on 2 cores)
+    python benchmarks/bench_runtime.py --quick    # a short run (under a minute)
+    python benchmarks/bench_runtime.py --clock cpu --only 'export|instrumentator-fastapi'
 
 Every variant runs in its own interpreter (tracer providers, structlog configuration, Prometheus
 registries and obskit's framework patches are process-global).  Within it, the ASGI app is called
-in-process with a prepared scope (no server, no sockets); see ``benchmarks/README.md``.
+in-process with a prepared scope (no server, no sockets); see ``benchmarks/README.md``.  The
+"real export" variants export every span over OTLP/HTTP to a receiver process (``_receiver.py``)
+and end each timed batch with a flush, so the export is charged to the stack that causes it.
 """
 
 from __future__ import annotations
