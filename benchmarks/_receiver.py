@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -73,10 +74,18 @@ class _Handler(BaseHTTPRequestHandler):
         """No per-request line."""
 
 
+def _exit_with_parent() -> None:
+    """Exit when stdin (a pipe from the process that started us) closes: no orphan receiver
+    when a benchmark is interrupted."""
+    sys.stdin.read()
+    os._exit(0)
+
+
 def main() -> None:
-    """Serve until killed; the port is printed first."""
+    """Serve until killed or until stdin closes; the port is printed first."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     server.daemon_threads = True
+    threading.Thread(target=_exit_with_parent, daemon=True).start()
     print(server.server_address[1], flush=True)
     server.serve_forever(poll_interval=0.2)
 
@@ -88,7 +97,9 @@ class Receiver:
     def __init__(self) -> None:
         import subprocess
 
-        self.proc = subprocess.Popen([sys.executable, __file__], stdout=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, __file__], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
         assert self.proc.stdout is not None
         self.port = int(self.proc.stdout.readline())
         self.endpoint = f"http://127.0.0.1:{self.port}"
