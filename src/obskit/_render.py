@@ -40,24 +40,6 @@ CONVERTED_FIELD: Final = "obskit_converted"
 TRUNCATED_FIELD: Final = "obskit_truncated"
 #: ``"<ExceptionType>: <message>"`` when building the line itself failed (a bug, never silent).
 ERROR_FIELD: Final = "obskit_error"
-#: Fields that only obskit writes; a caller's key of the same name goes under the prefix.
-OWN_FIELDS: Final = frozenset(
-    {
-        "timestamp",
-        "level",
-        "logger",
-        "event",
-        "service",
-        "service_version",
-        "environment",
-        "trace_id",
-        "span_id",
-        "exception",
-        CONVERTED_FIELD,
-        TRUNCATED_FIELD,
-        ERROR_FIELD,
-    }
-)
 #: Kept on a cut line (their strings cut, never dropped), in this order.
 _CORE: Final = (
     "timestamp",
@@ -70,6 +52,8 @@ _CORE: Final = (
     "trace_id",
     "span_id",
 )
+#: Fields that only obskit writes; a caller's key of the same name goes under the prefix.
+OWN_FIELDS: Final = frozenset({*_CORE, "exception", CONVERTED_FIELD, TRUNCATED_FIELD, ERROR_FIELD})
 #: Cap of one line (with its newline) in a single process.  Docker's and the CRI's log readers
 #: split longer lines into partial records anyway.
 LINE_MAX_BYTES: Final = 65536
