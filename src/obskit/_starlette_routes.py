@@ -67,7 +67,9 @@ def router_records_route() -> bool:
         return None
 
     # Nothing here awaits real I/O: the coroutine runs to completion on its first step.
-    coroutine = router.app(dict(_SCOPE), receive, send)
+    # Starlette 0.27 routes in Router.__call__ itself (no Router.app, no middleware stack).
+    app = getattr(router, "app", router)
+    coroutine = app(dict(_SCOPE), receive, send)
     try:
         coroutine.send(None)
     except StopIteration:
