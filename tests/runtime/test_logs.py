@@ -10,10 +10,10 @@ import pytest
 import structlog
 
 import obskit
-from obskit import _logs
-from obskit._config import resolve
-from obskit._logs import LogPipeline, bridge_stdlib
-from obskit._redact import REDACTED, Redactor
+from obskit._runtime.config import resolve
+from obskit._runtime.logs import pipeline as _logs
+from obskit._runtime.logs.pipeline import LogPipeline, bridge_stdlib
+from obskit._runtime.redact import REDACTED, Redactor
 from obskit.testing import IsolatedRuntime
 
 from .conftest import run_python
@@ -259,7 +259,7 @@ def test_log_line_speed(capsys: pytest.CaptureFixture[str]) -> None:
     """A structlog line renders in well under 50 µs (the goal is ≤ 8 µs; CI noise allowed)."""
     import timeit
 
-    from obskit._logs import configure_structlog
+    from obskit._runtime.logs.pipeline import configure_structlog
 
     cfg = resolve({"service_name": "s", "log_format": "json"}, env={})
     pipeline = LogPipeline(cfg, Redactor(cfg.redact_keys))

@@ -194,7 +194,7 @@ def test_settings_path_and_automatic_hooks_together_measure_once(rt: IsolatedRun
 def test_route_middleware_alone_reports_the_template(rt: IsolatedRuntime) -> None:
     """The route middleware works without the resolver hook: a plain (non-Django-aware) obskit
     WSGI wrapper around a handler whose resolver hook is bypassed still gets the template."""
-    from obskit._wsgi import ObskitWSGI
+    from obskit._runtime.http.wsgi import ObskitWSGI
 
     with override_settings(MIDDLEWARE=[ROUTE_MIDDLEWARE]):
         handler = WSGIHandler()
@@ -268,7 +268,7 @@ def test_route_middleware_alone_under_asgi(rt: IsolatedRuntime) -> None:
     """The route middleware's async path: a Django ASGI handler with the resolver hook and the
     handler hook bypassed, wrapped in a plain obskit ASGI middleware, reports the template for a
     resolved URL and ``<unmatched>`` for a 404."""
-    from obskit._asgi import ObskitASGI
+    from obskit._runtime.http.asgi import ObskitASGI
 
     with override_settings(MIDDLEWARE=[ROUTE_MIDDLEWARE]):
         handler = ASGIHandler()

@@ -14,8 +14,8 @@ import logging
 import sys
 from typing import Any, Final
 
-from obskit import _logs
-from obskit._render import USER_FIELD_PREFIX, bounded_repr
+from obskit._runtime.logs import pipeline as _logs
+from obskit._runtime.logs.render import USER_FIELD_PREFIX, bounded_repr
 
 __all__ = ["OWN_HANDLING", "describe", "guard_call_errors", "is_console", "watch_logging_config"]
 

@@ -2,8 +2,8 @@
 
 Every option is resolved once, in :func:`resolve`, into a frozen :class:`Config`.  A bad keyword
 argument (code) raises ``ValueError`` naming the option; a bad *variable* follows the configuration
-rule of :mod:`obskit._envcheck` when ``init()`` passes a ``problems`` list: the default is used and
-one JSON warning names the variable, its value and the default.
+rule of :mod:`obskit._runtime.envcheck` when ``init()`` passes a ``problems`` list: the default
+is used and one JSON warning names the variable, its value and the default.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from obskit import conventions
-from obskit._envcheck import Problem
+from obskit._runtime.envcheck import Problem
 
 __all__ = ["DEFAULT_REDACT_KEYS", "Config", "resolve"]
 

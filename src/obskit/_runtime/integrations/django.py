@@ -21,7 +21,7 @@ post-import hook patches them as they are imported (importing Django costs ~0.1 
 FastAPI service that merely has Django installed should not pay).
 
 Settings path (``OBSKIT_INSTRUMENT_FRAMEWORKS=false``: obskit patches nothing in Django):
-``"obskit._django.RouteMiddleware"`` in ``MIDDLEWARE`` and
+``"obskit._runtime.integrations.django.RouteMiddleware"`` in ``MIDDLEWARE`` and
 ``application = obskit.instrument(get_wsgi_application())``.  Both paths together measure each
 request once (the nested middleware passes through, the route is the same value).
 """
@@ -37,9 +37,9 @@ import types
 from collections.abc import Callable, Sequence
 from typing import Any, Final
 
-from obskit import _state
-from obskit._asgi import ObskitASGI
-from obskit._wsgi import ObskitWSGI
+from obskit._runtime import state as _state
+from obskit._runtime.http.asgi import ObskitASGI
+from obskit._runtime.http.wsgi import ObskitWSGI
 
 __all__ = ["RouteMiddleware", "install", "is_instrumented_handler", "is_patched", "route_template"]
 
@@ -118,7 +118,7 @@ def json_django_logs() -> None:
     st = _state.STATE
     if st is None:
         return
-    from obskit._logs import BridgeHandler, bridge_stdlib
+    from obskit._runtime.logs.pipeline import BridgeHandler, bridge_stdlib
 
     root = logging.getLogger()
     if not any(isinstance(h, BridgeHandler) for h in root.handlers):

@@ -1,4 +1,4 @@
-"""Plain WSGI middleware, the twin of :mod:`obskit._asgi`.
+"""Plain WSGI middleware, the twin of :mod:`obskit._runtime.http.asgi`.
 
 The route template comes from what the framework matched: ``environ["obskit.route"]`` when set
 (Flask: copied there right after Flask's own matching; Django's route middleware; custom apps),
@@ -15,10 +15,10 @@ from typing import Any, Final
 
 from opentelemetry.trace import SpanKind
 
-from obskit import _state
 from obskit import conventions as c
-from obskit._context import enter_span, leave_span
-from obskit._logs import clear_contextvars as _clear_contextvars
+from obskit._runtime import state as _state
+from obskit._runtime.context import enter_span, leave_span
+from obskit._runtime.logs.pipeline import clear_contextvars as _clear_contextvars
 
 __all__ = ["ObskitWSGI", "route_of_environ"]
 

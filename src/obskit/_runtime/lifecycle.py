@@ -11,16 +11,19 @@ from typing import Any, TypeVar
 
 from prometheus_client import REGISTRY, CollectorRegistry
 
-from obskit import _envcheck, _frameworks, _multiproc, _state
-from obskit._config import Config, resolve
-from obskit._exposition import MetricsApp, MetricsServer
-from obskit._logs import LogPipeline, bridge_stdlib, configure_structlog
-from obskit._logsetup import guard_call_errors, watch_logging_config
-from obskit._metrics import Metrics
-from obskit._redact import Redactor
-from obskit._render import LINE_MAX_BYTES, PIPE_LINE_MAX_BYTES
-from obskit._tracing import DropCounter, build_provider, install_global
-from obskit._urls import ExcludedURLs
+from obskit._runtime import envcheck as _envcheck
+from obskit._runtime import state as _state
+from obskit._runtime.config import Config, resolve
+from obskit._runtime.http.exposition import MetricsApp, MetricsServer
+from obskit._runtime.integrations import hooks as _frameworks
+from obskit._runtime.logs.pipeline import LogPipeline, bridge_stdlib, configure_structlog
+from obskit._runtime.logs.render import LINE_MAX_BYTES, PIPE_LINE_MAX_BYTES
+from obskit._runtime.logs.setup import guard_call_errors, watch_logging_config
+from obskit._runtime.metrics import multiproc as _multiproc
+from obskit._runtime.metrics.instruments import Metrics
+from obskit._runtime.redact import Redactor
+from obskit._runtime.tracing.setup import DropCounter, build_provider, install_global
+from obskit._runtime.urls import ExcludedURLs
 
 __all__ = ["init", "instrument", "metrics_app", "shutdown"]
 
@@ -111,7 +114,7 @@ def build_state(
     _envcheck.check_propagators()
     from opentelemetry import propagate
 
-    from obskit._propagation import GuardedPropagator
+    from obskit._runtime.tracing.propagation import GuardedPropagator
 
     redactor = Redactor.from_config(config)
     # Several workers share one stdout: lines are capped below the pipe's atomic write size.
@@ -177,7 +180,7 @@ def init(
     ``docs/runtime.md`` for the list. A second call changes nothing and warns once.
 
     A bad *variable* value gives one JSON warning naming it and the default used
-    (``obskit._envcheck``: the configuration rule); the service always starts.
+    (``obskit._runtime.envcheck``: the configuration rule); the service always starts.
 
     Raises:
         TypeError: an unknown option.
@@ -226,7 +229,7 @@ def init(
             st.extras["server"] = server
             server.start()
         if provider is not None and config.instrument_libraries:
-            from obskit._libraries import instrument_libraries
+            from obskit._runtime.tracing.libraries import instrument_libraries
 
             instrument_libraries()
         if not _atexit_registered:
@@ -250,7 +253,7 @@ def _after_fork_in_child() -> None:
         files.ensure_thread()
     provider = st.extras.get("provider")
     if provider is not None:
-        from obskit._tracing import refresh_pid
+        from obskit._runtime.tracing.setup import refresh_pid
 
         refresh_pid(provider)
 

@@ -22,10 +22,11 @@ class GunicornLogger(Logger):  # type: ignore[misc]
 
     def setup(self, cfg: Any) -> None:
         super().setup(cfg)
-        from obskit import _logs, _state
-        from obskit._config import resolve
-        from obskit._redact import Redactor
-        from obskit._render import PIPE_LINE_MAX_BYTES
+        from obskit._runtime import state as _state
+        from obskit._runtime.config import resolve
+        from obskit._runtime.logs import pipeline as _logs
+        from obskit._runtime.logs.render import PIPE_LINE_MAX_BYTES
+        from obskit._runtime.redact import Redactor
 
         st = _state.STATE
         if st is not None:  # --preload: init() already ran in this process

@@ -22,10 +22,9 @@ import structlog
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 
-from obskit._config import Config
-from obskit._context import CONTEXT_VAR, IDS_KEY, SPAN_KEY
-from obskit._redact import Redactor
-from obskit._render import (
+from obskit._runtime.config import Config
+from obskit._runtime.context import CONTEXT_VAR, IDS_KEY, SPAN_KEY
+from obskit._runtime.logs.render import (
     CONVERTED_FIELD,
     ERROR_FIELD,
     LINE_MAX_BYTES,
@@ -34,8 +33,9 @@ from obskit._render import (
     keep_user_fields,
     safe_text,
 )
-from obskit._render import dumps as render_line
-from obskit._render import fit as fit_line
+from obskit._runtime.logs.render import dumps as render_line
+from obskit._runtime.logs.render import fit as fit_line
+from obskit._runtime.redact import Redactor
 
 __all__ = [
     "LogPipeline",
@@ -99,7 +99,7 @@ def current_ids() -> tuple[str, str] | None:
     """``(trace_id, span_id)`` in hex of the active span (sampled or not), or None.
 
     The middleware stores its server span's ids (formatted once per request) next to the span
-    in the OTel Context (``obskit._context``); any other span's are formatted here."""
+    in the OTel Context (``obskit._runtime.context``); any other span's are formatted here."""
     cached: Any
     if CONTEXT_VAR is not None:
         values = CONTEXT_VAR.get()
@@ -661,8 +661,8 @@ class LogHandler(BridgeHandler):
     """
 
     def __init__(self, level: int = logging.NOTSET) -> None:
-        from obskit._config import resolve
-        from obskit._redact import Redactor
+        from obskit._runtime.config import resolve
+        from obskit._runtime.redact import Redactor
 
         config = resolve({"metrics_port": 0}, problems=[])  # bad variables: see init()
         # A supervisor's lines share stdout with its workers': the multi-worker cap.
@@ -680,7 +680,7 @@ def bridge_stdlib(pipeline: LogPipeline, *, root_reported: bool = False) -> Brid
     warning names them — the root's as well when ``root_reported`` (logging reconfigured after
     ``init()``).  Server loggers are routed to the root handler silently.
     """
-    from obskit._logsetup import OWN_HANDLING, describe, is_console
+    from obskit._runtime.logs.setup import OWN_HANDLING, describe, is_console
 
     root = logging.getLogger()
     replaced: list[str] = []

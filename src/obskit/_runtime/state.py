@@ -16,11 +16,11 @@ from opentelemetry import trace
 from opentelemetry.propagators.textmap import TextMapPropagator
 
 from obskit import conventions as c
-from obskit._config import Config
-from obskit._logs import LogPipeline
-from obskit._metrics import Metrics
-from obskit._redact import Redactor
-from obskit._span import ServerSpan
+from obskit._runtime.config import Config
+from obskit._runtime.logs.pipeline import LogPipeline
+from obskit._runtime.metrics.instruments import Metrics
+from obskit._runtime.redact import Redactor
+from obskit._runtime.tracing.span import ServerSpan
 
 __all__ = ["STATE", "State", "finish_request", "get_state"]
 
@@ -43,14 +43,16 @@ class State:
     excluded: frozenset[str]
     access_log: bool
     extras: dict[str, Any] = field(default_factory=dict)
-    #: Lean server spans for ``tracer`` (``obskit._span.ServerSpans``); None: ``tracer`` is used.
+    #: Lean server spans for ``tracer`` (``obskit._runtime.tracing.span.ServerSpans``); None:
+    #: ``tracer`` is used.
     server_spans: Any = None
-    #: ``OTEL_PYTHON_[<FRAMEWORK>_]EXCLUDED_URLS`` (``obskit._urls.ExcludedURLs``); None: unset.
+    #: ``OTEL_PYTHON_[<FRAMEWORK>_]EXCLUDED_URLS`` (``obskit._runtime.urls.ExcludedURLs``);
+    #: None: unset.
     excluded_urls: Any = None
 
     def __post_init__(self) -> None:
         if self.server_spans is None and self.tracer is not None:
-            from obskit._span import ServerSpans
+            from obskit._runtime.tracing.span import ServerSpans
 
             self.server_spans = ServerSpans.for_tracer(self.tracer)
 

@@ -6,7 +6,7 @@
   application has started" error, and a rebuilt stack is wrapped again exactly once.
 * Flask: ``Flask.__call__`` is wrapped, so a later ``app.wsgi_app = ProxyFix(app.wsgi_app)``
   stays inside the measurement.
-* Django: its WSGI/ASGI handlers, see :mod:`obskit._django`.
+* Django: its WSGI/ASGI handlers, see :mod:`obskit._runtime.integrations.django`.
 
 The patches are installed once per process and are no-ops until ``init()`` has set the state.
 """
@@ -17,9 +17,10 @@ import sys
 import types
 from typing import Any, Final
 
-from obskit import _django, _starlette_routes
-from obskit._asgi import ObskitASGI
-from obskit._wsgi import ObskitWSGI
+from obskit._runtime.http.asgi import ObskitASGI
+from obskit._runtime.http.wsgi import ObskitWSGI
+from obskit._runtime.integrations import django as _django
+from obskit._runtime.integrations import starlette as _starlette_routes
 
 __all__ = ["install", "instrument_app", "is_patched"]
 

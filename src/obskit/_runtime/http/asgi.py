@@ -16,10 +16,10 @@ from typing import Any, Final
 
 from opentelemetry.trace import SpanKind
 
-from obskit import _state
 from obskit import conventions as c
-from obskit._context import enter_span, leave_span
-from obskit._logs import clear_contextvars as _clear_contextvars
+from obskit._runtime import state as _state
+from obskit._runtime.context import enter_span, leave_span
+from obskit._runtime.logs.pipeline import clear_contextvars as _clear_contextvars
 
 __all__ = ["ObskitASGI", "route_of_scope"]
 
@@ -69,7 +69,7 @@ def _flush_on_shutdown(send: Send) -> Send:
 
     async def wrapped(message: MutableMapping[str, Any]) -> None:
         if message.get("type") in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
-            from obskit._runtime import flush
+            from obskit._runtime.lifecycle import flush
 
             flush()
         await send(message)
