@@ -144,7 +144,7 @@ def test_dead_otlp_endpoint_costs_no_request_and_counts_drops() -> None:
                 codes = [(await c.get("/a")).status_code for _ in range(50)]
                 return codes, time.perf_counter() - start
         codes, took = asyncio.run(main())
-        processor = _state.STATE.extras["processor"]
+        processor = _state.STATE.processor
         processor.force_flush()
         deadline = time.monotonic() + 10
         while _state.STATE.metrics.spans_dropped._value.get() < 50 and time.monotonic() < deadline:

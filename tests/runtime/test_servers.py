@@ -27,8 +27,8 @@ def test_lifespan_shutdown_flushes_spans() -> None:
         processor = BoundedBatchProcessor(
             Keep(), DropCounter(lambda n: None), schedule_delay_millis=60000
         )
-        _state.STATE.extras["provider"].add_span_processor(processor)
-        _state.STATE.extras["processor"] = processor
+        _state.STATE.provider.add_span_processor(processor)
+        _state.STATE.processor = processor
         from fastapi import FastAPI
         app = FastAPI()
         @app.get("/a")

@@ -120,12 +120,11 @@ def build_state(
     # Several workers share one stdout: lines are capped below the pipe's atomic write size.
     line_max = LINE_MAX_BYTES if multiprocess_dir is None else PIPE_LINE_MAX_BYTES
     pipeline = LogPipeline(config, redactor, line_max)
-    extras: dict[str, Any] = {}
     exemplar_store = None
+    files = exposition = provider = processor = tracer = None
     if multiprocess_dir is not None:
         files = _multiproc.ExemplarFiles(multiprocess_dir)
         files.ensure_thread()
-        extras["exemplar_files"] = files
         exemplar_store = files.store
     metrics = Metrics(config, registry or REGISTRY, exemplar_store=exemplar_store)
     if multiprocess_dir is not None:
@@ -142,13 +141,9 @@ def build_state(
             )
         )
         ProcessCollector(registry=exposition)
-        extras["exposition"] = exposition
-    tracer = None
     if config.traces:
         drops = DropCounter(metrics.spans_dropped.inc)
         provider, processor = build_provider(config, redactor, drops, export=export)
-        extras["provider"] = provider
-        extras["processor"] = processor
         tracer = provider.get_tracer("obskit")
     return _state.State(
         config=config,
@@ -161,8 +156,11 @@ def build_state(
         ),
         excluded=config.excluded_paths,
         access_log=config.access_log,
-        extras=extras,
         excluded_urls=ExcludedURLs.from_env(),
+        provider=provider,
+        processor=processor,
+        exemplar_files=files,
+        exposition=exposition,
     )
 
 
@@ -218,7 +216,7 @@ def init(
         _patch_server_logging(st.pipeline)
         watch_logging_config()
         guard_call_errors()
-        provider = st.extras.get("provider")
+        provider = st.provider
         if provider is not None:
             install_global(provider)
         _state.STATE = st
@@ -226,7 +224,7 @@ def init(
             _frameworks.install()
         if config.metrics_port:
             server = MetricsServer(config.metrics_addr, config.metrics_port, shared=mp_dir)
-            st.extras["server"] = server
+            st.server = server
             server.start()
         if provider is not None and config.instrument_libraries:
             from obskit._runtime.tracing.libraries import instrument_libraries
@@ -239,23 +237,9 @@ def init(
 
 
 def _after_fork_in_child() -> None:
-    """Per-process state after a fork: no inherited listening socket, a fresh exemplar file."""
     st = _state.STATE
-    if st is None:
-        return
-    server = st.extras.get("server")
-    if server is not None:
-        server.close_in_child()
-        st.extras.pop("server", None)
-        # A pre-forked worker: its siblings share the directory; let the master serve.
-    files = st.extras.get("exemplar_files")
-    if files is not None:
-        files.ensure_thread()
-    provider = st.extras.get("provider")
-    if provider is not None:
-        from obskit._runtime.tracing.setup import refresh_pid
-
-        refresh_pid(provider)
+    if st is not None:
+        st.after_fork_in_child()
 
 
 def instrument(app: A) -> A:
@@ -276,42 +260,19 @@ def metrics_app() -> Any:
 
 
 def flush() -> None:
-    """Export queued spans and write exemplars now, waiting at most ``shutdown_timeout``.
+    """Export queued spans and write exemplars now (:meth:`State.flush`); obskit keeps working.
 
     Called when a server's lifespan shutdown completes (uvicorn does not run ``atexit`` hooks
-    when it re-raises SIGTERM); obskit keeps working afterwards.
+    when it re-raises SIGTERM).
     """
     st = _state.STATE
-    if st is None or st.extras.get("shut_down"):
-        return
-    files = st.extras.get("exemplar_files")
-    if files is not None:
-        files.flush()
-    processor = st.extras.get("processor")
-    if processor is None:
-        return
-    done = threading.Thread(target=processor.force_flush, name="obskit-flush", daemon=True)
-    done.start()
-    done.join(st.config.shutdown_timeout)
+    if st is not None:
+        st.flush()
 
 
 def shutdown() -> None:
     """Flush spans and exemplars and stop the metrics server (also runs at exit; idempotent)."""
     with _lock:
         st = _state.STATE
-        if st is None or st.extras.get("shut_down"):
-            return
-        st.extras["shut_down"] = True
-        timeout_ms = int(st.config.shutdown_timeout * 1000)
-        processor = st.extras.get("processor")
-        if processor is not None:
-            try:
-                processor.shutdown(timeout_ms)
-            except Exception:  # never raise from an atexit hook
-                _log.debug("span processor shutdown failed", exc_info=True)
-        files = st.extras.get("exemplar_files")
-        if files is not None:
-            files.stop()
-        server = st.extras.get("server")
-        if server is not None:
-            server.stop()
+        if st is not None:
+            st.close()

@@ -69,9 +69,9 @@ def _flush_on_shutdown(send: Send) -> Send:
 
     async def wrapped(message: MutableMapping[str, Any]) -> None:
         if message.get("type") in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
-            from obskit._runtime.lifecycle import flush
-
-            flush()
+            st = _state.STATE
+            if st is not None:
+                st.flush()
         await send(message)
 
     return wrapped

@@ -33,7 +33,7 @@ class StateCollector:
         st = _state.STATE
         if st is None:
             return iter(())
-        source = st.extras.get("exposition")
+        source = st.exposition
         if source is None:
             source = st.metrics.registry
         return iter(source.collect())
