@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
 from dataclasses import dataclass
-from time import perf_counter
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from opentelemetry import trace
 from opentelemetry.propagators.textmap import TextMapPropagator
@@ -23,7 +21,7 @@ from obskit._runtime.config import Config
 from obskit._runtime.logs.pipeline import LogPipeline
 from obskit._runtime.metrics.instruments import Metrics
 from obskit._runtime.redact import Redactor
-from obskit._runtime.tracing.span import ServerSpan, ServerSpans
+from obskit._runtime.tracing.span import ServerSpans
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
@@ -33,7 +31,7 @@ if TYPE_CHECKING:
     from obskit._runtime.tracing.setup import BoundedBatchProcessor
     from obskit._runtime.urls import ExcludedURLs
 
-__all__ = ["STATE", "MetricsServing", "State", "finish_request", "get_state"]
+__all__ = ["STATE", "MetricsServing", "State", "get_state"]
 
 _INFO = logging.INFO
 _OTHER = c.METHOD_OTHER
@@ -138,68 +136,3 @@ STATE: State | None = None
 def get_state() -> State | None:
     """The current state (None before ``init()``)."""
     return STATE
-
-
-def settle_error(
-    error: BaseException | None, started: bool, status: int, request: Mapping[str, Any]
-) -> BaseException | None:
-    """The exception a finished request is charged with, shared by the ASGI and WSGI middleware.
-
-    An exception raised after a non-5xx response was already sent (e.g. a client disconnect)
-    does not make the request an error; a 5xx the framework produced itself may hand its
-    exception over in ``request["obskit.error"]`` (the ASGI scope or WSGI environ: Django,
-    Flask) so the span still records it.  ``request`` is read only on that 5xx path.
-    """
-    if error is not None and started and status < 500:
-        return None
-    if error is None and status >= 500:
-        handed_over = request.get("obskit.error")
-        if isinstance(handed_over, BaseException):
-            return handed_over
-    return error
-
-
-def finish_request(
-    st: State,
-    span: Any,
-    attributes: dict[str, Any] | None,
-    raw_method: str,
-    method: str,
-    route: str,
-    path: str,
-    status: int,
-    start: float,
-    trace_hex: str | None,
-    span_hex: str | None,
-    sampled: bool,
-    client: str | None,
-    exc: BaseException | None,
-) -> None:
-    """Record the metric, end the span and write the access line for one finished request."""
-    seconds = perf_counter() - start
-    st.metrics.observe_http(method, route, status, seconds, trace_hex if sampled else None)
-    if span is not None:
-        if attributes is not None:  # a recording span: every attribute in one call
-            attributes["http.response.status_code"] = status
-            name = None
-            if route != c.UNMATCHED_ROUTE:
-                name = f"{_SPAN_OTHER if method is _OTHER else method} {route}"
-                attributes["http.route"] = route
-            if exc is not None:
-                span.record_exception(exc)
-                attributes["error.type"] = type(exc).__qualname__
-                span.set_status(trace.Status(trace.StatusCode.ERROR))
-            elif status >= 500:
-                attributes["error.type"] = str(status)
-                span.set_status(trace.Status(trace.StatusCode.ERROR))
-            if type(span) is ServerSpan:
-                span.finish_attributes(attributes, name)
-            else:
-                if name is not None:
-                    span.update_name(name)
-                span.set_attributes(attributes)
-        span.end()
-    if st.access_log and st.pipeline.level <= _INFO:
-        st.pipeline.access_request(
-            raw_method, route, path, status, seconds, client, trace_hex, span_hex
-        )
