@@ -23,15 +23,16 @@ from obskit._version import __version__
 if TYPE_CHECKING:
     from obskit._runtime.integrations.gunicorn import GunicornLogger
     from obskit._runtime.lifecycle import init, instrument, metrics_app, shutdown
-    from obskit._runtime.logs.pipeline import LogHandler, get_logger
+    from obskit._runtime.logs.bridge import LogHandler
+    from obskit._runtime.logs.loggers import get_logger
     from obskit._runtime.observe import observe
 
 # The runtime (OpenTelemetry, prometheus-client, structlog) is imported on first use, so
 # ``obskit slo build`` and ``import obskit.conventions`` stay cheap.
 _LAZY = {
     "GunicornLogger": "obskit._runtime.integrations.gunicorn",
-    "LogHandler": "obskit._runtime.logs.pipeline",
-    "get_logger": "obskit._runtime.logs.pipeline",
+    "LogHandler": "obskit._runtime.logs.bridge",
+    "get_logger": "obskit._runtime.logs.loggers",
     "init": "obskit._runtime.lifecycle",
     "instrument": "obskit._runtime.lifecycle",
     "metrics_app": "obskit._runtime.lifecycle",

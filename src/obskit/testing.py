@@ -146,15 +146,16 @@ class IsolatedRuntime:
 
         from obskit._runtime import state as _state
         from obskit._runtime.integrations import hooks as _frameworks
-        from obskit._runtime.logs import pipeline as _logs
-        from obskit._runtime.logs.pipeline import configure_structlog
+        from obskit._runtime.logs import bridge as _bridge
+        from obskit._runtime.logs import loggers as _logs
+        from obskit._runtime.logs.loggers import configure_structlog
 
         root = logging.getLogger()
         self._saved = (_state.STATE, _logs.PIPELINE, structlog.get_config(), root.level)
         _state.STATE = self.state
         configure_structlog(self.state.pipeline)
-        if not any(isinstance(h, _logs.BridgeHandler) for h in root.handlers):
-            self._handler = _logs.BridgeHandler(self.state.pipeline)
+        if not any(isinstance(h, _bridge.BridgeHandler) for h in root.handlers):
+            self._handler = _bridge.BridgeHandler(self.state.pipeline)
             root.addHandler(self._handler)
         root.setLevel(self.state.pipeline.level)
         _frameworks.install()
@@ -164,7 +165,7 @@ class IsolatedRuntime:
         import structlog
 
         from obskit._runtime import state as _state
-        from obskit._runtime.logs import pipeline as _logs
+        from obskit._runtime.logs import loggers as _logs
 
         assert self._saved is not None
         state, pipeline, config, level = self._saved

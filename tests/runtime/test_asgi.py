@@ -376,7 +376,7 @@ def test_log_ids_follow_the_active_span_and_the_context_is_restored(
     child's span id on the same trace; after the request no span and no ids are left."""
     from opentelemetry import trace
 
-    from obskit._runtime.logs.pipeline import current_ids
+    from obskit._runtime.logs.bindings import current_ids
 
     seen: list[Any] = []
 

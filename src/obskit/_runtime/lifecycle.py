@@ -16,7 +16,9 @@ from obskit._runtime import state as _state
 from obskit._runtime.config import Config, resolve
 from obskit._runtime.http.exposition import MetricsApp, MetricsServer
 from obskit._runtime.integrations import hooks as _frameworks
-from obskit._runtime.logs.pipeline import LogPipeline, bridge_stdlib, configure_structlog
+from obskit._runtime.logs.bridge import bridge_stdlib
+from obskit._runtime.logs.loggers import configure_structlog
+from obskit._runtime.logs.pipeline import LogPipeline
 from obskit._runtime.logs.render import LINE_MAX_BYTES, PIPE_LINE_MAX_BYTES
 from obskit._runtime.logs.setup import guard_call_errors, watch_logging_config
 from obskit._runtime.metrics import multiproc as _multiproc

@@ -23,7 +23,7 @@ from opentelemetry.trace import SpanKind
 
 from obskit import conventions as c
 from obskit._runtime.context import enter_span, leave_span
-from obskit._runtime.logs.pipeline import clear_contextvars as _clear_contextvars
+from obskit._runtime.logs.bindings import clear_contextvars as _clear_contextvars
 from obskit._runtime.state import State
 from obskit._runtime.tracing.span import ServerSpan
 

@@ -118,7 +118,7 @@ def json_django_logs() -> None:
     st = _state.STATE
     if st is None:
         return
-    from obskit._runtime.logs.pipeline import BridgeHandler, bridge_stdlib
+    from obskit._runtime.logs.bridge import BridgeHandler, bridge_stdlib
 
     root = logging.getLogger()
     if not any(isinstance(h, BridgeHandler) for h in root.handlers):

@@ -24,20 +24,21 @@ class GunicornLogger(Logger):  # type: ignore[misc]
         super().setup(cfg)
         from obskit._runtime import state as _state
         from obskit._runtime.config import resolve
-        from obskit._runtime.logs import pipeline as _logs
+        from obskit._runtime.logs import bridge, loggers
+        from obskit._runtime.logs.pipeline import LogPipeline
         from obskit._runtime.logs.render import PIPE_LINE_MAX_BYTES
         from obskit._runtime.redact import Redactor
 
         st = _state.STATE
         if st is not None:  # --preload: init() already ran in this process
-            _logs.bridge_stdlib(st.pipeline)
+            bridge.bridge_stdlib(st.pipeline)
             return
         # A bad variable falls back to its default here; each worker's init() reports it.
         config = resolve({"metrics_port": 0}, problems=[])
         # The master's lines share stdout with its workers': the multi-worker cap.
-        pipeline = _logs.LogPipeline(config, Redactor.from_config(config), PIPE_LINE_MAX_BYTES)
-        _logs.configure_structlog(pipeline)
-        _logs.bridge_stdlib(pipeline)
+        pipeline = LogPipeline(config, Redactor.from_config(config), PIPE_LINE_MAX_BYTES)
+        loggers.configure_structlog(pipeline)
+        bridge.bridge_stdlib(pipeline)
 
     def access(self, resp: Any, req: Any, environ: Any, request_time: Any) -> None:
         """No plain access line: obskit's middleware writes the JSON one."""

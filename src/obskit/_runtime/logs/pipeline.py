@@ -7,29 +7,25 @@ with orjson — because every extra processor is a Python call on every log line
 
 from __future__ import annotations
 
-import contextvars
 import logging
 import os
 import sys
 import time
 import traceback
-import weakref
 from collections.abc import MutableMapping
 from typing import Any, Final
 
 import orjson
 import structlog
-from opentelemetry import context as otel_context
-from opentelemetry import trace
 
 from obskit._runtime.config import Config
-from obskit._runtime.context import CONTEXT_VAR, IDS_KEY, SPAN_KEY
+from obskit._runtime.logs.bindings import _BOUND_VARS, _get_contextvars, current_ids
+from obskit._runtime.logs.output import write
 from obskit._runtime.logs.render import (
     CONVERTED_FIELD,
     ERROR_FIELD,
     LINE_MAX_BYTES,
     OWN_FIELDS,
-    PIPE_LINE_MAX_BYTES,
     keep_user_fields,
     safe_text,
 )
@@ -37,13 +33,7 @@ from obskit._runtime.logs.render import dumps as render_line
 from obskit._runtime.logs.render import fit as fit_line
 from obskit._runtime.redact import Redactor
 
-__all__ = [
-    "LogPipeline",
-    "bridge_stdlib",
-    "clear_contextvars",
-    "current_ids",
-    "get_logger",
-]
+__all__ = ["LogPipeline", "format_exception"]
 
 _LEVEL_NAMES: Final = {
     "debug": "debug",
@@ -58,67 +48,7 @@ _LEVEL_NAMES: Final = {
 }
 
 _time_ns = time.time_ns
-#: structlog keeps one ContextVar per bound key in this dict; reading it directly avoids copying
-#: the whole context on every line (the public functions are the fallback).
-_BOUND_VARS: dict[str, contextvars.ContextVar[Any]] | None = getattr(
-    structlog.contextvars, "_CONTEXT_VARS", None
-)
-_PREFIX_LEN: Final = len(getattr(structlog.contextvars, "STRUCTLOG_KEY_PREFIX", "structlog_"))
-
-
-def _get_contextvars() -> dict[str, Any]:
-    """The structlog contextvars bound in this context."""
-    if _BOUND_VARS is None:
-        return structlog.contextvars.get_contextvars()
-    if not _BOUND_VARS:
-        return {}
-    out = {}
-    for name, var in tuple(_BOUND_VARS.items()):
-        value = var.get(Ellipsis)
-        if value is not Ellipsis:
-            out[name[_PREFIX_LEN:]] = value
-    return out
-
-
-def clear_contextvars() -> None:
-    """Unbind every structlog contextvar in this context (cheap when nothing is bound)."""
-    if _BOUND_VARS is None:
-        structlog.contextvars.clear_contextvars()
-        return
-    for var in tuple(_BOUND_VARS.values()):
-        if var.get(Ellipsis) is not Ellipsis:
-            var.set(Ellipsis)
-
-
-_INVALID_SPAN: Final = trace.INVALID_SPAN
-_get_current_span = trace.get_current_span
-_get_current_value = otel_context.get_value
-
-
-def current_ids() -> tuple[str, str] | None:
-    """``(trace_id, span_id)`` in hex of the active span (sampled or not), or None.
-
-    The middleware stores its server span's ids (formatted once per request) next to the span
-    in the OTel Context (``obskit._runtime.context``); any other span's are formatted here."""
-    cached: Any
-    if CONTEXT_VAR is not None:
-        values = CONTEXT_VAR.get()
-        if not values:
-            return None
-        cached = values.get(IDS_KEY)
-        if cached is not None and cached[0] is values.get(SPAN_KEY):
-            return cached[1]  # type: ignore[no-any-return]
-    else:
-        cached = _get_current_value(IDS_KEY)
-        if cached is not None and cached[0] is _get_current_span():
-            return cached[1]  # type: ignore[no-any-return]
-    span = _get_current_span()
-    if span is _INVALID_SPAN:
-        return None
-    ctx = span.get_span_context()
-    if not ctx.is_valid:
-        return None
-    return format(ctx.trace_id, "032x"), format(ctx.span_id, "016x")
+_time_ns = time.time_ns
 
 
 class _Clock:
@@ -419,309 +349,3 @@ class LogPipeline:
 _dumps = orjson.dumps
 _os_write = os.write
 _LINE_OPTIONS: Final = orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS
-
-
-def write(line: bytes | str) -> None:
-    """Write one rendered line to the *current* ``sys.stdout`` and flush it.
-
-    A JSON line goes to stdout's file descriptor in one ``os.write`` (after flushing what was
-    printed before it): never through the shared buffer, where another thread's line could join
-    it and make a write longer than the atomic size of a pipe shared by several workers."""
-    out = sys.stdout
-    try:
-        if isinstance(line, bytes):
-            try:
-                fd = out.fileno()
-            except (AttributeError, ValueError, OSError):  # io.UnsupportedOperation: no fd
-                fd = -1
-            if fd >= 0:
-                out.flush()
-                try:
-                    written = _os_write(fd, line)
-                except BlockingIOError:
-                    written = 0
-                if written < len(line):
-                    _write_rest(fd, memoryview(line)[written:])
-                return
-            buffer = getattr(out, "buffer", None)
-            if buffer is not None:
-                out.flush()  # keep ordering with text written through sys.stdout
-                buffer.write(line)
-                buffer.flush()
-                return
-            line = line.decode()
-        else:
-            line += "\n"
-        out.write(line)
-        out.flush()
-    except Exception:  # noqa: S110 - stdout closed at exit, None, or broken: nowhere to write
-        pass
-
-
-def _write_rest(fd: int, rest: memoryview) -> None:
-    """Finish a line ``os.write`` cut short: by a signal, or by a full pipe that a process
-    manager made non-blocking — wait for room, as a blocking write would, and go on."""
-    import select
-
-    while rest:
-        try:
-            rest = rest[_os_write(fd, rest) :]
-        except BlockingIOError:
-            select.select([], [fd], [], 1.0)
-
-
-class _Sink:
-    """structlog's wrapped logger: every level method writes the rendered line.
-
-    One per logger name: the processor reads ``name`` for the ``logger`` field when the event
-    does not carry one (``structlog.get_logger("payments")``).
-    """
-
-    __slots__ = ("name",)
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def msg(self, line: bytes | str) -> None:
-        write(line)
-
-    debug = info = warning = warn = error = critical = exception = fatal = log = msg
-
-
-#: Sinks by logger name (bounded: names beyond the cap share an uncached sink each call).
-_SINKS: dict[str, _Sink] = {}
-_SINKS_MAX: Final = 4096
-#: Frames skipped when looking for the module that logs (``structlog.get_logger()``, no name):
-#: structlog's own modules and this one (not a user module that merely starts with "structlog").
-_SKIPPED: Final = frozenset({"structlog", __name__})
-
-
-def _caller_module() -> str:
-    """``__name__`` of the first frame outside structlog and this module (structlog's own
-    stdlib ``LoggerFactory`` names unnamed loggers the same way)."""
-    frame = sys._getframe(2)
-    while frame is not None:
-        module = frame.f_globals.get("__name__", "")
-        if not isinstance(module, str):
-            return "root"
-        if module not in _SKIPPED and not module.startswith("structlog."):
-            return module or "root"
-        frame = frame.f_back  # type: ignore[assignment]
-    return "root"
-
-
-def _logger_factory(*args: Any) -> _Sink:
-    """structlog's ``logger_factory``: ``get_logger(name)`` passes ``name`` here; without one,
-    the module that makes the logging call."""
-    name = args[0] if args else None
-    if name is None:
-        name = _caller_module()
-    elif not isinstance(name, str):
-        name = str(name)
-    sink = _SINKS.get(name)
-    if sink is None:
-        sink = _Sink(name)
-        if len(_SINKS) < _SINKS_MAX:
-            _SINKS[name] = sink
-    return sink
-
-
-def configure_structlog(pipeline: LogPipeline) -> None:
-    """Point structlog and the stdlib bridge at ``pipeline`` (``init()``, ``obskit.testing``)."""
-    global PIPELINE
-    PIPELINE = pipeline
-    structlog.configure(
-        processors=[structlog.contextvars.merge_contextvars, pipeline.process],
-        wrapper_class=structlog.make_filtering_bound_logger(pipeline.level),
-        logger_factory=_logger_factory,
-        cache_logger_on_first_use=False,
-    )
-    forget_deferred()
-
-
-def get_logger(name: str | None = None) -> Any:
-    """A structlog logger whose lines carry ``logger=name`` (default: the caller's module).
-
-    After ``init()`` a bound logger; before it (a module-level ``log = obskit.get_logger()``
-    imported before ``init()`` runs) a :class:`_DeferredLogger`, whose lines follow whatever
-    structlog configuration is in force when they are logged — obskit's JSON once ``init()``
-    has run — instead of the configuration of the moment it was created."""
-    if name is None:
-        name = sys._getframe(1).f_globals.get("__name__", "root")
-    if PIPELINE is None:
-        return _DeferredLogger(str(name), {})
-    return structlog.get_logger(name).bind()
-
-
-class _DeferredLogger:
-    """A logger asked for before ``init()``: assembled again at each call until obskit's
-    pipeline is in place; from then on each method used is kept in the instance (a plain
-    attribute: no cost per call) until the pipeline changes (:func:`forget_deferred`)."""
-
-    def __init__(self, name: str, context: dict[str, Any]) -> None:
-        self._name = name
-        self._context = context
-        _DEFERRED.add(self)
-
-    def __getattr__(self, attr: str) -> Any:
-        if attr.startswith("__") or attr in ("_name", "_context"):
-            raise AttributeError(attr)
-        value = getattr(structlog.get_logger(self._name).bind(**self._context), attr)
-        if PIPELINE is not None and callable(value):
-            self.__dict__[attr] = value
-        return value
-
-    def bind(self, **values: Any) -> Any:
-        """A logger with ``values`` added (still deferred while ``init()`` has not run)."""
-        if PIPELINE is None:
-            return _DeferredLogger(self._name, {**self._context, **values})
-        return structlog.get_logger(self._name).bind(**self._context, **values)
-
-    def new(self, **values: Any) -> Any:
-        """A logger with only ``values`` (still deferred while ``init()`` has not run)."""
-        if PIPELINE is None:
-            return _DeferredLogger(self._name, dict(values))
-        return structlog.get_logger(self._name).bind(**values)
-
-
-#: Every deferred logger alive, to forget their kept methods when the pipeline changes.
-_DEFERRED: weakref.WeakSet[_DeferredLogger] = weakref.WeakSet()
-
-
-def forget_deferred() -> None:
-    """Deferred loggers assemble their methods again (the pipeline or structlog changed)."""
-    for logger in list(_DEFERRED):
-        kept = {k: logger.__dict__[k] for k in ("_name", "_context")}
-        logger.__dict__.clear()
-        logger.__dict__.update(kept)
-
-
-# --------------------------------------------------------------------------------------------
-# The stdlib bridge
-# --------------------------------------------------------------------------------------------
-
-#: LogRecord attributes that are not user ``extra`` keys (uvicorn adds ``color_message``, the
-#: message with terminal colour codes: never wanted in JSON).
-_RECORD_KEYS: Final = frozenset(logging.makeLogRecord({}).__dict__) | {
-    "message",
-    "asctime",
-    "color_message",
-}
-#: Their plain access lines are replaced by obskit's JSON access line.
-SILENCED_LOGGERS: Final = ("uvicorn.access", "gunicorn.access")
-#: Loggers that servers configure with their own handlers: routed to the root handler instead.
-SERVER_LOGGERS: Final = ("uvicorn", "uvicorn.error", "gunicorn", "gunicorn.error")
-
-
-#: The pipeline in force (swapped by ``obskit.testing``); the bridge handler follows it.
-PIPELINE: LogPipeline | None = None
-
-
-class BridgeHandler(logging.Handler):
-    """Renders stdlib records through obskit's pipeline (installed on the root logger)."""
-
-    def __init__(self, pipeline: LogPipeline) -> None:
-        super().__init__()
-        self.pipeline = pipeline
-
-    def emit(self, record: logging.LogRecord) -> None:
-        """Never raises and never hands the record to ``handleError`` (whose plain-text
-        "--- Logging error ---" block is not a JSON line): the pipeline writes a line whatever
-        the record carries."""
-        pipeline = PIPELINE or self.pipeline
-        level = "error"
-        message: Any = ""
-        try:
-            level = record.levelname.lower()
-            level = _LEVEL_NAMES.get(level, level)
-            event: dict[str, Any] = _get_contextvars()
-            for key, value in record.__dict__.items():
-                if key not in _RECORD_KEYS and not key.startswith("_"):
-                    event[key] = value
-            if "event" in event:  # an ``extra={"event": …}`` must not replace the message
-                keep_user_fields(event)  # (the other own fields are kept by ``build``)
-            try:
-                event["event"] = message = record.getMessage()
-            except Exception:  # ``log.info("%d items", "x")``: the template and its arguments
-                event["event"] = message = str(record.msg)
-                event["args"] = record.args
-            if record.exc_info and record.exc_info[1] is not None:
-                event["exc_info"] = record.exc_info[1]
-            pipeline.emit(level, record.name, event)
-        except Exception as exc:  # a bug of ours: still one line
-            write(pipeline.fallback(level, str(record.name), {"event": message}, exc))
-
-
-class LogHandler(BridgeHandler):
-    """A stdlib handler rendering obskit's JSON lines, for processes that never call ``init()``.
-
-    For ``logging.config`` files, e.g. uvicorn's supervisor with ``--workers N``:
-    ``"handlers": {"obskit": {"class": "obskit.LogHandler"}}``.  Options come from the
-    environment (``OBSKIT_*``/``OTEL_*``); once ``init()`` runs, its pipeline is used.
-    """
-
-    def __init__(self, level: int = logging.NOTSET) -> None:
-        from obskit._runtime.config import resolve
-        from obskit._runtime.redact import Redactor
-
-        config = resolve({"metrics_port": 0}, problems=[])  # bad variables: see init()
-        # A supervisor's lines share stdout with its workers': the multi-worker cap.
-        pipeline = LogPipeline(config, Redactor.from_config(config), PIPE_LINE_MAX_BYTES)
-        super().__init__(pipeline)
-        self.setLevel(level)
-
-
-def bridge_stdlib(pipeline: LogPipeline, *, root_reported: bool = False) -> BridgeHandler:
-    """Make obskit's bridge the root logger's handler and the one console output.
-
-    The root logger's console handlers (``basicConfig``) and earlier bridges are replaced;
-    its other handlers (files, syslog, Sentry …) stay.  Every other logger's console handlers
-    are removed too (they would print each line a second time, as plain text), and one JSON
-    warning names them — the root's as well when ``root_reported`` (logging reconfigured after
-    ``init()``).  Server loggers are routed to the root handler silently.
-    """
-    from obskit._runtime.logs.setup import OWN_HANDLING, describe, is_console
-
-    root = logging.getLogger()
-    replaced: list[str] = []
-    for handler in list(root.handlers):
-        if isinstance(handler, BridgeHandler):
-            root.removeHandler(handler)
-        elif is_console(handler):
-            root.removeHandler(handler)
-            if root_reported:
-                replaced.append(describe("root", handler))
-    handler = BridgeHandler(pipeline)
-    root.addHandler(handler)
-    root.setLevel(pipeline.level)
-    quiet = (*SERVER_LOGGERS, *SILENCED_LOGGERS)
-    for name, logger in list(logging.root.manager.loggerDict.items()):
-        if not isinstance(logger, logging.Logger) or not logger.handlers or name in quiet:
-            continue
-        if name.split(".", 1)[0] in OWN_HANDLING:
-            continue
-        for h in list(logger.handlers):
-            if is_console(h):
-                logger.removeHandler(h)
-                replaced.append(describe(name, h))
-        if not logger.handlers and not logger.propagate:
-            logger.propagate = True  # its lines still come out: through the bridge, as JSON
-    for name in SERVER_LOGGERS:
-        logger = logging.getLogger(name)
-        for h in list(logger.handlers):
-            logger.removeHandler(h)
-        logger.propagate = True
-    for name in SILENCED_LOGGERS:
-        logger = logging.getLogger(name)
-        for h in list(logger.handlers):
-            logger.removeHandler(h)
-        logger.propagate = False
-        logger.disabled = True
-    if replaced:
-        own = logging.getLogger("obskit")
-        own.disabled = False  # ``disable_existing_loggers`` must not silence obskit's warning
-        own.warning(
-            "plain-text console handlers replaced by obskit's JSON lines",
-            extra={"replaced": replaced},
-        )
-    return handler
