@@ -174,11 +174,28 @@ def test_django_loggers_go_through_obskit_not_plain_console(
     assert warning["trace_id"] == access["trace_id"]
 
 
-def test_settings_path_and_automatic_hooks_together_measure_once(rt: IsolatedRuntime) -> None:
-    """The documented settings path (route middleware in ``MIDDLEWARE`` and
+def test_route_middleware_has_a_public_name_and_the_old_path_still_resolves() -> None:
+    """``obskit.django.RouteMiddleware`` (public, in ``__all__``) and the 0.1.0 settings string
+    ``obskit._django.RouteMiddleware`` name the one middleware class Django will load."""
+    from django.utils.module_loading import import_string
+
+    import obskit.django
+    from obskit._runtime.integrations.django import RouteMiddleware
+
+    assert obskit.django.__all__ == ["RouteMiddleware"]
+    assert import_string("obskit.django.RouteMiddleware") is RouteMiddleware
+    assert import_string("obskit._django.RouteMiddleware") is RouteMiddleware
+
+
+@pytest.mark.parametrize("middleware", [ROUTE_MIDDLEWARE, "obskit._django.RouteMiddleware"])
+def test_settings_path_and_automatic_hooks_together_measure_once(
+    rt: IsolatedRuntime, middleware: str
+) -> None:
+    """The documented settings path (route middleware in ``MIDDLEWARE`` — the public
+    ``obskit.django`` path, and the 0.1.0 one existing settings name — and
     ``obskit.instrument(handler)``) on top of the automatic hooks: ``instrument`` returns the
     handler itself, and each request still gives one access line, one span and one count."""
-    with override_settings(MIDDLEWARE=[ROUTE_MIDDLEWARE]):
+    with override_settings(MIDDLEWARE=[middleware]):
         handler = WSGIHandler()
     app = obskit.instrument(handler)
     assert app is handler
