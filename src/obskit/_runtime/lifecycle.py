@@ -7,13 +7,14 @@ import logging
 import os
 import threading
 import warnings
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from prometheus_client import REGISTRY, CollectorRegistry
 
 from obskit._runtime import envcheck as _envcheck
 from obskit._runtime import state as _state
-from obskit._runtime.config import Config, resolve
+from obskit._runtime.config import Config, LogProcessor, resolve
 from obskit._runtime.http.exposition import MetricsApp, MetricsServer
 from obskit._runtime.integrations import hooks as _frameworks
 from obskit._runtime.logs.bridge import bridge_stdlib
@@ -171,6 +172,7 @@ def init(
     *,
     service_version: str | None = None,
     environment: str | None = None,
+    log_processors: Sequence[LogProcessor] | None = None,
     **options: Any,
 ) -> None:
     """Configure JSON logs, RED metrics with exemplars and OpenTelemetry traces, once.
@@ -178,6 +180,10 @@ def init(
     Every option is a keyword argument or an ``OBSKIT_*`` variable (argument wins, then the
     environment, then the default); the standard ``OTEL_*`` variables are honoured. See
     ``docs/runtime.md`` for the list. A second call changes nothing and warns once.
+
+    ``log_processors``: the application's own structlog processors, run on every application
+    log line (structlog and stdlib) before redaction and rendering, so what they add is
+    redacted too; one that raises is skipped for that line (one JSON warning), never the line.
 
     A bad *variable* value gives one JSON warning naming it and the default used
     (``obskit._runtime.envcheck``: the configuration rule); the service always starts.
@@ -197,7 +203,10 @@ def init(
             return
         args = dict(options)
         args.update(
-            service_name=service_name, service_version=service_version, environment=environment
+            service_name=service_name,
+            service_version=service_version,
+            environment=environment,
+            log_processors=log_processors,
         )
         # The configuration rule (docs/runtime.md): bad variables are reported, not fatal.
         found = _envcheck.take_pending() + _envcheck.check()

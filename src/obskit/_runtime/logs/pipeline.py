@@ -21,6 +21,7 @@ import structlog
 from obskit._runtime.config import Config
 from obskit._runtime.logs.bindings import _BOUND_VARS, _get_contextvars, current_ids
 from obskit._runtime.logs.output import write
+from obskit._runtime.logs.processors import UserProcessors
 from obskit._runtime.logs.render import (
     CONVERTED_FIELD,
     ERROR_FIELD,
@@ -129,9 +130,26 @@ class LogPipeline:
         self._console_renderer: Any = None
         if self.console:
             self._console_renderer = structlog.dev.ConsoleRenderer(colors=sys.stdout.isatty())
+        #: The application's processors (``log_processors``), None when there are none.
+        self.processors: UserProcessors | None = None
+        if config.log_processors:
+            self.processors = UserProcessors(config.log_processors, self._processor_warning)
 
-    def build(self, level: str, logger: str, event: dict[str, Any]) -> dict[str, Any]:
-        """The final event: fixed fields first, then ids, then the caller's keys, redacted."""
+    def _processor_warning(self, fields: dict[str, Any]) -> None:
+        rendered = self.render(self.build("warning", "obskit", fields, user=False))
+        if rendered is not None:
+            write(rendered)
+
+    def build(
+        self, level: str, logger: str, event: dict[str, Any], user: bool = True
+    ) -> dict[str, Any]:
+        """The final event: fixed fields first, then ids, then the caller's keys, redacted.
+
+        The application's processors run first (``user``), so what they add is redacted too;
+        they may raise ``structlog.DropEvent``."""
+        processors = self.processors
+        if processors is not None and user:
+            event = processors(level, logger, event)
         out: dict[str, Any] = {
             "timestamp": self._clock.now(),
             "level": level,
@@ -341,7 +359,10 @@ class LogPipeline:
     def emit(self, level: str, logger: str, event: dict[str, Any]) -> None:
         """Build, render and write one event (the stdlib bridge's entry point, which writes
         :meth:`fallback`'s line should this raise)."""
-        rendered = self.render(self.build(level, logger, event))
+        try:
+            rendered = self.render(self.build(level, logger, event))
+        except structlog.DropEvent:  # an application processor dropped the line
+            return
         if rendered is not None:
             write(rendered)
 
