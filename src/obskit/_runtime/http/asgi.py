@@ -14,7 +14,7 @@ from typing import Any, Final
 
 from obskit import conventions as c
 from obskit._runtime import state as _state
-from obskit._runtime.http.request import Request
+from obskit._runtime.http.request import Request, begin
 
 __all__ = ["ObskitASGI", "route_of_scope"]
 
@@ -108,7 +108,7 @@ class ObskitASGI:
         root_path = scope.get("root_path", "")
         scheme: str = scope.get("scheme", "http")
         client = scope.get("client")
-        req = _ASGIRequest(st, scope["method"], path, scheme, client[0] if client else None)
+        req = begin(_ASGIRequest, st, scope["method"], path, scheme, client[0] if client else None)
         scope["obskit.start"] = req.start
         req.send = send
         tracer = st.tracer

@@ -13,7 +13,7 @@ from typing import Any, Final
 
 from obskit import conventions as c
 from obskit._runtime import state as _state
-from obskit._runtime.http.request import Request
+from obskit._runtime.http.request import Request, begin
 
 __all__ = ["ObskitWSGI", "route_of_environ"]
 
@@ -67,7 +67,7 @@ class ObskitWSGI:
             return self.app(environ, start_response)
         client = environ.get("REMOTE_ADDR") or None
         scheme: str = environ.get("wsgi.url_scheme", "http")
-        req = _WSGIRequest(st, environ.get("REQUEST_METHOD", "GET"), path, scheme, client)
+        req = begin(_WSGIRequest, st, environ.get("REQUEST_METHOD", "GET"), path, scheme, client)
         environ["obskit.start"] = req.start
         req.start_response = start_response
         tracer = st.tracer
