@@ -71,34 +71,18 @@ class _HeldRecords(logging.Handler):
         self.records.clear()
 
 
-def _patch_server_logging(pipeline: LogPipeline) -> None:
-    """Servers that (re)configure logging after ``init()`` get obskit's bridge back."""
+def _patch_server_logging() -> None:
+    """Servers that (re)configure logging after ``init()`` get obskit's bridge back (only
+    those already imported: they imported the application)."""
     import sys
 
-    uvicorn_config = sys.modules.get("uvicorn.config")
-    if uvicorn_config is not None and not getattr(uvicorn_config.Config, "_obskit", False):
-        original = uvicorn_config.Config.configure_logging
+    from obskit._runtime.integrations import uvicorn
 
-        def configure_logging(self: Any) -> None:
-            original(self)
-            st = _state.STATE
-            if st is not None:
-                bridge_stdlib(st.pipeline)
+    uvicorn.patch_logging()
+    if "gunicorn.glogging" in sys.modules:
+        from obskit._runtime.integrations import gunicorn
 
-        uvicorn_config.Config.configure_logging = configure_logging
-        uvicorn_config.Config._obskit = True
-    glogging = sys.modules.get("gunicorn.glogging")
-    if glogging is not None and not getattr(glogging.Logger, "_obskit", False):
-        original_setup = glogging.Logger.setup
-
-        def setup(self: Any, cfg: Any) -> None:
-            original_setup(self, cfg)
-            st = _state.STATE
-            if st is not None:
-                bridge_stdlib(st.pipeline)
-
-        glogging.Logger.setup = setup
-        glogging.Logger._obskit = True
+        gunicorn.patch_logging()
 
 
 def build_state(
@@ -224,7 +208,7 @@ def init(
         configure_structlog(st.pipeline)
         bridge_stdlib(st.pipeline)
         held.replay()
-        _patch_server_logging(st.pipeline)
+        _patch_server_logging()
         watch_logging_config()
         guard_call_errors()
         provider = st.provider

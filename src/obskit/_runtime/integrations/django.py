@@ -40,6 +40,7 @@ from typing import Any, Final
 from obskit._runtime import state as _state
 from obskit._runtime.http.asgi import ObskitASGI
 from obskit._runtime.http.wsgi import ObskitWSGI
+from obskit._runtime.integrations.base import Framework, find_missing
 
 __all__ = ["RouteMiddleware", "install", "is_instrumented_handler", "is_patched", "route_template"]
 
@@ -48,12 +49,22 @@ _WSGI: Final = "django.core.handlers.wsgi"
 _ASGI: Final = "django.core.handlers.asgi"
 _MIDDLEWARE_KEY: Final = "_obskit_middleware"
 _patched: set[str] = set()
+DJANGO: Final = Framework(
+    "django",
+    "Django",
+    (4, 2),
+    (6, 1),
+    "application = obskit.instrument(get_wsgi_application()) (or get_asgi_application()) and "
+    '"obskit.django.RouteMiddleware" in MIDDLEWARE',
+)
+#: Set when a hook target is missing: nothing of Django is patched from then on.
+_degraded: list[str] = []
 
 
 def is_patched() -> bool:
     """Whether Django is instrumented automatically in this process (its URL resolution hooked;
     each handler class is wrapped as soon as its module is imported)."""
-    return _BASE in _patched
+    return _BASE in _patched and not _degraded
 
 
 def is_instrumented_handler(app: Any) -> bool:
@@ -182,7 +193,15 @@ def _is_coroutine_function(func: Any) -> bool:
 
 
 def _patch_base(mod: types.ModuleType) -> None:
-    handler = mod.BaseHandler
+    handler: Any = getattr(mod, "BaseHandler", None)
+    missing = (
+        f"{_BASE}.BaseHandler"
+        if handler is None
+        else find_missing(handler, f"{_BASE}.BaseHandler", "resolve_request", "load_middleware")
+    )
+    if missing is not None:
+        _degrade(missing)
+        return
     resolve = handler.resolve_request
     load = handler.load_middleware
 
@@ -202,10 +221,36 @@ def _patch_base(mod: types.ModuleType) -> None:
     # (imported by name: Django ships no type information)
     signals: Any = importlib.import_module("django.core.signals")
     signals.got_request_exception.connect(_record_exception, weak=False, dispatch_uid="obskit")
+    DJANGO.applied(f"{_BASE}.BaseHandler.resolve_request")
+    DJANGO.applied(f"{_BASE}.BaseHandler.load_middleware")
+
+
+def _degrade(missing: str) -> None:
+    """A hook target is gone: patch nothing of Django (handlers wrapped without the route hook
+    would report every request as ``<unmatched>``), say so once."""
+    if not _degraded:
+        _degraded.append(missing)
+        DJANGO.degraded(missing)
+
+
+def _handler_class(mod: types.ModuleType, name: str) -> Any:
+    """``mod.<name>`` when it can be wrapped, else None (Django degraded, warned once)."""
+    cls = getattr(mod, name, None)
+    dotted = f"{mod.__name__}.{name}"
+    missing = dotted if cls is None else None
+    if cls is not None and "__call__" not in cls.__dict__:
+        missing = f"{dotted}.__call__"
+    if missing is not None:
+        _degrade(missing)
+        return None
+    return cls
 
 
 def _patch_wsgi(mod: types.ModuleType) -> None:
-    original = mod.WSGIHandler.__call__
+    cls = _handler_class(mod, "WSGIHandler")
+    if cls is None or _degraded:
+        return
+    original = cls.__call__
 
     def __call__(self: Any, environ: Any, start_response: Any) -> Any:
         middleware = self.__dict__.get(_MIDDLEWARE_KEY)
@@ -216,7 +261,8 @@ def _patch_wsgi(mod: types.ModuleType) -> None:
 
     __call__.__wrapped__ = original  # type: ignore[attr-defined]
     __call__._obskit = True  # type: ignore[attr-defined]
-    mod.WSGIHandler.__call__ = __call__
+    cls.__call__ = __call__
+    DJANGO.applied(f"{_WSGI}.WSGIHandler.__call__")
 
 
 async def _answer_lifespan(receive: Any, send: Any) -> None:
@@ -248,7 +294,10 @@ def _with_lifespan(handle: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _patch_asgi(mod: types.ModuleType) -> None:
-    original = mod.ASGIHandler.__call__
+    cls = _handler_class(mod, "ASGIHandler")
+    if cls is None or _degraded:
+        return
+    original = cls.__call__
 
     async def __call__(self: Any, scope: Any, receive: Any, send: Any) -> None:
         middleware = self.__dict__.get(_MIDDLEWARE_KEY)
@@ -259,7 +308,8 @@ def _patch_asgi(mod: types.ModuleType) -> None:
 
     __call__.__wrapped__ = original  # type: ignore[attr-defined]
     __call__._obskit = True  # type: ignore[attr-defined]
-    mod.ASGIHandler.__call__ = __call__
+    cls.__call__ = __call__
+    DJANGO.applied(f"{_ASGI}.ASGIHandler.__call__")
 
 
 _PATCHES: Final[dict[str, Callable[[types.ModuleType], None]]] = {

@@ -6,15 +6,49 @@ logger class, selected on the command line or in ``gunicorn.conf.py``, routes th
 through obskit's pipeline (service identity from ``OBSKIT_SERVICE_NAME``/``OTEL_SERVICE_NAME``)
 and leaves gunicorn's plain access log off — the workers write obskit's JSON access line.  It
 configures logging only: the workers' ``obskit.init()`` still does the full set-up.
+
+:func:`patch_logging`: a worker's ``init()`` (gunicorn already imported) wraps
+``Logger.setup``, so gunicorn (re)configuring its loggers gives obskit's bridge back.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
+from gunicorn import glogging
 from gunicorn.glogging import Logger
 
-__all__ = ["GunicornLogger"]
+from obskit._runtime import state as _state
+from obskit._runtime.integrations.base import Framework, find_missing
+from obskit._runtime.logs.bridge import bridge_stdlib
+
+__all__ = ["GUNICORN", "GunicornLogger", "patch_logging"]
+
+GUNICORN: Final = Framework(
+    "gunicorn", "gunicorn", (22, 0), None, "--logger-class obskit.GunicornLogger"
+)
+
+
+def patch_logging() -> None:
+    """Wrap ``gunicorn.glogging.Logger.setup`` (idempotent; degrade with a warning)."""
+    cls: Any = glogging.Logger
+    if getattr(cls, "_obskit", False):
+        return
+    missing = find_missing(cls, "gunicorn.glogging.Logger", "setup")
+    cls._obskit = True
+    if missing is not None:
+        GUNICORN.degraded(missing)
+        return
+    original_setup = cls.setup
+
+    def setup(self: Any, cfg: Any) -> None:
+        original_setup(self, cfg)
+        st = _state.STATE
+        if st is not None:
+            bridge_stdlib(st.pipeline)
+
+    cls.setup = setup
+    GUNICORN.applied("gunicorn.glogging.Logger.setup")
 
 
 class GunicornLogger(Logger):  # type: ignore[misc]
