@@ -69,12 +69,9 @@ def begin(
     active.inc(1)
     req.status = 500
     req.started = False
-    req.span = None
-    req.attributes = None
-    req.token = None
-    req.trace_hex = None
-    req.span_hex = None
-    req.sampled = False
+    if st.tracer is None:  # else start_span() sets them (the adapters call it then)
+        req.span = req.attributes = req.token = req.trace_hex = req.span_hex = None
+        req.sampled = False
     return req
 
 
@@ -131,12 +128,13 @@ class Request:
             span = tracer.start_span(name, parent, _SERVER, initial)
         self.span = span
         recording = span.is_recording()
+        attributes: dict[str, Any] | None = None
         if recording:
             # Unsampled requests skip the rest of the attribute work.
-            attributes: dict[str, Any] = {}
+            attributes = {}
             if self.client:
                 attributes["client.address"] = self.client
-            self.attributes = attributes
+        self.attributes = attributes
         sc = span.get_span_context()
         self.trace_hex = trace_hex = format(sc.trace_id, "032x")
         self.span_hex = span_hex = format(sc.span_id, "016x")
