@@ -21,22 +21,23 @@ from typing import TYPE_CHECKING, Any
 from obskit._version import __version__
 
 if TYPE_CHECKING:
-    from obskit._gunicorn import GunicornLogger
-    from obskit._logs import LogHandler, get_logger
-    from obskit._observe import observe
-    from obskit._runtime import init, instrument, metrics_app, shutdown
+    from obskit._runtime.integrations.gunicorn import GunicornLogger
+    from obskit._runtime.lifecycle import init, instrument, metrics_app, shutdown
+    from obskit._runtime.logs.bridge import LogHandler
+    from obskit._runtime.logs.loggers import get_logger
+    from obskit._runtime.observe import observe
 
 # The runtime (OpenTelemetry, prometheus-client, structlog) is imported on first use, so
 # ``obskit slo build`` and ``import obskit.conventions`` stay cheap.
 _LAZY = {
-    "GunicornLogger": "obskit._gunicorn",
-    "LogHandler": "obskit._logs",
-    "get_logger": "obskit._logs",
-    "init": "obskit._runtime",
-    "instrument": "obskit._runtime",
-    "metrics_app": "obskit._runtime",
-    "observe": "obskit._observe",
-    "shutdown": "obskit._runtime",
+    "GunicornLogger": "obskit._runtime.integrations.gunicorn",
+    "LogHandler": "obskit._runtime.logs.bridge",
+    "get_logger": "obskit._runtime.logs.loggers",
+    "init": "obskit._runtime.lifecycle",
+    "instrument": "obskit._runtime.lifecycle",
+    "metrics_app": "obskit._runtime.lifecycle",
+    "observe": "obskit._runtime.observe",
+    "shutdown": "obskit._runtime.lifecycle",
 }
 
 
@@ -46,7 +47,7 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module 'obskit' has no attribute {name!r}")
     import importlib
 
-    from obskit import _envcheck
+    from obskit._runtime import envcheck as _envcheck
 
     # Before the SDK is imported: some of its modules read (and raise on) variables at import.
     _envcheck.check_early()

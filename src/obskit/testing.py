@@ -103,12 +103,12 @@ class IsolatedRuntime:
         from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased
         from prometheus_client import CollectorRegistry
 
-        from obskit import _state
-        from obskit._config import resolve
-        from obskit._logs import LogPipeline
-        from obskit._metrics import Metrics
-        from obskit._redact import Redactor
-        from obskit._tracing import RedactingExporter, resource
+        from obskit._runtime import state as _state
+        from obskit._runtime.config import resolve
+        from obskit._runtime.logs.pipeline import LogPipeline
+        from obskit._runtime.metrics.instruments import Metrics
+        from obskit._runtime.redact import Redactor
+        from obskit._runtime.tracing.setup import RedactingExporter, resource
 
         args: dict[str, Any] = {"service_name": "test", "metrics_port": 0, "log_format": "json"}
         args.update(options)
@@ -144,15 +144,18 @@ class IsolatedRuntime:
     def __enter__(self) -> IsolatedRuntime:
         import structlog
 
-        from obskit import _frameworks, _logs, _state
-        from obskit._logs import configure_structlog
+        from obskit._runtime import state as _state
+        from obskit._runtime.integrations import hooks as _frameworks
+        from obskit._runtime.logs import bridge as _bridge
+        from obskit._runtime.logs import loggers as _logs
+        from obskit._runtime.logs.loggers import configure_structlog
 
         root = logging.getLogger()
         self._saved = (_state.STATE, _logs.PIPELINE, structlog.get_config(), root.level)
         _state.STATE = self.state
         configure_structlog(self.state.pipeline)
-        if not any(isinstance(h, _logs.BridgeHandler) for h in root.handlers):
-            self._handler = _logs.BridgeHandler(self.state.pipeline)
+        if not any(isinstance(h, _bridge.BridgeHandler) for h in root.handlers):
+            self._handler = _bridge.BridgeHandler(self.state.pipeline)
             root.addHandler(self._handler)
         root.setLevel(self.state.pipeline.level)
         _frameworks.install()
@@ -161,7 +164,8 @@ class IsolatedRuntime:
     def __exit__(self, *exc: object) -> None:
         import structlog
 
-        from obskit import _logs, _state
+        from obskit._runtime import state as _state
+        from obskit._runtime.logs import loggers as _logs
 
         assert self._saved is not None
         state, pipeline, config, level = self._saved

@@ -287,7 +287,7 @@ def test_route_count_does_not_matter(rt: IsolatedRuntime, routes: int) -> None:
 
 def test_app_served_before_instrument_is_rebuilt(rt: IsolatedRuntime) -> None:
     """An app whose middleware stack was built before instrumentation gets it rebuilt."""
-    from obskit._asgi import ObskitASGI
+    from obskit._runtime.http.asgi import ObskitASGI
 
     app = fastapi_app()
     app.middleware_stack = app.build_middleware_stack.__wrapped__(app)  # type: ignore[attr-defined]
@@ -376,7 +376,7 @@ def test_log_ids_follow_the_active_span_and_the_context_is_restored(
     child's span id on the same trace; after the request no span and no ids are left."""
     from opentelemetry import trace
 
-    from obskit._logs import current_ids
+    from obskit._runtime.logs.bindings import current_ids
 
     seen: list[Any] = []
 

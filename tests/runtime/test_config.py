@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from obskit import conventions
-from obskit._config import DEFAULT_REDACT_KEYS, resolve
+from obskit._runtime.config import DEFAULT_REDACT_KEYS, resolve
 
 
 def test_defaults_without_environment() -> None:

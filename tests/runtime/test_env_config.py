@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from obskit import _envcheck
-from obskit._config import resolve
+from obskit._runtime import envcheck as _envcheck
+from obskit._runtime.config import resolve
 
 _ROOT = Path(__file__).resolve().parents[2]
 _PROGRAM = """

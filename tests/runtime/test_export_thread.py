@@ -12,10 +12,10 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from obskit import _tracing
-from obskit._config import resolve
-from obskit._redact import REDACTED, Redactor
-from obskit._tracing import BoundedBatchProcessor, DropCounter, RedactingExporter
+from obskit._runtime.config import resolve
+from obskit._runtime.redact import REDACTED, Redactor
+from obskit._runtime.tracing import setup as _tracing
+from obskit._runtime.tracing.setup import BoundedBatchProcessor, DropCounter, RedactingExporter
 
 
 def test_known_safe_keys_do_not_hide_a_new_secret() -> None:

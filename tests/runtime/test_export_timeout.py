@@ -12,7 +12,8 @@ import pytest
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SpanExportResult
 
-from obskit import _envcheck, _tracing
+from obskit._runtime import envcheck as _envcheck
+from obskit._runtime.tracing import setup as _tracing
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tests.support import BlackHole

@@ -6,7 +6,7 @@ import pytest
 from prometheus_client import CollectorRegistry, Histogram
 
 from obskit import conventions as c
-from obskit._metrics import _observe
+from obskit._runtime.metrics.instruments import _observe
 
 TRACE = "0af7651916cd43dd8448eb211c80319c"
 

@@ -18,11 +18,11 @@ from opentelemetry.sdk.trace import SpanLimits, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from obskit._config import resolve
-from obskit._otlp import encode_request
-from obskit._redact import Redactor
-from obskit._span import ServerSpan, ServerSpans
-from obskit._tracing import DropCounter, build_provider
+from obskit._runtime.config import resolve
+from obskit._runtime.redact import Redactor
+from obskit._runtime.tracing.otlp import encode_request
+from obskit._runtime.tracing.setup import DropCounter, build_provider
+from obskit._runtime.tracing.span import ServerSpan, ServerSpans
 
 
 def _ended(limits: SpanLimits | None = None) -> tuple[ServerSpan, ServerSpan, InMemorySpanExporter]:

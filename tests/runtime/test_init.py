@@ -19,7 +19,7 @@ def test_second_init_changes_nothing_and_warns_once() -> None:
     result = run_python(
         """
         import logging, warnings, obskit
-        from obskit import _state
+        from obskit._runtime import state as _state
         warnings.simplefilter("always")
         with warnings.catch_warnings(record=True) as caught:
             obskit.init("first")
@@ -102,7 +102,7 @@ def test_otel_sdk_disabled_keeps_logs_and_metrics() -> None:
         import asyncio, httpx, obskit
         from prometheus_client import generate_latest
         obskit.init("svc")
-        from obskit import _state
+        from obskit._runtime import state as _state
         assert _state.STATE.tracer is None
         from fastapi import FastAPI
         app = FastAPI()
@@ -132,7 +132,7 @@ def test_dead_otlp_endpoint_costs_no_request_and_counts_drops() -> None:
         """
         import asyncio, time, httpx, obskit
         obskit.init("svc")
-        from obskit import _state
+        from obskit._runtime import state as _state
         from fastapi import FastAPI
         app = FastAPI()
         @app.get("/a")
@@ -144,7 +144,7 @@ def test_dead_otlp_endpoint_costs_no_request_and_counts_drops() -> None:
                 codes = [(await c.get("/a")).status_code for _ in range(50)]
                 return codes, time.perf_counter() - start
         codes, took = asyncio.run(main())
-        processor = _state.STATE.extras["processor"]
+        processor = _state.STATE.processor
         processor.force_flush()
         deadline = time.monotonic() + 10
         while _state.STATE.metrics.spans_dropped._value.get() < 50 and time.monotonic() < deadline:
@@ -181,7 +181,7 @@ def test_instrument_without_init_and_shutdown_twice() -> None:
     result = run_python(
         """
         import sys, warnings, obskit
-        from obskit import _state
+        from obskit._runtime import state as _state
         warnings.simplefilter("error")
         async def app(scope, receive, send): pass
         wrapped = obskit.instrument(app)

@@ -10,10 +10,12 @@ import pytest
 import structlog
 
 import obskit
-from obskit import _logs
-from obskit._config import resolve
-from obskit._logs import LogPipeline, bridge_stdlib
-from obskit._redact import REDACTED, Redactor
+from obskit._runtime.config import resolve
+from obskit._runtime.logs import loggers as _logs
+from obskit._runtime.logs import pipeline as _pipeline
+from obskit._runtime.logs.bridge import bridge_stdlib
+from obskit._runtime.logs.pipeline import LogPipeline
+from obskit._runtime.redact import REDACTED, Redactor
 from obskit.testing import IsolatedRuntime
 
 from .conftest import run_python
@@ -259,7 +261,7 @@ def test_log_line_speed(capsys: pytest.CaptureFixture[str]) -> None:
     """A structlog line renders in well under 50 µs (the goal is ≤ 8 µs; CI noise allowed)."""
     import timeit
 
-    from obskit._logs import configure_structlog
+    from obskit._runtime.logs.loggers import configure_structlog
 
     cfg = resolve({"service_name": "s", "log_format": "json"}, env={})
     pipeline = LogPipeline(cfg, Redactor(cfg.redact_keys))
@@ -340,9 +342,9 @@ def test_access_line_fast_path_is_byte_identical_to_the_general_path(
 def test_clock_renders_each_second_and_microsecond(monkeypatch: pytest.MonkeyPatch) -> None:
     """The cached date-time prefix follows the clock across second boundaries (both the text
     timestamp and the access line's byte prefix), with zero-padded microseconds."""
-    clock = _logs._Clock()
+    clock = _pipeline._Clock()
     ticks = iter([1_700_000_000_000_001_000, 1_700_000_000_999_999_999, 1_700_000_001_000_000_000])
-    monkeypatch.setattr(_logs, "_time_ns", lambda: next(ticks))
+    monkeypatch.setattr(_pipeline, "_time_ns", lambda: next(ticks))
     assert clock.now() == "2023-11-14T22:13:20.000001Z"
     assert clock.line_start() == (b'{"timestamp":"2023-11-14T22:13:20.', 999_999)
     assert clock.now() == "2023-11-14T22:13:21.000000Z"

@@ -12,7 +12,7 @@ from prometheus_client.openmetrics.exposition import generate_latest
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 from tests.conftest import free_port
 
-from obskit._multiproc import group_by_series
+from obskit._runtime.metrics.multiproc import group_by_series
 
 from .conftest import run_python
 
@@ -85,14 +85,15 @@ def test_detect_uses_configured_directory(tmp_path: Path) -> None:
     result = run_python(
         """
         import sys
-        from obskit import _multiproc
+        from obskit._runtime.metrics import multiproc as _multiproc
         sys.stderr.write(str(_multiproc.detect()))
         """,
         env={"PROMETHEUS_MULTIPROC_DIR": str(tmp_path)},
     )
     assert result.stderr.strip() == str(tmp_path)
     plain = run_python(
-        "import sys\nfrom obskit import _multiproc\nsys.stderr.write(str(_multiproc.detect()))"
+        "import sys\nfrom obskit._runtime.metrics import multiproc as _multiproc\n"
+        "sys.stderr.write(str(_multiproc.detect()))"
     )
     assert plain.stderr.strip() == "None"
 
@@ -101,7 +102,7 @@ def test_stale_directories_of_dead_servers_are_removed(tmp_path: Path) -> None:
     """obskit's shared directories whose server pid is gone are deleted; live ones kept."""
     import os
 
-    from obskit._multiproc import remove_stale
+    from obskit._runtime.metrics.multiproc import remove_stale
 
     uid = os.getuid()
     dead = tmp_path / f"obskit-metrics-{uid}-999999999-1"
@@ -128,7 +129,7 @@ def test_worker_reports_a_port_held_by_a_foreign_program(tmp_path: Path) -> None
         result = run_python(
             f"""
             import time, obskit
-            from obskit import _exposition
+            from obskit._runtime.http import exposition as _exposition
             _exposition._RETRY_SECONDS = 0.05
             obskit.init("svc", metrics_port={port}, metrics_addr="127.0.0.1")
             time.sleep(0.5)
@@ -148,7 +149,7 @@ def test_gunicorn_role_from_the_call_stack() -> None:
 
     import gunicorn  # noqa: F401 - the detection looks for gunicorn in sys.modules
 
-    from obskit._multiproc import _server_pid
+    from obskit._runtime.metrics.multiproc import _server_pid
 
     def run_from(filename: str) -> int | None:
         namespace = {"server_pid": _server_pid}

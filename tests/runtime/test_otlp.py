@@ -22,7 +22,7 @@ from opentelemetry.trace import (
     set_span_in_context,
 )
 
-from obskit._otlp import encode_request, install
+from obskit._runtime.tracing.otlp import encode_request, install
 
 
 def _spans() -> list[ReadableSpan]:

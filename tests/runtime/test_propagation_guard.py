@@ -10,7 +10,7 @@ from opentelemetry.baggage.propagation import W3CBaggagePropagator
 from opentelemetry.propagators.composite import CompositePropagator
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-from obskit import _propagation
+from obskit._runtime.tracing import propagation as _propagation
 
 _SECRET = "s3cret-in-baggage"
 _BAD_BAGGAGE = f"token={_SECRET}," + "x" * 9000

@@ -18,10 +18,10 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Link
 
-from obskit._config import resolve
-from obskit._logs import LogPipeline
-from obskit._redact import CYCLE, REDACTED, TOO_DEEP, TRUNCATED, TYPE_KEY, Redactor
-from obskit._tracing import RedactingExporter
+from obskit._runtime.config import resolve
+from obskit._runtime.logs.pipeline import LogPipeline
+from obskit._runtime.redact import CYCLE, REDACTED, TOO_DEEP, TRUNCATED, TYPE_KEY, Redactor
+from obskit._runtime.tracing.setup import RedactingExporter
 
 
 def _redactor(**options: Any) -> Redactor:

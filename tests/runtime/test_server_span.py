@@ -22,8 +22,8 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from obskit._otlp import encode_request
-from obskit._span import ServerSpan, ServerSpans, root_bound
+from obskit._runtime.tracing.otlp import encode_request
+from obskit._runtime.tracing.span import ServerSpan, ServerSpans, root_bound
 from obskit.testing import IsolatedRuntime
 
 from .conftest import TRACEPARENT_SAMPLED, TRACEPARENT_UNSAMPLED

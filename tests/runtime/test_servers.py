@@ -17,8 +17,8 @@ def test_lifespan_shutdown_flushes_spans() -> None:
         import asyncio, sys, obskit
         from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
         obskit.init("svc")
-        from obskit import _state
-        from obskit._tracing import BoundedBatchProcessor, DropCounter
+        from obskit._runtime import state as _state
+        from obskit._runtime.tracing.setup import BoundedBatchProcessor, DropCounter
         exported = []
         class Keep(SpanExporter):
             def export(self, spans):
@@ -27,8 +27,8 @@ def test_lifespan_shutdown_flushes_spans() -> None:
         processor = BoundedBatchProcessor(
             Keep(), DropCounter(lambda n: None), schedule_delay_millis=60000
         )
-        _state.STATE.extras["provider"].add_span_processor(processor)
-        _state.STATE.extras["processor"] = processor
+        _state.STATE.provider.add_span_processor(processor)
+        _state.STATE.processor = processor
         from fastapi import FastAPI
         app = FastAPI()
         @app.get("/a")
@@ -78,7 +78,7 @@ def test_gunicorn_logger_class_renders_master_lines_as_json() -> None:
 
 def test_exporter_loggers_are_quiet() -> None:
     """The SDK's per-failure export loggers are raised to CRITICAL (obskit warns once)."""
-    from obskit._tracing import quiet_exporter_logs
+    from obskit._runtime.tracing.setup import quiet_exporter_logs
 
     saved = {n: logging.getLogger(n).level for n in ("opentelemetry.exporter.otlp",)}
     try:

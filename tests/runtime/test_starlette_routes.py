@@ -16,8 +16,8 @@ from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Host, Mount, Route, WebSocketRoute
 
-from obskit import _starlette_routes
 from obskit import conventions as c
+from obskit._runtime.integrations import starlette as _starlette_routes
 from obskit.testing import IsolatedRuntime
 
 from .test_asgi import call, count

@@ -98,7 +98,7 @@ def test_fixtures_work_in_a_users_test_suite(tmp_path: Path) -> None:
 
 def test_plugin_module_imports_light() -> None:
     """Loading the plugin does not import the runtime (cheap for suites that do not use it)."""
-    code = "import sys, obskit.testing; print('obskit._runtime' in sys.modules)"
+    code = "import sys, obskit.testing; print('obskit._runtime.lifecycle' in sys.modules)"
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )

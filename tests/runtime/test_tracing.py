@@ -9,9 +9,9 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from obskit._config import resolve
-from obskit._redact import REDACTED, Redactor
-from obskit._tracing import DropCounter, RedactingExporter
+from obskit._runtime.config import resolve
+from obskit._runtime.redact import REDACTED, Redactor
+from obskit._runtime.tracing.setup import DropCounter, RedactingExporter
 from obskit.testing import IsolatedRuntime
 
 from .conftest import run_python
@@ -72,7 +72,7 @@ def test_library_instrumentors_run_once_and_skip_server_ones() -> None:
     """Installed client instrumentors (requests) run once; disabled names are honoured."""
     code = """
         import sys, obskit
-        from obskit._libraries import instrument_libraries
+        from obskit._runtime.tracing.libraries import instrument_libraries
         obskit.init("svc")
         from opentelemetry.instrumentation.requests import RequestsInstrumentor
         first = RequestsInstrumentor().is_instrumented_by_opentelemetry

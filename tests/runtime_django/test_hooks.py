@@ -15,7 +15,7 @@ from tests.runtime_django.conftest import APPS_DIR
 _PRELUDE = """
 import json, sys
 import obskit
-from obskit import _django
+from obskit._runtime.integrations import django as _django
 """
 
 
@@ -72,7 +72,8 @@ def test_init_after_django_was_imported_patches_at_once() -> None:
     result = _run("""
         from django.core.handlers import asgi, wsgi
         obskit.init("svc")
-        hooks = [type(f).__name__ for f in sys.meta_path if type(f).__module__ == "obskit._django"]
+        mod = "obskit._runtime.integrations.django"
+        hooks = [type(f).__name__ for f in sys.meta_path if type(f).__module__ == mod]
         print(json.dumps({"patched": _django.is_patched(), "hooks": hooks,
                           "wrapped": hasattr(wsgi.WSGIHandler.__call__, "__wrapped__")}))
     """)

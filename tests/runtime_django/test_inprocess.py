@@ -174,11 +174,28 @@ def test_django_loggers_go_through_obskit_not_plain_console(
     assert warning["trace_id"] == access["trace_id"]
 
 
-def test_settings_path_and_automatic_hooks_together_measure_once(rt: IsolatedRuntime) -> None:
-    """The documented settings path (route middleware in ``MIDDLEWARE`` and
+def test_route_middleware_has_a_public_name_and_the_old_path_still_resolves() -> None:
+    """``obskit.django.RouteMiddleware`` (public, in ``__all__``) and the 0.1.0 settings string
+    ``obskit._django.RouteMiddleware`` name the one middleware class Django will load."""
+    from django.utils.module_loading import import_string
+
+    import obskit.django
+    from obskit._runtime.integrations.django import RouteMiddleware
+
+    assert obskit.django.__all__ == ["RouteMiddleware"]
+    assert import_string("obskit.django.RouteMiddleware") is RouteMiddleware
+    assert import_string("obskit._django.RouteMiddleware") is RouteMiddleware
+
+
+@pytest.mark.parametrize("middleware", [ROUTE_MIDDLEWARE, "obskit._django.RouteMiddleware"])
+def test_settings_path_and_automatic_hooks_together_measure_once(
+    rt: IsolatedRuntime, middleware: str
+) -> None:
+    """The documented settings path (route middleware in ``MIDDLEWARE`` — the public
+    ``obskit.django`` path, and the 0.1.0 one existing settings name — and
     ``obskit.instrument(handler)``) on top of the automatic hooks: ``instrument`` returns the
     handler itself, and each request still gives one access line, one span and one count."""
-    with override_settings(MIDDLEWARE=[ROUTE_MIDDLEWARE]):
+    with override_settings(MIDDLEWARE=[middleware]):
         handler = WSGIHandler()
     app = obskit.instrument(handler)
     assert app is handler
@@ -194,7 +211,7 @@ def test_settings_path_and_automatic_hooks_together_measure_once(rt: IsolatedRun
 def test_route_middleware_alone_reports_the_template(rt: IsolatedRuntime) -> None:
     """The route middleware works without the resolver hook: a plain (non-Django-aware) obskit
     WSGI wrapper around a handler whose resolver hook is bypassed still gets the template."""
-    from obskit._wsgi import ObskitWSGI
+    from obskit._runtime.http.wsgi import ObskitWSGI
 
     with override_settings(MIDDLEWARE=[ROUTE_MIDDLEWARE]):
         handler = WSGIHandler()
@@ -268,7 +285,7 @@ def test_route_middleware_alone_under_asgi(rt: IsolatedRuntime) -> None:
     """The route middleware's async path: a Django ASGI handler with the resolver hook and the
     handler hook bypassed, wrapped in a plain obskit ASGI middleware, reports the template for a
     resolved URL and ``<unmatched>`` for a 404."""
-    from obskit._asgi import ObskitASGI
+    from obskit._runtime.http.asgi import ObskitASGI
 
     with override_settings(MIDDLEWARE=[ROUTE_MIDDLEWARE]):
         handler = ASGIHandler()

@@ -33,7 +33,7 @@ HOSTILE_FLASK = Kind(
     extra=("--logger-class", "obskit.GunicornLogger"),
     env={"OBSKIT_SERVICE_NAME": "hostile-flask"},
 )
-#: obskit's own warnings (``obskit._tracing``), as a user reads them in the output.
+#: obskit's own warnings (``obskit._runtime.tracing.setup``), as a user reads them in the output.
 DROPPED = "spans dropped: OTLP endpoint unreachable or slow"
 AFTER_SHUTDOWN = (
     "spans dropped: obskit.shutdown() was called; spans of later requests are not exported"

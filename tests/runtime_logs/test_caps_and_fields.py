@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from opentelemetry.sdk.trace import TracerProvider
 
 import obskit
-from obskit._render import (
+from obskit._runtime.logs.render import (
     LINE_MAX_BYTES,
     PIPE_LINE_MAX_BYTES,
     TRUNCATED_FIELD,

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import obskit
-from obskit._render import CONVERTED_FIELD, ERROR_FIELD, REPR_MAX_CHARS
+from obskit._runtime.logs.render import CONVERTED_FIELD, ERROR_FIELD, REPR_MAX_CHARS
 
 from .conftest import Rendered
 

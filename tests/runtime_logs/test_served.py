@@ -11,7 +11,7 @@ import pytest
 from tests.support import free_port, gunicorn_command, uvicorn_command
 from tests.support.fixtures import Spawn
 
-from obskit._render import CONVERTED_FIELD, PIPE_LINE_MAX_BYTES, TRUNCATED_FIELD
+from obskit._runtime.logs.render import CONVERTED_FIELD, PIPE_LINE_MAX_BYTES, TRUNCATED_FIELD
 
 pytestmark = pytest.mark.e2e
 

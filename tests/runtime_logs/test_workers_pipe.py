@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from tests.support import clean_env, free_port, gunicorn_command
 
-from obskit._render import PIPE_LINE_MAX_BYTES, TRUNCATED_FIELD
+from obskit._runtime.logs.render import PIPE_LINE_MAX_BYTES, TRUNCATED_FIELD
 
 pytestmark = pytest.mark.e2e
 

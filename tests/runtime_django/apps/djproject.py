@@ -26,7 +26,7 @@ ROUTES = {
     "healthz": "/healthz",
     "legacy": "/legacy/(?P<year>[0-9]{4})/$",
 }
-ROUTE_MIDDLEWARE = "obskit._django.RouteMiddleware"
+ROUTE_MIDDLEWARE = "obskit.django.RouteMiddleware"
 
 std = logging.getLogger("app")
 

@@ -7,20 +7,26 @@ import logging
 import os
 import threading
 import warnings
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from prometheus_client import REGISTRY, CollectorRegistry
 
-from obskit import _envcheck, _frameworks, _multiproc, _state
-from obskit._config import Config, resolve
-from obskit._exposition import MetricsApp, MetricsServer
-from obskit._logs import LogPipeline, bridge_stdlib, configure_structlog
-from obskit._logsetup import guard_call_errors, watch_logging_config
-from obskit._metrics import Metrics
-from obskit._redact import Redactor
-from obskit._render import LINE_MAX_BYTES, PIPE_LINE_MAX_BYTES
-from obskit._tracing import DropCounter, build_provider, install_global
-from obskit._urls import ExcludedURLs
+from obskit._runtime import envcheck as _envcheck
+from obskit._runtime import state as _state
+from obskit._runtime.config import Config, LogProcessor, resolve
+from obskit._runtime.http.exposition import MetricsApp, MetricsServer
+from obskit._runtime.integrations import hooks as _frameworks
+from obskit._runtime.logs.bridge import bridge_stdlib
+from obskit._runtime.logs.loggers import configure_structlog
+from obskit._runtime.logs.pipeline import LogPipeline
+from obskit._runtime.logs.render import LINE_MAX_BYTES, PIPE_LINE_MAX_BYTES
+from obskit._runtime.logs.setup import guard_call_errors, watch_logging_config
+from obskit._runtime.metrics import multiproc as _multiproc
+from obskit._runtime.metrics.instruments import Metrics
+from obskit._runtime.redact import Redactor
+from obskit._runtime.tracing.setup import DropCounter, build_provider, install_global
+from obskit._runtime.urls import ExcludedURLs
 
 __all__ = ["init", "instrument", "metrics_app", "shutdown"]
 
@@ -65,34 +71,18 @@ class _HeldRecords(logging.Handler):
         self.records.clear()
 
 
-def _patch_server_logging(pipeline: LogPipeline) -> None:
-    """Servers that (re)configure logging after ``init()`` get obskit's bridge back."""
+def _patch_server_logging() -> None:
+    """Servers that (re)configure logging after ``init()`` get obskit's bridge back (only
+    those already imported: they imported the application)."""
     import sys
 
-    uvicorn_config = sys.modules.get("uvicorn.config")
-    if uvicorn_config is not None and not getattr(uvicorn_config.Config, "_obskit", False):
-        original = uvicorn_config.Config.configure_logging
+    from obskit._runtime.integrations import uvicorn
 
-        def configure_logging(self: Any) -> None:
-            original(self)
-            st = _state.STATE
-            if st is not None:
-                bridge_stdlib(st.pipeline)
+    uvicorn.patch_logging()
+    if "gunicorn.glogging" in sys.modules:
+        from obskit._runtime.integrations import gunicorn
 
-        uvicorn_config.Config.configure_logging = configure_logging
-        uvicorn_config.Config._obskit = True
-    glogging = sys.modules.get("gunicorn.glogging")
-    if glogging is not None and not getattr(glogging.Logger, "_obskit", False):
-        original_setup = glogging.Logger.setup
-
-        def setup(self: Any, cfg: Any) -> None:
-            original_setup(self, cfg)
-            st = _state.STATE
-            if st is not None:
-                bridge_stdlib(st.pipeline)
-
-        glogging.Logger.setup = setup
-        glogging.Logger._obskit = True
+        gunicorn.patch_logging()
 
 
 def build_state(
@@ -111,18 +101,17 @@ def build_state(
     _envcheck.check_propagators()
     from opentelemetry import propagate
 
-    from obskit._propagation import GuardedPropagator
+    from obskit._runtime.tracing.propagation import GuardedPropagator
 
     redactor = Redactor.from_config(config)
     # Several workers share one stdout: lines are capped below the pipe's atomic write size.
     line_max = LINE_MAX_BYTES if multiprocess_dir is None else PIPE_LINE_MAX_BYTES
     pipeline = LogPipeline(config, redactor, line_max)
-    extras: dict[str, Any] = {}
     exemplar_store = None
+    files = exposition = provider = processor = tracer = None
     if multiprocess_dir is not None:
         files = _multiproc.ExemplarFiles(multiprocess_dir)
         files.ensure_thread()
-        extras["exemplar_files"] = files
         exemplar_store = files.store
     metrics = Metrics(config, registry or REGISTRY, exemplar_store=exemplar_store)
     if multiprocess_dir is not None:
@@ -139,13 +128,9 @@ def build_state(
             )
         )
         ProcessCollector(registry=exposition)
-        extras["exposition"] = exposition
-    tracer = None
     if config.traces:
         drops = DropCounter(metrics.spans_dropped.inc)
         provider, processor = build_provider(config, redactor, drops, export=export)
-        extras["provider"] = provider
-        extras["processor"] = processor
         tracer = provider.get_tracer("obskit")
     return _state.State(
         config=config,
@@ -158,8 +143,11 @@ def build_state(
         ),
         excluded=config.excluded_paths,
         access_log=config.access_log,
-        extras=extras,
         excluded_urls=ExcludedURLs.from_env(),
+        provider=provider,
+        processor=processor,
+        exemplar_files=files,
+        exposition=exposition,
     )
 
 
@@ -168,6 +156,7 @@ def init(
     *,
     service_version: str | None = None,
     environment: str | None = None,
+    log_processors: Sequence[LogProcessor] | None = None,
     **options: Any,
 ) -> None:
     """Configure JSON logs, RED metrics with exemplars and OpenTelemetry traces, once.
@@ -176,8 +165,12 @@ def init(
     environment, then the default); the standard ``OTEL_*`` variables are honoured. See
     ``docs/runtime.md`` for the list. A second call changes nothing and warns once.
 
+    ``log_processors``: the application's own structlog processors, run on every application
+    log line (structlog and stdlib) before redaction and rendering, so what they add is
+    redacted too; one that raises is skipped for that line (one JSON warning), never the line.
+
     A bad *variable* value gives one JSON warning naming it and the default used
-    (``obskit._envcheck``: the configuration rule); the service always starts.
+    (``obskit._runtime.envcheck``: the configuration rule); the service always starts.
 
     Raises:
         TypeError: an unknown option.
@@ -194,7 +187,10 @@ def init(
             return
         args = dict(options)
         args.update(
-            service_name=service_name, service_version=service_version, environment=environment
+            service_name=service_name,
+            service_version=service_version,
+            environment=environment,
+            log_processors=log_processors,
         )
         # The configuration rule (docs/runtime.md): bad variables are reported, not fatal.
         found = _envcheck.take_pending() + _envcheck.check()
@@ -212,10 +208,10 @@ def init(
         configure_structlog(st.pipeline)
         bridge_stdlib(st.pipeline)
         held.replay()
-        _patch_server_logging(st.pipeline)
+        _patch_server_logging()
         watch_logging_config()
         guard_call_errors()
-        provider = st.extras.get("provider")
+        provider = st.provider
         if provider is not None:
             install_global(provider)
         _state.STATE = st
@@ -223,10 +219,10 @@ def init(
             _frameworks.install()
         if config.metrics_port:
             server = MetricsServer(config.metrics_addr, config.metrics_port, shared=mp_dir)
-            st.extras["server"] = server
+            st.server = server
             server.start()
         if provider is not None and config.instrument_libraries:
-            from obskit._libraries import instrument_libraries
+            from obskit._runtime.tracing.libraries import instrument_libraries
 
             instrument_libraries()
         if not _atexit_registered:
@@ -236,23 +232,9 @@ def init(
 
 
 def _after_fork_in_child() -> None:
-    """Per-process state after a fork: no inherited listening socket, a fresh exemplar file."""
     st = _state.STATE
-    if st is None:
-        return
-    server = st.extras.get("server")
-    if server is not None:
-        server.close_in_child()
-        st.extras.pop("server", None)
-        # A pre-forked worker: its siblings share the directory; let the master serve.
-    files = st.extras.get("exemplar_files")
-    if files is not None:
-        files.ensure_thread()
-    provider = st.extras.get("provider")
-    if provider is not None:
-        from obskit._tracing import refresh_pid
-
-        refresh_pid(provider)
+    if st is not None:
+        st.after_fork_in_child()
 
 
 def instrument(app: A) -> A:
@@ -273,42 +255,19 @@ def metrics_app() -> Any:
 
 
 def flush() -> None:
-    """Export queued spans and write exemplars now, waiting at most ``shutdown_timeout``.
+    """Export queued spans and write exemplars now (:meth:`State.flush`); obskit keeps working.
 
     Called when a server's lifespan shutdown completes (uvicorn does not run ``atexit`` hooks
-    when it re-raises SIGTERM); obskit keeps working afterwards.
+    when it re-raises SIGTERM).
     """
     st = _state.STATE
-    if st is None or st.extras.get("shut_down"):
-        return
-    files = st.extras.get("exemplar_files")
-    if files is not None:
-        files.flush()
-    processor = st.extras.get("processor")
-    if processor is None:
-        return
-    done = threading.Thread(target=processor.force_flush, name="obskit-flush", daemon=True)
-    done.start()
-    done.join(st.config.shutdown_timeout)
+    if st is not None:
+        st.flush()
 
 
 def shutdown() -> None:
     """Flush spans and exemplars and stop the metrics server (also runs at exit; idempotent)."""
     with _lock:
         st = _state.STATE
-        if st is None or st.extras.get("shut_down"):
-            return
-        st.extras["shut_down"] = True
-        timeout_ms = int(st.config.shutdown_timeout * 1000)
-        processor = st.extras.get("processor")
-        if processor is not None:
-            try:
-                processor.shutdown(timeout_ms)
-            except Exception:  # never raise from an atexit hook
-                _log.debug("span processor shutdown failed", exc_info=True)
-        files = st.extras.get("exemplar_files")
-        if files is not None:
-            files.stop()
-        server = st.extras.get("server")
-        if server is not None:
-            server.stop()
+        if st is not None:
+            st.close()

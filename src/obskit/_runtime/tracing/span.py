@@ -41,7 +41,7 @@ from opentelemetry.sdk.trace.sampling import (
 from opentelemetry.sdk.util import BoundedList
 from opentelemetry.trace import Link, SpanContext, SpanKind, TraceFlags
 
-from obskit._context import CONTEXT_VAR, SPAN_KEY
+from obskit._runtime.context import CONTEXT_VAR, SPAN_KEY
 
 __all__ = ["ServerSpan", "ServerSpans", "root_bound"]
 

@@ -31,10 +31,10 @@ from opentelemetry.sdk.trace.export import (
 )
 from opentelemetry.trace import Link
 
-from obskit._config import Config
-from obskit._envcheck import export_timeout_s
-from obskit._envcheck import sampler as env_sampler
-from obskit._redact import REDACTED, Redactor
+from obskit._runtime.config import Config
+from obskit._runtime.envcheck import export_timeout_s
+from obskit._runtime.envcheck import sampler as env_sampler
+from obskit._runtime.redact import REDACTED, Redactor
 
 __all__ = ["DropCounter", "RedactingExporter", "build_provider"]
 
@@ -335,7 +335,7 @@ def _exporter(export: bool = True) -> SpanExporter | None:
             return exporter
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-    from obskit._otlp import install as install_fast_encoder
+    from obskit._runtime.tracing.otlp import install as install_fast_encoder
 
     install_fast_encoder()  # several times cheaper on the export thread (same bytes)
     return OTLPSpanExporter(timeout=timeout)

@@ -19,7 +19,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, Final
 
-from obskit._envcheck import EXCLUDED_URLS_FRAMEWORKS
+from obskit._runtime.envcheck import EXCLUDED_URLS_FRAMEWORKS
 
 __all__ = ["ExcludedURLs"]
 
@@ -41,7 +41,7 @@ class ExcludedURLs:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ExcludedURLs | None:
-        """The patterns the variables set (checked by ``obskit._envcheck``), or None."""
+        """The patterns the variables set (checked by ``obskit._runtime.envcheck``), or None."""
         env = os.environ if env is None else env
         generic = env.get(_GENERIC, "")
         patterns: dict[str, re.Pattern[str]] = {}

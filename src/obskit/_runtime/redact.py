@@ -22,10 +22,10 @@ from types import FunctionType, MethodType, ModuleType
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import unquote_plus
 
-from obskit._config import normalise_key
+from obskit._runtime.config import normalise_key
 
 if TYPE_CHECKING:
-    from obskit._config import Config
+    from obskit._runtime.config import Config
 
 __all__ = ["CYCLE", "REDACTED", "TOO_DEEP", "TRUNCATED", "TYPE_KEY", "Redactor"]
 

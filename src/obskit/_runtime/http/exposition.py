@@ -18,7 +18,7 @@ from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client.exposition import make_wsgi_app, start_http_server
 from prometheus_client.metrics_core import Metric
 
-from obskit import _state
+from obskit._runtime import state as _state
 
 __all__ = ["MetricsApp", "MetricsServer", "StateCollector"]
 
@@ -33,7 +33,7 @@ class StateCollector:
         st = _state.STATE
         if st is None:
             return iter(())
-        source = st.extras.get("exposition")
+        source = st.exposition
         if source is None:
             source = st.metrics.registry
         return iter(source.collect())

@@ -349,7 +349,7 @@ def _plain_types() -> frozenset[type]:
     if not _PLAIN:
         from opentelemetry.sdk.trace import ReadableSpan, _Span
 
-        from obskit._span import ServerSpan
+        from obskit._runtime.tracing.span import ServerSpan
 
         _PLAIN.append(frozenset((ReadableSpan, _Span, ServerSpan)))
     return _PLAIN[0]

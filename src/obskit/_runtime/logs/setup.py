@@ -1,7 +1,5 @@
 """The logging set-up an application already has, and log calls that raise before obskit runs.
 
-* :func:`is_console` / :func:`describe`: which handlers would print a line a second time, as
-  plain text (``_logs.bridge_stdlib`` replaces them and names them in one JSON warning);
 * :func:`watch_logging_config`: ``logging.config.dictConfig``/``fileConfig`` after ``init()``
   put the bridge back instead of silently replacing it;
 * :func:`guard_call_errors`: structlog's ``%`` interpolation and the stdlib's ``extra`` checks,
@@ -11,44 +9,13 @@
 from __future__ import annotations
 
 import logging
-import sys
-from typing import Any, Final
+from typing import Any
 
-from obskit import _logs
-from obskit._render import USER_FIELD_PREFIX, bounded_repr
+from obskit._runtime.logs import bridge as _bridge
+from obskit._runtime.logs import loggers as _loggers
+from obskit._runtime.logs.render import USER_FIELD_PREFIX, bounded_repr
 
-__all__ = ["OWN_HANDLING", "describe", "guard_call_errors", "is_console", "watch_logging_config"]
-
-#: Loggers whose console handlers obskit's Django support takes out when Django builds its
-#: handler (``_django``): left alone here.
-OWN_HANDLING: Final = ("django",)
-
-
-def is_console(handler: logging.Handler) -> bool:
-    """A handler writing plain text to the process's stdout or stderr (a ``StreamHandler``
-    that is not a ``FileHandler``): its lines would duplicate obskit's JSON line."""
-    if not isinstance(handler, logging.StreamHandler) or isinstance(handler, logging.FileHandler):
-        return False
-    if type(handler).__module__.startswith("_pytest"):
-        return False  # pytest's live-log handler: caplog and -o log_cli keep working
-    try:
-        stream = getattr(handler, "stream", None)
-        if stream is None:
-            return False
-        if any(stream is s for s in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__)):
-            return True
-        return stream.fileno() in (1, 2)
-    except Exception:  # no file descriptor, or a proxy stream outside its context
-        return False
-
-
-def describe(logger_name: str, handler: logging.Handler) -> str:
-    try:
-        stream = getattr(handler, "stream", None)
-        where = str(getattr(stream, "name", None) or type(stream).__name__)
-    except Exception:  # a proxy stream (Flask's wsgi_errors_stream) outside its context
-        where = "?"
-    return f"{logger_name}: {type(handler).__qualname__}({where})"
+__all__ = ["guard_call_errors", "watch_logging_config"]
 
 
 def guard_call_errors() -> None:
@@ -138,7 +105,7 @@ def watch_logging_config() -> None:
 
 
 def _rebridge() -> None:
-    pipeline = _logs.PIPELINE
+    pipeline = _loggers.PIPELINE
     # obskit.testing's isolated runtimes (capturing events) manage their own handler.
     if pipeline is None or pipeline.capture is not None:
         return
@@ -146,4 +113,4 @@ def _rebridge() -> None:
     for name, logger in list(logging.root.manager.loggerDict.items()):
         if isinstance(logger, logging.Logger) and (name == "obskit" or name.startswith("obskit.")):
             logger.disabled = False
-    _logs.bridge_stdlib(pipeline, root_reported=True)
+    _bridge.bridge_stdlib(pipeline, root_reported=True)

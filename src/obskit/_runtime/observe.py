@@ -17,8 +17,8 @@ from typing import Any, TypeVar, overload
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 
-from obskit import _state
 from obskit import conventions as c
+from obskit._runtime import state as _state
 
 __all__ = ["Observation", "observe"]
 

@@ -9,17 +9,12 @@ routes, which is where most of its overhead goes.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Awaitable, Callable, MutableMapping
-from time import perf_counter
 from typing import Any, Final
 
-from opentelemetry.trace import SpanKind
-
-from obskit import _state
 from obskit import conventions as c
-from obskit._context import enter_span, leave_span
-from obskit._logs import clear_contextvars as _clear_contextvars
+from obskit._runtime import state as _state
+from obskit._runtime.http.request import Request, begin
 
 __all__ = ["ObskitASGI", "route_of_scope"]
 
@@ -28,14 +23,9 @@ Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-_STANDARD: Final = c.STANDARD_METHODS
-_OTHER: Final = c.METHOD_OTHER
-_SPAN_OTHER: Final = c.SPAN_METHOD_OTHER
 _UNMATCHED: Final = c.UNMATCHED_ROUTE
-_SERVER: Final = SpanKind.SERVER
 #: Headers the middleware reads, in one pass over ``scope["headers"]``.
 _WANTED: Final = frozenset({b"traceparent", b"tracestate", b"baggage", b"user-agent"})
-_EXCEPTION_IDS: Final = "__obskit_ids__"
 
 
 def route_of_scope(scope: Scope, root_path: str, status: int) -> str:
@@ -69,9 +59,9 @@ def _flush_on_shutdown(send: Send) -> Send:
 
     async def wrapped(message: MutableMapping[str, Any]) -> None:
         if message.get("type") in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
-            from obskit._runtime import flush
-
-            flush()
+            st = _state.STATE
+            if st is not None:
+                st.flush()
         await send(message)
 
     return wrapped
@@ -115,36 +105,12 @@ class ObskitASGI:
         ):
             await self.app(scope, receive, send)
             return
-        start = perf_counter()
-        scope["obskit.start"] = start
-        if ";" in path or "?" in path:  # ;name=value parameters (or a decoded %3F) in the path
-            path = st.redactor.redact_path(path)
-        # A server runs each request in a fresh task, but in-process clients (httpx's
-        # ASGITransport, test clients) reuse one context: bindings must not leak across requests.
-        _clear_contextvars()
         root_path = scope.get("root_path", "")
-        raw_method: str = scope["method"]
-        method = raw_method if raw_method in _STANDARD else _OTHER
         scheme: str = scope.get("scheme", "http")
         client = scope.get("client")
-        client_addr = client[0] if client else None
-        active = st.metrics.active_value(method, scheme)
-        active.inc(1)
-        status = 500
-        started = False
-
-        async def send_wrapper(message: MutableMapping[str, Any]) -> None:
-            nonlocal status, started
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                started = True
-            await send(message)
-
-        span = None
-        attributes: dict[str, Any] | None = None
-        token = None
-        trace_hex = span_hex = None
-        sampled = False
+        req = begin(_ASGIRequest, st, scope["method"], path, scheme, client[0] if client else None)
+        scope["obskit.start"] = req.start
+        req.send = send
         tracer = st.tracer
         if tracer is not None:
             found: dict[str, str] = {}
@@ -157,22 +123,8 @@ class ObskitASGI:
             parent = None
             if "traceparent" in found or "baggage" in found:
                 parent = st.propagator.extract(found)
-            initial = {"http.request.method": method, "url.path": path, "url.scheme": scheme}
-            name = method
-            if method is _OTHER:  # attacker-chosen text: never a span name or method value
-                name = _SPAN_OTHER
-                initial["http.request.method_original"] = raw_method
-            spans = st.server_spans
-            if spans is not None:
-                span = spans.start(name, parent, initial)
-            else:
-                span = tracer.start_span(name, parent, _SERVER, initial)
-            if span.is_recording():
-                # The rest only for spans that are kept (set once, at the end, with the route):
-                # unsampled requests skip the work.
-                attributes = {}
-                if client_addr:
-                    attributes["client.address"] = client_addr
+            if req.start_span(tracer, parent, scheme):
+                attributes: Any = req.attributes
                 ua = found.get("user-agent")
                 if ua:
                     attributes["user_agent.original"] = ua
@@ -182,31 +134,25 @@ class ObskitASGI:
                 version = scope.get("http_version")
                 if version:
                     attributes["network.protocol.version"] = version
-            sc = span.get_span_context()
-            trace_hex = format(sc.trace_id, "032x")
-            span_hex = format(sc.span_id, "016x")
-            sampled = sc.trace_flags.sampled
-            token = enter_span(span, parent, trace_hex, span_hex)
         error: BaseException | None = None
         try:
-            await self.app(scope, receive, send_wrapper)
+            await self.app(scope, receive, req.send_wrapper)
         except BaseException as exc:
             error = exc
-            if trace_hex is not None:
-                # The server logs this exception after our context is gone: let the stdlib
-                # bridge find the request's ids on the exception itself.
-                with contextlib.suppress(AttributeError):
-                    setattr(exc, _EXCEPTION_IDS, (trace_hex, span_hex))
+            req.failed(exc)
             raise
         finally:
-            active.inc(-1)
-            error = _state.settle_error(error, started, status, scope)
-            try:
-                _state.finish_request(
-                    st, span, attributes, raw_method, method,
-                    route_of_scope(scope, root_path, status), path, status, start, trace_hex,
-                    span_hex, sampled, client_addr, error,
-                )  # fmt: skip
-            finally:
-                if token is not None:
-                    leave_span(token)
+            req.finish(route_of_scope(scope, root_path, req.status), req.settle(error, scope))
+
+
+class _ASGIRequest(Request):
+    """The request record plus the server's ``send``, whose response start gives the status."""
+
+    __slots__ = ("send",)
+    send: Send
+
+    async def send_wrapper(self, message: MutableMapping[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+            self.started = True
+        await self.send(message)

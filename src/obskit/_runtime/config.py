@@ -2,8 +2,8 @@
 
 Every option is resolved once, in :func:`resolve`, into a frozen :class:`Config`.  A bad keyword
 argument (code) raises ``ValueError`` naming the option; a bad *variable* follows the configuration
-rule of :mod:`obskit._envcheck` when ``init()`` passes a ``problems`` list: the default is used and
-one JSON warning names the variable, its value and the default.
+rule of :mod:`obskit._runtime.envcheck` when ``init()`` passes a ``problems`` list: the default
+is used and one JSON warning names the variable, its value and the default.
 """
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ from __future__ import annotations
 import os
 import re
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any, Final
 
 from obskit import conventions
-from obskit._envcheck import Problem
+from obskit._runtime.envcheck import Problem
 
 __all__ = ["DEFAULT_REDACT_KEYS", "Config", "resolve"]
 
@@ -31,6 +31,11 @@ DEFAULT_REDACT_KEYS: Final = frozenset(
 _LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _TRUE: Final = frozenset({"1", "true", "yes", "on"})
 _FALSE: Final = frozenset({"0", "false", "no", "off", ""})
+
+
+#: A structlog processor: ``(logger, method_name, event_dict) -> event_dict``.  ``logger`` has the
+#: line's logger name as ``.name``; raising ``structlog.DropEvent`` drops the line.
+LogProcessor = Callable[[Any, str, MutableMapping[str, Any]], MutableMapping[str, Any]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +58,9 @@ class Config:
     shutdown_timeout: float
     #: Regular expressions whose matches in string values are redacted (``redact_patterns``).
     redact_patterns: tuple[str | re.Pattern[str], ...] = ()
+    #: The application's own structlog processors, run on every application log line before
+    #: redaction and rendering (``log_processors``; an argument only, no variable).
+    log_processors: tuple[LogProcessor, ...] = ()
 
 
 def _resource_attributes(env: Mapping[str, str]) -> dict[str, str]:
@@ -120,6 +128,7 @@ _OPTIONS: Final = (
     "instrument_libraries",
     "shutdown_timeout",
     "redact_patterns",
+    "log_processors",
 )
 
 
@@ -249,7 +258,27 @@ def resolve(
         instrument_libraries=flag("instrument_libraries", "OBSKIT_INSTRUMENT_LIBRARIES"),
         shutdown_timeout=timeout,
         redact_patterns=patterns,
+        log_processors=_processors(args.get("log_processors")),
     )
+
+
+def _processors(value: object) -> tuple[LogProcessor, ...]:
+    """``log_processors``: a list of callables (checked here, so a mistake fails at start-up)."""
+    if value is None:
+        return ()
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        raise ValueError(
+            f"obskit option 'log_processors': expected a list of structlog processors, "
+            f"got {value!r}"
+        )
+    items = tuple(value)
+    for item in items:
+        if not callable(item):
+            raise ValueError(
+                f"obskit option 'log_processors': {item!r} is not callable (a processor is "
+                "called as processor(logger, method_name, event_dict))"
+            )
+    return items
 
 
 def _patterns(value: object) -> tuple[str | re.Pattern[str], ...]:

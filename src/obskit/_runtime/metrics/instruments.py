@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.samples import Exemplar
 
 from obskit import conventions as c
-from obskit._config import Config
+from obskit._runtime.config import Config
 
 __all__ = ["Metrics"]
 

@@ -1,0 +1,1 @@
+"""HTTP: the ASGI and WSGI middleware (one request path) and the ``/metrics`` exposition."""

@@ -1,0 +1,1 @@
+"""Framework and server hooks: one module per framework or server."""

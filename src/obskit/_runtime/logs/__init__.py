@@ -1,0 +1,1 @@
+"""Logs: the structlog pipeline, its JSON rendering, and the stdlib bridge."""

@@ -1,0 +1,1 @@
+"""Metrics: the RED histograms and counters, and multi-worker merging."""

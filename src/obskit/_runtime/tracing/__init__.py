@@ -1,0 +1,1 @@
+"""Traces: the tracer provider and export, lean server spans, OTLP encoding, propagation."""
