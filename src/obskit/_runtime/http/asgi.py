@@ -142,7 +142,10 @@ class ObskitASGI:
             req.failed(exc)
             raise
         finally:
-            req.finish(route_of_scope(scope, root_path, req.status), req.settle(error, scope))
+            status = req.status
+            if error is not None or status >= 500:  # else settle() returns None: skip the call
+                error = req.settle(error, scope)
+            req.finish(route_of_scope(scope, root_path, status), error)
 
 
 class _ASGIRequest(Request):

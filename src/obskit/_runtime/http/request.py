@@ -123,9 +123,11 @@ class Request:
             initial["http.request.method_original"] = self.raw_method
         spans = self.st.server_spans
         if spans is not None:
-            span = spans.start(name, parent, initial)
+            span, trace_id, span_id, self.sampled = spans.start_ids(name, parent, initial)
         else:
             span = tracer.start_span(name, parent, _SERVER, initial)
+            sc = span.get_span_context()
+            trace_id, span_id, self.sampled = sc.trace_id, sc.span_id, sc.trace_flags.sampled
         self.span = span
         recording = span.is_recording()
         attributes: dict[str, Any] | None = None
@@ -135,10 +137,9 @@ class Request:
             if self.client:
                 attributes["client.address"] = self.client
         self.attributes = attributes
-        sc = span.get_span_context()
-        self.trace_hex = trace_hex = format(sc.trace_id, "032x")
-        self.span_hex = span_hex = format(sc.span_id, "016x")
-        self.sampled = sc.trace_flags.sampled
+        # f-strings format in the eval loop (FORMAT_VALUE): no global lookup and call of format().
+        self.trace_hex = trace_hex = f"{trace_id:032x}"
+        self.span_hex = span_hex = f"{span_id:016x}"
         self.token = enter_span(span, parent, trace_hex, span_hex)
         return recording
 

@@ -21,6 +21,7 @@ __all__ = ["Metrics"]
 
 _bisect = bisect.bisect_left
 _now = time.time
+_TRACE_ID: Final = c.EXEMPLAR_TRACE_ID
 
 #: Upper bound of cached label children (beyond it, ``labels()`` is called each time).
 _CACHE_MAX: Final = 10_000
@@ -135,11 +136,21 @@ class Metrics:
         self, method: str, route: str, status: int, seconds: float, trace_id: str | None
     ) -> None:
         """Record one request; ``trace_id`` (sampled spans only) becomes the exemplar."""
-        child = self.http_child(method, route, status)
-        if trace_id is None:
-            _observe(child, seconds, None)
-        elif self.exemplar_store is None:
-            _observe(child, seconds, trace_id)
+        # The cache hit and _observe() inlined: two Python calls fewer per request.
+        child = self._http_children.get((method, route, status))
+        if child is None:
+            child = self.http_child(method, route, status)
+        if trace_id is None or self.exemplar_store is None:
+            try:
+                total = child._sum
+                bucket = child._buckets[_bisect(child._upper_bounds, seconds)]
+            except AttributeError:  # pragma: no cover - prometheus-client internals changed
+                _observe(child, seconds, trace_id)
+                return
+            total.inc(seconds)
+            bucket.inc(1)
+            if trace_id is not None:
+                bucket.set_exemplar(Exemplar({_TRACE_ID: trace_id}, seconds, _now()))
         else:
             _observe(child, seconds, None)
             self._store_exemplar(c.HTTP_DURATION, (method, route, str(status)), seconds, trace_id)
