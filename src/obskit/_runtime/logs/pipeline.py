@@ -263,8 +263,11 @@ class LogPipeline:
         ``orjson.dumps`` of one dict after the pre-rendered fixed part."""
         duration_ms = round(seconds * 1000.0, 3)
         # Something bound in this context (structlog keeps a var per key ever bound: look).
-        bound = (_BOUND_VARS is None or bool(_BOUND_VARS)) and bool(_get_contextvars())
-        if self.capture is not None or self.console or bound:
+        if (
+            self.capture is not None
+            or self.console
+            or ((_BOUND_VARS is None or _BOUND_VARS) and _get_contextvars())
+        ):
             self.access(
                 {
                     "method": method,
@@ -303,8 +306,13 @@ class LogPipeline:
         except Exception:  # a lone surrogate in a path from an unusual server
             self.access(tail, None, None)
             return
-        start, micros = self._clock.line_start()
-        line = b"%s%06dZ%s%s" % (start, micros, self._access_head, body[1:])
+        # _Clock.line_start() inlined (one call fewer per request).
+        ns = _time_ns()
+        clock = self._clock
+        cached = clock._cached
+        if ns // 1_000_000_000 != cached[0]:
+            cached = clock._refresh(ns // 1_000_000_000)
+        line = b"%s%06dZ%s%s" % (cached[2], ns // 1000 % 1_000_000, self._access_head, body[1:])
         if len(line) > self.line_max:  # a very long path
             line = fit_line(orjson.loads(line), len(line), self.line_max)
         write(line)
