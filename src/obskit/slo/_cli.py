@@ -24,6 +24,19 @@ EXIT_OK: Final = 0
 EXIT_DRIFT: Final = 1
 EXIT_INPUT: Final = 2
 EXIT_INTERNAL: Final = 70
+#: Mirrors ``obskit.slo._rules.DEFAULT_MAX_RULES_PER_GROUP`` (Mimir's default limit).
+DEFAULT_MAX_RULES_PER_GROUP: Final = 20
+
+
+def _rule_limit(text: str) -> int:
+    """``--max-rules-per-group``: a whole number, 0 (no limit) or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 (no limit) or more, got {value}")
+    return value
 
 
 def register(commands: Any) -> None:
@@ -59,6 +72,16 @@ def register(commands: Any) -> None:
         "--check",
         action="store_true",
         help="write nothing; exit 1 and list the files that differ from a fresh build (CI)",
+    )
+    build.add_argument(
+        "--max-rules-per-group",
+        type=_rule_limit,
+        default=DEFAULT_MAX_RULES_PER_GROUP,
+        metavar="N",
+        help=(
+            "cut rule groups at N rules (default: 20, Mimir's default "
+            "ruler.max-rules-per-rule-group; 0 = no limit)"
+        ),
     )
     add_build_arguments(build)
     build.set_defaults(func=_guarded(_build))
@@ -122,7 +145,10 @@ def _files(args: argparse.Namespace, paths: list[str], fmt: str) -> dict[str, st
 
     services = load_paths(paths)
     return build_files(
-        services, fmt, dashboards.render(services, dashboards.options_from_args(args))
+        services,
+        fmt,
+        dashboards.render(services, dashboards.options_from_args(args)),
+        max_rules_per_group=args.max_rules_per_group,
     )
 
 
