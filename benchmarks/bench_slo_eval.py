@@ -55,7 +55,7 @@ from obskit import conventions as c
 from obskit.slo._load import load_paths
 from obskit.slo._model import SLO
 from obskit.slo._render import render_rule_file
-from obskit.slo._rules import SLI_WINDOWS, RuleGroup, service_groups
+from obskit.slo._rules import SLI_WINDOWS, RuleGroup, backfill_groups, service_groups
 
 SERVICE = "checkout"
 INSTANCES = 10
@@ -179,7 +179,7 @@ def exporter(series: list[tuple[str, float, bool]], traffic: Traffic) -> Iterato
     """Serve the counters at the time of each scrape (the history, continued)."""
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        def do_GET(self) -> None:
             now = time.time()
             req, err = traffic.requests(now), traffic.errors(now)
             body = "".join(
@@ -359,17 +359,6 @@ def sloth_groups(slo: SLO) -> list[RuleGroup]:
     ]
 
 
-def backfill_groups(groups: list[RuleGroup]) -> list[RuleGroup]:
-    """Only the two 5-minute rate rules of each group: what the long windows read."""
-    rates = (c.RULE_SLI_ERRORS_RATE, c.RULE_SLI_TOTAL_RATE)
-    result = []
-    for group in groups:
-        kept = tuple(r for r in group.rules if r.record in rates)
-        if kept:
-            result.append(RuleGroup(group.name, kept))
-    return result
-
-
 def collect(prom: Prometheus, evaluations: int, limit: float) -> dict[str, list[float]]:
     """evaluationTime of each group's evaluations, the first one of each group dropped (cold
     caches), until every group has ``evaluations`` more."""
@@ -451,8 +440,10 @@ def main() -> int:
                 backfill_seconds = time.monotonic() - began
                 if result.returncode != 0:
                     raise SystemExit(f"rules backfill failed: {result.stdout}{result.stderr}")
-                print(f"backfill of the two 5m rate rules over {args.hours:g} h at 30 s: "
-                      f"{backfill_seconds:.0f} s (promtool tsdb create-blocks-from rules)")  # fmt: skip
+                print(
+                    f"backfill of the two 5m rate rules over {args.hours:g} h at 30 s: "
+                    f"{backfill_seconds:.0f} s (promtool tsdb create-blocks-from rules)"
+                )
             finally:
                 prom.stop()
             for block in (folder / "backfill").iterdir():

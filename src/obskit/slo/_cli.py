@@ -94,6 +94,20 @@ def register(commands: Any) -> None:
     validate.add_argument("paths", nargs="+", metavar="PATH", help="spec files or folders")
     validate.set_defaults(func=_guarded(_validate))
 
+    backfill = sub.add_parser(
+        "backfill-rules",
+        help="print the 5-minute rate rules only, for promtool tsdb create-blocks-from rules",
+        description=(
+            "Print a rule file holding only each SLO's two 5-minute rate rules: backfill them "
+            "with `promtool tsdb create-blocks-from rules` when adding SLOs to a service with "
+            "history, so the windows of 2h and longer see it (docs/slo-rules.md)."
+        ),
+    )
+    backfill.add_argument(
+        "paths", nargs="*", metavar="PATH", help="spec files or folders (default: slo/)"
+    )
+    backfill.set_defaults(func=_guarded(_backfill))
+
     schema = sub.add_parser(
         "schema",
         help="print the JSON Schema of the native spec format (for editors)",
@@ -190,6 +204,19 @@ def _validate(args: argparse.Namespace) -> int:
     files = build_files(services, "prometheus", render(services, DashboardOptions()))
     slos = sum(len(s.slos) for s in services)
     print(f"obskit: {len(services)} service(s), {slos} SLO(s) OK ({len(files)} files)")
+    return EXIT_OK
+
+
+def _backfill(args: argparse.Namespace) -> int:
+    from obskit.slo._load import load_paths
+    from obskit.slo._output import display_path
+    from obskit.slo._render import render_rule_file
+    from obskit.slo._rules import backfill_groups, service_groups
+
+    services = load_paths(args.paths or ["slo/"])
+    groups = [g for s in services for g in backfill_groups(service_groups(s, max_rules=0))]
+    sources = sorted({display_path(slo.source.path) for s in services for slo in s.slos})
+    sys.stdout.write(render_rule_file("backfill", groups, sources, "prometheus"))
     return EXIT_OK
 
 

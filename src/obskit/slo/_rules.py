@@ -41,6 +41,7 @@ __all__ = [
     "SLI_WINDOWS",
     "Rule",
     "RuleGroup",
+    "backfill_groups",
     "fmt_number",
     "service_groups",
     "slo_group",
@@ -375,6 +376,20 @@ def split_group(group: RuleGroup, max_rules: int) -> list[RuleGroup]:
         )
         for start in range(0, len(rules), max_rules)
     ]
+
+
+def backfill_groups(groups: list[RuleGroup]) -> list[RuleGroup]:
+    """Only the 5-minute rate rules of ``groups`` — all the windows of 2h and longer, the
+    period ratio and the minimum-traffic guard read — for ``promtool tsdb create-blocks-from
+    rules`` when an SLO is added to a service that already has history (docs/slo-rules.md).
+    Each group keeps its name; groups without such rules (raw-ratio SLIs) are left out."""
+    rates = (c.RULE_SLI_ERRORS_RATE, c.RULE_SLI_TOTAL_RATE)
+    result = []
+    for group in groups:
+        kept = tuple(rule for rule in group.rules if rule.record in rates)
+        if kept:
+            result.append(RuleGroup(group.name, kept))
+    return result
 
 
 def service_groups(
