@@ -2,7 +2,7 @@
 
 * groups cut at a small rule limit, evaluated in the worst order, still fire and reset as the
   alert table says, at most one evaluation step later per group boundary crossed;
-* under bursty traffic the windows of 2h and longer, computed from the recorded 5-minute
+* under bursty traffic the windows longer than 5m, computed from the recorded 5-minute
   rates, stay within the raw ratios of the last 5 minutes, and the alerts fire as the
   raw-window (Sloth-shaped) alerts do, at most 5 minutes later;
 * right after the rules first run, without a backfill, the long windows cover only the time
@@ -83,15 +83,14 @@ def test_bursty_long_windows_stay_within_the_last_five_minutes_of_raw_ratios(
     got: dict[str, dict[str, float]],
 ) -> None:
     """Under bursty traffic (1-minute spikes x8 and dips x0.05, error bursts of 3-25 minutes at
-    2-40 %), each window of 2h and longer computed from the recorded 5-minute rates lies
+    2-40 %), each window longer than 5m, computed from the recorded 5-minute rates, lies
     between the lowest and highest raw-counter ratio of the same window ending 0-5 minutes
-    earlier (within 1 %), at every minute of 30 hours; 30m and 1h are raw and equal."""
+    earlier (within 1 %), at every minute of 30 hours."""
     bursty = got["bursty"]
-    for window in SLI_WINDOWS[1:]:
+    assert set(SLI_WINDOWS[1:]) == set(RECORDED_WINDOWS)
+    for window in RECORDED_WINDOWS:
         assert bursty[f"above/{window}"] <= BRACKET_TOLERANCE, (window, bursty)
         assert bursty[f"below/{window}"] <= BRACKET_TOLERANCE, (window, bursty)
-        if window not in RECORDED_WINDOWS:
-            assert bursty[f"cmp/{window}"] == 0, window
 
 
 def test_bursty_alerts_fire_like_raw_window_alerts(got: dict[str, dict[str, float]]) -> None:
@@ -109,7 +108,7 @@ def test_fresh_deployment_without_backfill_sees_only_the_time_since(
     got: dict[str, dict[str, float]],
 ) -> None:
     """Rules first run after a day of clean traffic; 30 minutes later, 20 minutes at 2 %
-    errors.  Without a backfill every window of 2h and longer covers only the time since the
+    errors.  Without a backfill every window longer than 5m covers only the time since the
     rules first ran (the ratio since then), so a burst the raw 6h/1d/3d windows dilute fires
     page-6h and both tickets; the raw-window alerts stay silent."""
     fresh = got["fresh"]

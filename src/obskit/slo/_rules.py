@@ -3,9 +3,9 @@
 Rules of one SLO (see ``docs/slo-rules.md``), in this order:
 
 1. the SLI's 5-minute error and total rates (:data:`RULE_SLI_ERRORS_RATE`,
-   :data:`RULE_SLI_TOTAL_RATE`), then its error ratio over every alert window — the windows of
-   :data:`RECORDED_WINDOWS` (2h and longer) from ``sum_over_time`` of the two recorded 5-minute
-   rates, never a raw ``rate(…[3d])`` over every series again;
+   :data:`RULE_SLI_TOTAL_RATE`), then its error ratio over every alert window — 5m from those
+   two rates, the longer :data:`RECORDED_WINDOWS` from ``sum_over_time`` of them, never a raw
+   ``rate(…[3d])`` over every series again;
 2. the four alert tiers;
 3. the burn rates (one rule, a series per window), the metadata constants, the period ratio, the
    period burn rate and the budget remaining (dashboards' figures).
@@ -53,11 +53,12 @@ SLI_WINDOWS: Final = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
 #: Prefix of every group obskit writes: ``obskit-<service>-<slo>``.
 GROUP_PREFIX: Final = "obskit-"
 #: Windows whose error ratio is computed from the recorded 5-minute rates (``sum_over_time``),
-#: not from the raw counters: reading every raw series over a day or three is what makes an
-#: SLO expensive (a ``rate(…[3d])`` over 6,000 series takes seconds); one recorded series per
-#: SLO costs next to nothing.  5m, 30m and 1h stay raw: they are cheap, and the page tiers'
-#: short windows keep their exact edges (see docs/slo-rules.md, "How the windows are computed").
-RECORDED_WINDOWS: Final = ("2h", "6h", "1d", "3d")
+#: not from the raw counters: every window but 5m.  Reading every raw series of a service over
+#: a window at each evaluation is what makes an SLO expensive (a ``rate(…[3d])`` over 6,000
+#: series takes seconds; even 30m and 1h windows decode a chunk per series), while one recorded
+#: series per SLO costs next to nothing.  Cost: these windows see a change up to 5 minutes
+#: later (docs/slo-rules.md, "How the windows are computed").
+RECORDED_WINDOWS: Final = ("30m", "1h", "2h", "6h", "1d", "3d")
 #: Mimir's default ``ruler.max-rules-per-rule-group`` (Cortex and GEM share it); 0 = no limit.
 DEFAULT_MAX_RULES_PER_GROUP: Final = 20
 _ZERO_DURATION_RE: Final = re.compile(r"(?:0+(?:ms|[smhdwy]))+\Z")
