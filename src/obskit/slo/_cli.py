@@ -100,7 +100,7 @@ def register(commands: Any) -> None:
         description=(
             "Print a rule file holding only each SLO's two 5-minute rate rules: backfill them "
             "with `promtool tsdb create-blocks-from rules` when adding SLOs to a service with "
-            "history, so the windows of 2h and longer see it (docs/slo-rules.md)."
+            "history, so the windows longer than 5m see it (docs/slo-rules.md)."
         ),
     )
     backfill.add_argument(

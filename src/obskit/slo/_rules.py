@@ -380,7 +380,7 @@ def split_group(group: RuleGroup, max_rules: int) -> list[RuleGroup]:
 
 
 def backfill_groups(groups: list[RuleGroup]) -> list[RuleGroup]:
-    """Only the 5-minute rate rules of ``groups`` — all the windows of 2h and longer, the
+    """Only the 5-minute rate rules of ``groups`` — all the windows longer than 5m, the
     period ratio and the minimum-traffic guard read — for ``promtool tsdb create-blocks-from
     rules`` when an SLO is added to a service that already has history (docs/slo-rules.md).
     Each group keeps its name; groups without such rules (raw-ratio SLIs) are left out."""
