@@ -4,12 +4,17 @@ Run from the repository root (needs the ``dev`` extra and Debian's ``prometheus`
 
     python -m examples.demo                 # until Ctrl-C
     python -m examples.demo --duration 600  # or a bounded run
+    python -m examples.demo --engine victoriametrics   # Debian's victoria-metrics and
+                                                       # prometheus-alertmanager instead
 
 It builds the Prometheus rules from ``slo/`` with ``obskit slo build``, starts the ``checkout``
 and ``search`` example services under uvicorn, a Prometheus scraping them every 5 s with the
 rules loaded and exemplar storage on, and a small load generator; then prints the URLs to open.
-Everything listens on 127.0.0.1 only.  Ctrl-C (SIGINT) or SIGTERM stops it all: the load, the
-services and Prometheus, each in its own process group, so nothing is left behind.  Service logs
+With ``--engine victoriametrics`` the same rules run in vmalert over VictoriaMetrics, the
+services scraped by vmagent, vmalert's alerts sent to a local Alertmanager (``--interval``
+applies to scraping and evaluation alike).  Everything listens on 127.0.0.1 only.  Ctrl-C
+(SIGINT) or SIGTERM stops it all: the load, the services and the engine's servers, each in its
+own process group, so nothing is left behind.  Service logs
 (JSON lines) are kept in ``.obskit-demo/`` for you to grep trace ids in.
 """
 
@@ -34,7 +39,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import FrameType
 
+from examples.alertmanager import Alertmanager
 from examples.stack import LOOPBACK, Prometheus
+from examples.vmstack import VictoriaMetricsStack
 
 REPO = Path(__file__).resolve().parent.parent
 MAX_RATE = 50.0  # requests per second: a demo, not a load test
@@ -42,6 +49,9 @@ MAX_RATE = 50.0  # requests per second: a demo, not a load test
 #: Preferred ports (a busy one is replaced by a free one, as is every port with --free-ports).
 PORTS = {"checkout": 8000, "search": 8001, "checkout-metrics": 9464, "search-metrics": 9465}
 PROMETHEUS_PORT = 9090
+VICTORIA_METRICS_PORT = 8428
+ALERTMANAGER_PORT = 9093
+ENGINES = ("prometheus", "victoriametrics")
 
 #: Queries worth a look in Prometheus' graph page, with what they show.
 QUERIES = [
@@ -92,6 +102,8 @@ class Demo:
         self.ports = {name: _port(port, args.free_ports) for name, port in PORTS.items()}
         self.services: dict[str, subprocess.Popen[bytes]] = {}
         self.prometheus: Prometheus | None = None
+        self.victoria: VictoriaMetricsStack | None = None
+        self.alertmanager: Alertmanager | None = None
         self.stopping = threading.Event()
         self.sent = 0
         self._sent_lock = threading.Lock()
@@ -136,17 +148,33 @@ class Demo:
         _wait_for_port(self.ports[name], self.services[name], name, timeout=30)
 
     def start(self) -> None:
-        """Rules, services, Prometheus — in that order, so the first scrape finds everything."""
+        """Rules, services, the engine — in that order, so the first scrape finds everything."""
         rule_files = self.build_rules()
         for name in ("checkout", "search"):
             if self.stopping.is_set():  # Ctrl-C while starting: stop() cleans up
                 return
             self.start_service(name)
-        self.prometheus = Prometheus(
-            _port(PROMETHEUS_PORT, self.args.free_ports),
-            {n: [f"{LOOPBACK}:{self.ports[f'{n}-metrics']}"] for n in ("checkout", "search")},
+        targets = {n: [f"{LOOPBACK}:{self.ports[f'{n}-metrics']}"] for n in ("checkout", "search")}
+        if self.args.engine == "prometheus":
+            self.prometheus = Prometheus(
+                _port(PROMETHEUS_PORT, self.args.free_ports),
+                targets,
+                rule_files,
+                interval=self.args.interval,
+            ).start()
+            return
+        # vmalert will not start with alerting rules and nowhere to send them: an Alertmanager
+        # that routes nowhere, for its web UI.
+        self.alertmanager = Alertmanager(
+            port=_port(ALERTMANAGER_PORT, self.args.free_ports), workdir=self.workdir / "am"
+        ).start()
+        self.victoria = VictoriaMetricsStack(
+            targets,
             rule_files,
+            notifier_urls=[self.alertmanager.url],
             interval=self.args.interval,
+            port=_port(VICTORIA_METRICS_PORT, self.args.free_ports),
+            workdir=self.workdir / "vm",
         ).start()
 
     # -- load --------------------------------------------------------------------------------
@@ -199,11 +227,15 @@ class Demo:
         if self.prometheus is not None:
             self.prometheus.stop()
             self.prometheus = None
+        if self.victoria is not None:
+            self.victoria.stop()
+            self.victoria = None
+        if self.alertmanager is not None:
+            self.alertmanager.stop()
+            self.alertmanager = None
 
     def print_urls(self) -> None:
         """What to open, with the queries worth running."""
-        assert self.prometheus is not None
-        prom = self.prometheus.url
         checkout = f"http://{LOOPBACK}:{self.ports['checkout']}"
         lines = [
             "",
@@ -211,17 +243,36 @@ class Demo:
             f"  checkout service   {checkout}/products   (API docs: {checkout}/docs)",
             f"  search service     http://{LOOPBACK}:{self.ports['search']}/search?q=sku",
             f"  checkout /metrics  http://{LOOPBACK}:{self.ports['checkout-metrics']}/metrics",
-            f"  Prometheus         {prom}",
-            f"  SLO alerts         {prom}/alerts",
-            f"  rules              {prom}/rules",
-            f"  scrape targets     {prom}/targets",
-            "Queries:",
         ]
-        for title, expr in QUERIES:
-            params = urllib.parse.urlencode(
-                {"g0.expr": expr, "g0.tab": "0", "g0.range_input": "15m"}
-            )
-            lines += [f"  {title}:", f"    {prom}/graph?{params}"]
+        if self.victoria is not None and self.alertmanager is not None:
+            vm, vmalert = self.victoria.url, self.victoria.vmalert_url
+            lines += [
+                f"  VictoriaMetrics    {vm}   (Prometheus query API: add it to Grafana)",
+                f"  SLO alerts         {vmalert}/vmalert/alerts",
+                f"  rules              {vmalert}/vmalert/groups",
+                f"  scrape targets     http://{LOOPBACK}:{self.victoria.vmagent_port}/targets",
+                f"  Alertmanager       {self.alertmanager.url}",
+                "Queries (Debian's build has no vmui: query the API, or Grafana):",
+            ]
+            for title, expr in QUERIES:
+                params = urllib.parse.urlencode({"query": expr})
+                title = title.split(" (tick")[0]  # VictoriaMetrics keeps no exemplars
+                lines += [f"  {title}:", f"    {vm}/api/v1/query?{params}"]
+        else:
+            assert self.prometheus is not None
+            prom = self.prometheus.url
+            lines += [
+                f"  Prometheus         {prom}",
+                f"  SLO alerts         {prom}/alerts",
+                f"  rules              {prom}/rules",
+                f"  scrape targets     {prom}/targets",
+                "Queries:",
+            ]
+            for title, expr in QUERIES:
+                params = urllib.parse.urlencode(
+                    {"g0.expr": expr, "g0.tab": "0", "g0.range_input": "15m"}
+                )
+                lines += [f"  {title}:", f"    {prom}/graph?{params}"]
         lines += [
             f"Logs (JSON lines): {self.workdir}/checkout.log, {self.workdir}/search.log",
             "Walkthrough: docs/demo.md.  Press Ctrl-C to stop.",
@@ -233,13 +284,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """The demo's options."""
     parser = argparse.ArgumentParser(
         prog="python -m examples.demo",
-        description="The example services, their SLO rules in a real Prometheus, and traffic.",
+        description="The example services, their SLO rules in a real Prometheus (or "
+        "VictoriaMetrics), and traffic.",
     )
     parser.add_argument("--duration", type=float, default=None, help="stop after SECONDS")
     parser.add_argument("--rate", type=float, default=5.0, help=f"requests/s (max {MAX_RATE:g})")
     parser.add_argument("--error-rate", type=float, default=0.05, help="share of failed requests")
     parser.add_argument("--slow-rate", type=float, default=0.1, help="share of slow checkouts")
-    parser.add_argument("--interval", default="5s", help="Prometheus scrape/evaluation interval")
+    parser.add_argument(
+        "--engine", choices=ENGINES, default="prometheus", help="where the rules run"
+    )
+    parser.add_argument("--interval", default="5s", help="scrape and rule evaluation interval")
     parser.add_argument("--slo", type=Path, default=REPO / "slo", help="SLO specs to build")
     parser.add_argument("--workdir", type=Path, default=Path(".obskit-demo"), help="logs, rules")
     parser.add_argument(

@@ -25,12 +25,15 @@ LOOPBACK = "127.0.0.1"
 
 
 def prometheus_config(
-    targets: dict[str, Sequence[str]], rule_files: Sequence[Path], interval: str = "1s"
+    targets: dict[str, Sequence[str]],
+    rule_files: Sequence[Path],
+    interval: str = "1s",
+    alertmanagers: Sequence[str] = (),
 ) -> str:
     """A prometheus.yml scraping ``targets`` (job name → ``host:port`` list) every ``interval``.
 
     The job is named after the service: that is the selector obskit's SLOs use by default
-    (``job="<service>"``).
+    (``job="<service>"``).  ``alertmanagers`` (``host:port`` list) receive the alerts.
     """
     lines = [
         "global:",
@@ -38,8 +41,14 @@ def prometheus_config(
         f"  evaluation_interval: {interval}",
         "rule_files:",
         *[f"  - {json.dumps(str(p))}" for p in rule_files],
-        "scrape_configs:",
     ]
+    if alertmanagers:
+        lines += [
+            "alerting:",
+            "  alertmanagers:",
+            f"    - static_configs: [{{targets: {json.dumps(list(alertmanagers))}}}]",
+        ]
+    lines += ["scrape_configs:"]
     for job, addresses in sorted(targets.items()):
         lines += [
             f"  - job_name: {json.dumps(job)}",
@@ -63,6 +72,7 @@ class Prometheus:
         interval: str = "1s",
         workdir: Path | None = None,
         log_path: Path | None = None,
+        alertmanagers: Sequence[str] = (),
     ) -> None:
         self.port = port
         self.url = f"http://{LOOPBACK}:{port}"
@@ -71,7 +81,7 @@ class Prometheus:
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="obskit-prom-"))
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.config_path = self.workdir / "prometheus.yml"
-        self.config_path.write_text(prometheus_config(targets, rule_files, interval))
+        self.config_path.write_text(prometheus_config(targets, rule_files, interval, alertmanagers))
         self._log_path = log_path or self.workdir / "prometheus.log"
         self._process: subprocess.Popen[bytes] | None = None
 

@@ -32,6 +32,32 @@ def prometheus_bin() -> str:
     return _require_tool("prometheus")
 
 
+#: The second rule engine and alert delivery: binary → the Debian package that ships it.
+ENGINE_TOOLS = {
+    "victoria-metrics": "victoria-metrics",
+    "vmagent": "victoria-metrics",
+    "vmalert": "victoria-metrics",
+    "prometheus-alertmanager": "prometheus-alertmanager",
+}
+
+
+@pytest.fixture(scope="session")
+def engine_tools() -> dict[str, str]:
+    """Paths of `victoria-metrics`, `vmagent`, `vmalert` (Debian package `victoria-metrics`)
+    and `prometheus-alertmanager` (package of that name).  Any missing fails the test loudly,
+    naming every missing binary and package at once."""
+    found = {name: shutil.which(name) for name in ENGINE_TOOLS}
+    missing = [name for name, path in found.items() if path is None]
+    if missing:
+        packages = sorted({ENGINE_TOOLS[name] for name in missing})
+        pytest.fail(
+            f"not on PATH: {', '.join(f'`{n}`' for n in missing)}: install Debian's "
+            f"{' and '.join(f'`{p}`' for p in packages)} (bash .ci/run does this)",
+            pytrace=False,
+        )
+    return {name: path for name, path in found.items() if path}
+
+
 def free_port() -> int:
     """A TCP port free on 127.0.0.1 right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:

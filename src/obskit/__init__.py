@@ -46,6 +46,10 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module 'obskit' has no attribute {name!r}")
     import importlib
 
+    from obskit import _envcheck
+
+    # Before the SDK is imported: some of its modules read (and raise on) variables at import.
+    _envcheck.check_early()
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value

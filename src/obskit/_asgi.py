@@ -30,6 +30,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 _STANDARD: Final = c.STANDARD_METHODS
 _OTHER: Final = c.METHOD_OTHER
+_SPAN_OTHER: Final = c.SPAN_METHOD_OTHER
 _UNMATCHED: Final = c.UNMATCHED_ROUTE
 _SERVER: Final = SpanKind.SERVER
 #: Headers the middleware reads, in one pass over ``scope["headers"]``.
@@ -80,9 +81,13 @@ class ObskitASGI:
     """Instrument an ASGI application (idempotent; nested instances pass through)."""
 
     __slots__ = ("__dict__", "app")
+    #: Which ``OTEL_PYTHON_<FRAMEWORK>_EXCLUDED_URLS`` applies (``""``: the generic one only).
+    framework = ""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, framework: str = "") -> None:
         self.app = app
+        if framework:
+            self.framework = framework
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -103,11 +108,17 @@ class ObskitASGI:
             return
         st = _state.STATE
         path: str = scope["path"]
-        if st is None or st.is_excluded(path):
+        if (
+            st is None
+            or st.is_excluded(path)
+            or (st.excluded_urls is not None and st.excluded_urls.asgi(self.framework, scope))
+        ):
             await self.app(scope, receive, send)
             return
         start = perf_counter()
         scope["obskit.start"] = start
+        if ";" in path or "?" in path:  # ;name=value parameters (or a decoded %3F) in the path
+            path = st.redactor.redact_path(path)
         # A server runs each request in a fresh task, but in-process clients (httpx's
         # ASGITransport, test clients) reuse one context: bindings must not leak across requests.
         _clear_contextvars()
@@ -139,16 +150,23 @@ class ObskitASGI:
             found: dict[str, str] = {}
             for key, value in scope["headers"]:
                 if key in _WANTED:
-                    found[key.decode("latin-1")] = value.decode("latin-1")
+                    name, text = key.decode("latin-1"), value.decode("latin-1")
+                    # A repeated field is one comma-joined list, in order (RFC 9110 5.3; W3C
+                    # Trace Context for tracestate), as WSGI servers already hand it over.
+                    found[name] = found[name] + "," + text if name in found else text
             parent = None
             if "traceparent" in found or "baggage" in found:
                 parent = st.propagator.extract(found)
-            initial = {"http.request.method": raw_method, "url.path": path, "url.scheme": scheme}
+            initial = {"http.request.method": method, "url.path": path, "url.scheme": scheme}
+            name = method
+            if method is _OTHER:  # attacker-chosen text: never a span name or method value
+                name = _SPAN_OTHER
+                initial["http.request.method_original"] = raw_method
             spans = st.server_spans
             if spans is not None:
-                span = spans.start(raw_method, parent, initial)
+                span = spans.start(name, parent, initial)
             else:
-                span = tracer.start_span(raw_method, parent, _SERVER, initial)
+                span = tracer.start_span(name, parent, _SERVER, initial)
             if span.is_recording():
                 # The rest only for spans that are kept (set once, at the end, with the route):
                 # unsampled requests skip the work.

@@ -1,19 +1,22 @@
 """Runtime options: keyword argument, then ``OBSKIT_*``/``OTEL_*`` environment, then default.
 
-Every option is resolved once, in :func:`resolve`, into a frozen :class:`Config`; bad values
-raise ``ValueError`` naming the option *and* where the value came from, so a typo in a
-deployment manifest is a clear start-up error rather than silently ignored.
+Every option is resolved once, in :func:`resolve`, into a frozen :class:`Config`.  A bad keyword
+argument (code) raises ``ValueError`` naming the option; a bad *variable* follows the configuration
+rule of :mod:`obskit._envcheck` when ``init()`` passes a ``problems`` list: the default is used and
+one JSON warning names the variable, its value and the default.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
 from obskit import conventions
+from obskit._envcheck import Problem
 
 __all__ = ["DEFAULT_REDACT_KEYS", "Config", "resolve"]
 
@@ -48,6 +51,8 @@ class Config:
     instrument_frameworks: bool
     instrument_libraries: bool
     shutdown_timeout: float
+    #: Regular expressions whose matches in string values are redacted (``redact_patterns``).
+    redact_patterns: tuple[str | re.Pattern[str], ...] = ()
 
 
 def _resource_attributes(env: Mapping[str, str]) -> dict[str, str]:
@@ -114,17 +119,32 @@ _OPTIONS: Final = (
     "instrument_frameworks",
     "instrument_libraries",
     "shutdown_timeout",
+    "redact_patterns",
 )
 
 
-def resolve(args: Mapping[str, Any], env: Mapping[str, str] | None = None) -> Config:
+def resolve(
+    args: Mapping[str, Any],
+    env: Mapping[str, str] | None = None,
+    problems: list[Problem] | None = None,
+) -> Config:
     """Resolve every option (argument > environment > default).
+
+    With ``problems`` (``init()``), a bad environment value is reported there and the default
+    used; without it, or for a bad argument, ``ValueError`` is raised.
 
     Raises:
         TypeError: an unknown option name.
         ValueError: a bad value, naming the option and its variable.
     """
     env = os.environ if env is None else env
+
+    def bad(option: str, var: str, message: str, default: str) -> None:
+        """A bad value: raise for an argument, report a variable (when reporting)."""
+        if problems is None or args.get(option) is not None:
+            raise ValueError(f"obskit option {option!r} ({var}): {message}")
+        problems.append(Problem(var, env.get(var, ""), message, default))
+
     unknown = sorted(set(args) - set(_OPTIONS))
     if unknown:
         raise TypeError(f"obskit.init(): unknown option(s) {', '.join(unknown)}")
@@ -146,29 +166,26 @@ def resolve(args: Mapping[str, Any], env: Mapping[str, str] | None = None) -> Co
     if level == "WARN":
         level = "WARNING"
     if level not in _LEVELS:
-        raise ValueError(f"obskit option 'log_level' (OBSKIT_LOG_LEVEL): unknown level {level!r}")
+        bad("log_level", "OBSKIT_LOG_LEVEL", f"unknown level {level!r}", "INFO")
+        level = "INFO"
 
     fmt = str(_pick("log_format", "OBSKIT_LOG_FORMAT", args, env) or "auto").lower()
+    if fmt not in ("json", "console", "auto"):
+        bad("log_format", "OBSKIT_LOG_FORMAT", f"expected json|console|auto, got {fmt!r}", "auto")
+        fmt = "auto"
     if fmt == "auto":
         isatty = getattr(sys.stdout, "isatty", None)
         fmt = "console" if isatty is not None and isatty() else "json"
-    if fmt not in ("json", "console"):
-        raise ValueError(
-            f"obskit option 'log_format' (OBSKIT_LOG_FORMAT): expected json|console|auto, "
-            f"got {fmt!r}"
-        )
 
     raw_port = _pick("metrics_port", "OBSKIT_METRICS_PORT", args, env)
     try:
         port = 9464 if raw_port is None else int(raw_port)
     except ValueError:
-        raise ValueError(
-            f"obskit option 'metrics_port' (OBSKIT_METRICS_PORT): not a port number: {raw_port!r}"
-        ) from None
+        bad("metrics_port", "OBSKIT_METRICS_PORT", f"not a port number: {raw_port!r}", "9464")
+        port = 9464
     if not 0 <= port <= 65535:
-        raise ValueError(
-            f"obskit option 'metrics_port' (OBSKIT_METRICS_PORT): out of range: {port}"
-        )
+        bad("metrics_port", "OBSKIT_METRICS_PORT", f"out of range: {port}", "9464")
+        port = 9464
 
     raw_paths = _pick("excluded_paths", "OBSKIT_EXCLUDED_PATHS", args, env)
     paths = conventions.DEFAULT_EXCLUDED_PATHS if raw_paths is None else _list(raw_paths)
@@ -181,23 +198,40 @@ def resolve(args: Mapping[str, Any], env: Mapping[str, str] | None = None) -> Co
     else:
         keys = set(_list(raw_keys))
 
-    traces_raw = _pick("traces", "OBSKIT_TRACES", args, env)
-    traces = True if traces_raw is None else _bool("traces", "OBSKIT_TRACES", traces_raw)
-    if _bool("OTEL_SDK_DISABLED", "OTEL_SDK_DISABLED", env.get("OTEL_SDK_DISABLED", "false")):
-        traces = False
+    raw_patterns = _pick("redact_patterns", "OBSKIT_REDACT_PATTERNS", args, env)
+    try:
+        patterns = _patterns(raw_patterns)
+    except ValueError as exc:
+        # A typo in one pattern must not switch off the others: keep every valid one.
+        bad(
+            "redact_patterns",
+            "OBSKIT_REDACT_PATTERNS",
+            str(exc).split("): ", 1)[-1],
+            "the valid patterns",
+        )
+        patterns = _valid_patterns(raw_patterns)
 
     def flag(option: str, var: str) -> bool:
         raw = _pick(option, var, args, env)
-        return True if raw is None else _bool(option, var, raw)
+        try:
+            return True if raw is None else _bool(option, var, raw)
+        except ValueError:
+            bad(option, var, f"expected true/false, got {raw!r}", "true")
+            return True
+
+    traces = flag("traces", "OBSKIT_TRACES")
+    sdk_disabled = env.get("OTEL_SDK_DISABLED", "false").strip().lower()
+    if sdk_disabled in _TRUE:
+        traces = False
+    elif sdk_disabled not in _FALSE:
+        bad("", "OTEL_SDK_DISABLED", "expected true or false", "false")
 
     raw_timeout = _pick("shutdown_timeout", "OBSKIT_SHUTDOWN_TIMEOUT", args, env)
     try:
         timeout = 5.0 if raw_timeout is None else float(raw_timeout)
     except ValueError:
-        raise ValueError(
-            f"obskit option 'shutdown_timeout' (OBSKIT_SHUTDOWN_TIMEOUT): not seconds: "
-            f"{raw_timeout!r}"
-        ) from None
+        bad("shutdown_timeout", "OBSKIT_SHUTDOWN_TIMEOUT", f"not seconds: {raw_timeout!r}", "5")
+        timeout = 5.0
 
     return Config(
         service_name=str(name),
@@ -214,4 +248,42 @@ def resolve(args: Mapping[str, Any], env: Mapping[str, str] | None = None) -> Co
         instrument_frameworks=flag("instrument_frameworks", "OBSKIT_INSTRUMENT_FRAMEWORKS"),
         instrument_libraries=flag("instrument_libraries", "OBSKIT_INSTRUMENT_LIBRARIES"),
         shutdown_timeout=timeout,
+        redact_patterns=patterns,
     )
+
+
+def _patterns(value: object) -> tuple[str | re.Pattern[str], ...]:
+    """``redact_patterns``: a list of regular expressions (argument), or one string of them
+    separated by whitespace (``OBSKIT_REDACT_PATTERNS``: write a literal space as ``\\s``);
+    each is compiled here so a typo fails at start-up, naming the pattern."""
+    if value is None:
+        return ()
+    items: list[str | re.Pattern[str]] = []
+    for item in value.split() if isinstance(value, str) else _iterable(value):
+        items.append(item if isinstance(item, re.Pattern) else str(item))
+        try:
+            re.compile(items[-1])
+        except re.error as exc:
+            raise ValueError(
+                f"obskit option 'redact_patterns' (OBSKIT_REDACT_PATTERNS): "
+                f"not a regular expression: {item!r} ({exc})"
+            ) from None
+    return tuple(items)
+
+
+def _valid_patterns(value: object) -> tuple[str, ...]:
+    """The patterns of an ``OBSKIT_REDACT_PATTERNS`` value that compile (the rest reported)."""
+    valid: list[str] = []
+    for item in str(value).split():
+        try:
+            re.compile(item)
+        except re.error:
+            continue
+        valid.append(item)
+    return tuple(valid)
+
+
+def _iterable(value: object) -> Iterable[object]:
+    if isinstance(value, Iterable):
+        return value
+    raise ValueError(f"obskit option 'redact_patterns': expected a list of strings, got {value!r}")

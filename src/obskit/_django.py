@@ -210,7 +210,7 @@ def _patch_wsgi(mod: types.ModuleType) -> None:
     def __call__(self: Any, environ: Any, start_response: Any) -> Any:
         middleware = self.__dict__.get(_MIDDLEWARE_KEY)
         if middleware is None:
-            middleware = ObskitWSGI(types.MethodType(original, self))
+            middleware = ObskitWSGI(types.MethodType(original, self), "DJANGO")
             self.__dict__[_MIDDLEWARE_KEY] = middleware
         return middleware(environ, start_response)
 
@@ -253,7 +253,7 @@ def _patch_asgi(mod: types.ModuleType) -> None:
     async def __call__(self: Any, scope: Any, receive: Any, send: Any) -> None:
         middleware = self.__dict__.get(_MIDDLEWARE_KEY)
         if middleware is None:
-            middleware = ObskitASGI(_with_lifespan(types.MethodType(original, self)))
+            middleware = ObskitASGI(_with_lifespan(types.MethodType(original, self)), "DJANGO")
             self.__dict__[_MIDDLEWARE_KEY] = middleware
         await middleware(scope, receive, send)
 

@@ -48,11 +48,17 @@ def _wrap_build(original: Any) -> Any:
         if isinstance(stack, ObskitASGI):
             return stack
         _disable_native_telemetry(self)
-        return ObskitASGI(stack)
+        return ObskitASGI(stack, _starlette_kind(self))
 
     build_middleware_stack.__wrapped__ = original  # type: ignore[attr-defined]
     build_middleware_stack._obskit = True  # type: ignore[attr-defined]
     return build_middleware_stack
+
+
+def _starlette_kind(app: Any) -> str:
+    """``FASTAPI`` or ``STARLETTE``: whose ``OTEL_PYTHON_<X>_EXCLUDED_URLS`` applies to ``app``."""
+    fastapi = sys.modules.get("fastapi")
+    return "FASTAPI" if fastapi is not None and isinstance(app, fastapi.FastAPI) else "STARLETTE"
 
 
 def _patch_class(cls: type) -> None:
@@ -137,7 +143,7 @@ def _patch_flask() -> None:
     def __call__(self: Any, environ: Any, start_response: Any) -> Any:
         middleware = self.__dict__.get("_obskit_wsgi")
         if middleware is None:
-            middleware = ObskitWSGI(types.MethodType(original, self))
+            middleware = ObskitWSGI(types.MethodType(original, self), "FLASK")
             self.__dict__["_obskit_wsgi"] = middleware
         return middleware(environ, start_response)
 
@@ -180,7 +186,7 @@ def instrument_app(app: Any) -> Any:
     if _is_flask(app):
         _patch_flask_routes()
         if "flask" not in _patched:
-            app.wsgi_app = ObskitWSGI(app.wsgi_app)
+            app.wsgi_app = ObskitWSGI(app.wsgi_app, "FLASK")
         setattr(app, _MARK, True)
         return app
     if _django.is_instrumented_handler(app):

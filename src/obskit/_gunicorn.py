@@ -25,13 +25,16 @@ class GunicornLogger(Logger):  # type: ignore[misc]
         from obskit import _logs, _state
         from obskit._config import resolve
         from obskit._redact import Redactor
+        from obskit._render import PIPE_LINE_MAX_BYTES
 
         st = _state.STATE
         if st is not None:  # --preload: init() already ran in this process
             _logs.bridge_stdlib(st.pipeline)
             return
-        config = resolve({"metrics_port": 0})
-        pipeline = _logs.LogPipeline(config, Redactor(config.redact_keys))
+        # A bad variable falls back to its default here; each worker's init() reports it.
+        config = resolve({"metrics_port": 0}, problems=[])
+        # The master's lines share stdout with its workers': the multi-worker cap.
+        pipeline = _logs.LogPipeline(config, Redactor.from_config(config), PIPE_LINE_MAX_BYTES)
         _logs.configure_structlog(pipeline)
         _logs.bridge_stdlib(pipeline)
 

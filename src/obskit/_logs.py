@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import os
 import sys
 import time
 import traceback
+import weakref
 from collections.abc import MutableMapping
 from typing import Any, Final
 
@@ -23,6 +25,16 @@ from opentelemetry import trace
 from obskit._config import Config
 from obskit._context import CONTEXT_VAR, IDS_KEY, SPAN_KEY
 from obskit._redact import Redactor
+from obskit._render import (
+    ERROR_FIELD,
+    LINE_MAX_BYTES,
+    OWN_FIELDS,
+    PIPE_LINE_MAX_BYTES,
+    keep_user_fields,
+    safe_text,
+)
+from obskit._render import dumps as render_line
+from obskit._render import fit as fit_line
 
 __all__ = [
     "LogPipeline",
@@ -164,7 +176,9 @@ def format_exception(exc_info: Any) -> dict[str, str] | None:
 class LogPipeline:
     """Enrich, redact, render and write one event; shared by structlog and the stdlib bridge."""
 
-    def __init__(self, config: Config, redactor: Redactor) -> None:
+    def __init__(self, config: Config, redactor: Redactor, line_max: int = LINE_MAX_BYTES) -> None:
+        #: Longest line written, newline included (``_render``: smaller in multi-worker mode).
+        self.line_max = line_max
         self.level = logging.getLevelNamesMapping()[config.log_level]
         self.console = config.log_format == "console"
         self._static: dict[str, str] = {"service": config.service_name}
@@ -179,7 +193,6 @@ class LogPipeline:
         self._access_head = b'","level":"info","logger":"obskit.access","event":"request",' + (
             static + b"," if static else b""
         )
-        self._reserved = frozenset({"timestamp", "level", "logger", "event", *self._static})
         #: When a list, events are appended to it instead of being written (obskit.testing).
         self.capture: list[dict[str, Any]] | None = None
         self._console_renderer: Any = None
@@ -204,11 +217,15 @@ class LogPipeline:
         if ids is not None:
             out["trace_id"], out["span_id"] = ids
         if event:
+            if not OWN_FIELDS.isdisjoint(event):
+                keep_user_fields(event)
             out.update(self._redactor.redact_event(event))
         if exc_info:
             formatted = format_exception(exc_info)
             if formatted is not None:
                 out["exception"] = formatted
+        if self._redactor.patterns:  # the user's value patterns also see the free text
+            self._redactor.scrub_free_text(out)
         return out
 
     def render(self, out: dict[str, Any]) -> bytes | str | None:
@@ -217,20 +234,63 @@ class LogPipeline:
             self.capture.append(out)
             return None
         if self.console:
-            exc = out.pop("exception", None)
-            text: str = self._console_renderer(None, out["level"], dict(out))
-            if exc is not None:
-                text += "\n" + exc["traceback"]
-            return text
-        return orjson.dumps(
-            out, default=repr, option=orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS
-        )
+            try:
+                exc = out.get("exception")
+                text: str = self._console_renderer(
+                    None, out["level"], {k: v for k, v in out.items() if k != "exception"}
+                )
+                if exc is not None:
+                    text += "\n" + exc["traceback"]
+                return text
+            except Exception:  # a value the console renderer cannot show: the JSON line
+                return render_line(out, self.line_max).decode()[:-1]
+        # ``_render.dumps`` inlined (one call less per line); it takes over when this fails.
+        try:
+            line = _dumps(out, option=_LINE_OPTIONS)
+        except Exception:
+            return render_line(out, self.line_max)
+        if len(line) > self.line_max:
+            return fit_line(out, len(line), self.line_max)
+        return line
+
+    def fallback(self, level: str, logger: str, event: Any, exc: Exception) -> bytes | str:
+        """The line written when building or rendering an event failed: obskit's fields, the
+        message and what went wrong (never the event's other values: they caused it)."""
+        try:
+            message = event.get("event", "") if isinstance(event, MutableMapping) else ""
+        except Exception:
+            message = ""
+        out: dict[str, Any] = {
+            "timestamp": self._clock.now(),
+            "level": level,
+            "logger": safe_text(str(logger)),
+            "event": safe_text(message) if isinstance(message, str) else "",
+        }
+        out.update(self._static)
+        try:
+            ids = current_ids()
+        except Exception:
+            ids = None
+        if ids is not None:
+            out["trace_id"], out["span_id"] = ids
+        try:
+            out[ERROR_FIELD] = safe_text(f"{type(exc).__qualname__}: {exc}")
+        except Exception:  # str(exc) itself failed
+            out[ERROR_FIELD] = type(exc).__qualname__
+        try:
+            line = render_line(out, self.line_max)
+        except Exception:  # last resort: the fixed fields only
+            line = render_line({k: out[k] for k in ("timestamp", "level")}, self.line_max)
+        return line.decode()[:-1] if self.console else line
 
     def process(self, _logger: Any, method: str, event: MutableMapping[str, Any]) -> Any:
-        """The structlog processor (last in the chain)."""
-        logger = event.pop("logger", None) or getattr(_logger, "name", None) or "root"
-        out = self.build(_LEVEL_NAMES.get(method, method), str(logger), dict(event))
-        rendered = self.render(out)
+        """The structlog processor (last in the chain); never raises (but DropEvent)."""
+        level = _LEVEL_NAMES.get(method, method)
+        logger = getattr(_logger, "name", None) or "root"
+        try:
+            rendered = self.render(self.build(level, logger, dict(event)))
+        except Exception as exc:
+            rendered = self.fallback(level, logger, event, exc)
         if rendered is None:
             raise structlog.DropEvent
         return rendered
@@ -286,17 +346,27 @@ class LogPipeline:
                 "duration_ms": duration_ms,
                 "client_addr": client,
             }
-        body = _dumps(tail, option=_LINE_OPTIONS)  # only str/int/float/None values
+        try:
+            body = _dumps(tail, option=_LINE_OPTIONS)  # only str/int/float/None values
+        except Exception:  # a lone surrogate in a path from an unusual server
+            self.access(tail, None, None)
+            return
         start, micros = self._clock.line_start()
-        write(b"%s%06dZ%s%s" % (start, micros, self._access_head, body[1:]))
+        line = b"%s%06dZ%s%s" % (start, micros, self._access_head, body[1:])
+        if len(line) > self.line_max:  # a very long path
+            line = fit_line(orjson.loads(line), len(line), self.line_max)
+        write(line)
 
     def access(self, fields: dict[str, Any], trace_id: str | None, span_id: str | None) -> None:
         """Write the access line: obskit's fields (no redaction pass needed) after the request's
-        bound contextvars (redacted; obskit's fields win on a name clash)."""
+        bound contextvars (redacted; obskit's fields win a name clash, a bound key named like
+        one of obskit's own fields is kept as ``field_<name>``)."""
         bound = _get_contextvars()
         if bound:
+            if not OWN_FIELDS.isdisjoint(bound):
+                keep_user_fields(bound)
             bound = self._redactor.redact_event(bound)
-        if self.capture is None and not self.console and self._reserved.isdisjoint(bound):
+        if self.capture is None and not self.console:
             # Hot path: the fixed part of the line is pre-rendered; only the rest is encoded.
             tail: dict[str, Any] = {}
             if trace_id is not None:
@@ -305,11 +375,18 @@ class LogPipeline:
             if bound:
                 tail.update(bound)
             tail.update(fields)
-            body = orjson.dumps(
-                tail, default=repr, option=orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS
-            )
-            write(b'{"timestamp":"' + self._clock.now().encode() + self._access_head + body[1:])
-            return
+            body: bytes | None
+            try:
+                body = _dumps(tail, option=_LINE_OPTIONS)
+            except Exception:  # a bound value orjson cannot encode: the general path below
+                body = None
+            if body is not None:
+                line = b'{"timestamp":"' + self._clock.now().encode() + self._access_head
+                line += body[1:]
+                if len(line) > self.line_max:
+                    line = fit_line(orjson.loads(line), len(line), self.line_max)
+                write(line)
+                return
         out: dict[str, Any] = {
             "timestamp": self._clock.now(),
             "level": "info",
@@ -328,21 +405,40 @@ class LogPipeline:
             write(rendered)
 
     def emit(self, level: str, logger: str, event: dict[str, Any]) -> None:
-        """Build, render and write one event (the stdlib bridge's entry point)."""
+        """Build, render and write one event (the stdlib bridge's entry point, which writes
+        :meth:`fallback`'s line should this raise)."""
         rendered = self.render(self.build(level, logger, event))
         if rendered is not None:
             write(rendered)
 
 
 _dumps = orjson.dumps
+_os_write = os.write
 _LINE_OPTIONS: Final = orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS
 
 
 def write(line: bytes | str) -> None:
-    """Write one rendered line to the *current* ``sys.stdout`` and flush it."""
+    """Write one rendered line to the *current* ``sys.stdout`` and flush it.
+
+    A JSON line goes to stdout's file descriptor in one ``os.write`` (after flushing what was
+    printed before it): never through the shared buffer, where another thread's line could join
+    it and make a write longer than the atomic size of a pipe shared by several workers."""
     out = sys.stdout
     try:
         if isinstance(line, bytes):
+            try:
+                fd = out.fileno()
+            except (AttributeError, ValueError, OSError):  # io.UnsupportedOperation: no fd
+                fd = -1
+            if fd >= 0:
+                out.flush()
+                try:
+                    written = _os_write(fd, line)
+                except BlockingIOError:
+                    written = 0
+                if written < len(line):
+                    _write_rest(fd, memoryview(line)[written:])
+                return
             buffer = getattr(out, "buffer", None)
             if buffer is not None:
                 out.flush()  # keep ordering with text written through sys.stdout
@@ -354,8 +450,20 @@ def write(line: bytes | str) -> None:
             line += "\n"
         out.write(line)
         out.flush()
-    except (ValueError, OSError):  # stdout closed at interpreter exit: nothing sensible to do
+    except Exception:  # noqa: S110 - stdout closed at exit, None, or broken: nowhere to write
         pass
+
+
+def _write_rest(fd: int, rest: memoryview) -> None:
+    """Finish a line ``os.write`` cut short: by a signal, or by a full pipe that a process
+    manager made non-blocking — wait for room, as a blocking write would, and go on."""
+    import select
+
+    while rest:
+        try:
+            rest = rest[_os_write(fd, rest) :]
+        except BlockingIOError:
+            select.select([], [fd], [], 1.0)
 
 
 class _Sink:
@@ -424,13 +532,64 @@ def configure_structlog(pipeline: LogPipeline) -> None:
         logger_factory=_logger_factory,
         cache_logger_on_first_use=False,
     )
+    forget_deferred()
 
 
 def get_logger(name: str | None = None) -> Any:
-    """A structlog logger whose lines carry ``logger=name`` (default: the caller's module)."""
+    """A structlog logger whose lines carry ``logger=name`` (default: the caller's module).
+
+    After ``init()`` a bound logger; before it (a module-level ``log = obskit.get_logger()``
+    imported before ``init()`` runs) a :class:`_DeferredLogger`, whose lines follow whatever
+    structlog configuration is in force when they are logged — obskit's JSON once ``init()``
+    has run — instead of the configuration of the moment it was created."""
     if name is None:
         name = sys._getframe(1).f_globals.get("__name__", "root")
-    return structlog.get_logger().bind(logger=name)
+    if PIPELINE is None:
+        return _DeferredLogger(str(name), {})
+    return structlog.get_logger(name).bind()
+
+
+class _DeferredLogger:
+    """A logger asked for before ``init()``: assembled again at each call until obskit's
+    pipeline is in place; from then on each method used is kept in the instance (a plain
+    attribute: no cost per call) until the pipeline changes (:func:`forget_deferred`)."""
+
+    def __init__(self, name: str, context: dict[str, Any]) -> None:
+        self._name = name
+        self._context = context
+        _DEFERRED.add(self)
+
+    def __getattr__(self, attr: str) -> Any:
+        if attr.startswith("__") or attr in ("_name", "_context"):
+            raise AttributeError(attr)
+        value = getattr(structlog.get_logger(self._name).bind(**self._context), attr)
+        if PIPELINE is not None and callable(value):
+            self.__dict__[attr] = value
+        return value
+
+    def bind(self, **values: Any) -> Any:
+        """A logger with ``values`` added (still deferred while ``init()`` has not run)."""
+        if PIPELINE is None:
+            return _DeferredLogger(self._name, {**self._context, **values})
+        return structlog.get_logger(self._name).bind(**self._context, **values)
+
+    def new(self, **values: Any) -> Any:
+        """A logger with only ``values`` (still deferred while ``init()`` has not run)."""
+        if PIPELINE is None:
+            return _DeferredLogger(self._name, dict(values))
+        return structlog.get_logger(self._name).bind(**values)
+
+
+#: Every deferred logger alive, to forget their kept methods when the pipeline changes.
+_DEFERRED: weakref.WeakSet[_DeferredLogger] = weakref.WeakSet()
+
+
+def forget_deferred() -> None:
+    """Deferred loggers assemble their methods again (the pipeline or structlog changed)."""
+    for logger in list(_DEFERRED):
+        kept = {k: logger.__dict__[k] for k in ("_name", "_context")}
+        logger.__dict__.clear()
+        logger.__dict__.update(kept)
 
 
 # --------------------------------------------------------------------------------------------
@@ -462,23 +621,31 @@ class BridgeHandler(logging.Handler):
         self.pipeline = pipeline
 
     def emit(self, record: logging.LogRecord) -> None:
+        """Never raises and never hands the record to ``handleError`` (whose plain-text
+        "--- Logging error ---" block is not a JSON line): the pipeline writes a line whatever
+        the record carries."""
+        pipeline = PIPELINE or self.pipeline
+        level = "error"
+        message: Any = ""
         try:
-            event: dict[str, Any] = {"event": record.getMessage()}
-            bound = _get_contextvars()
-            if bound:
-                event.update(bound)
+            level = record.levelname.lower()
+            level = _LEVEL_NAMES.get(level, level)
+            event: dict[str, Any] = _get_contextvars()
             for key, value in record.__dict__.items():
                 if key not in _RECORD_KEYS and not key.startswith("_"):
                     event[key] = value
-            exc: BaseException | None = None
+            if "event" in event:  # an ``extra={"event": …}`` must not replace the message
+                keep_user_fields(event)  # (the other own fields are kept by ``build``)
+            try:
+                event["event"] = message = record.getMessage()
+            except Exception:  # ``log.info("%d items", "x")``: the template and its arguments
+                event["event"] = message = str(record.msg)
+                event["args"] = record.args
             if record.exc_info and record.exc_info[1] is not None:
-                exc = record.exc_info[1]
-            if exc is not None:
-                event["exc_info"] = exc
-            level = record.levelname.lower()
-            (PIPELINE or self.pipeline).emit(_LEVEL_NAMES.get(level, level), record.name, event)
-        except Exception:
-            self.handleError(record)
+                event["exc_info"] = record.exc_info[1]
+            pipeline.emit(level, record.name, event)
+        except Exception as exc:  # a bug of ours: still one line
+            write(pipeline.fallback(level, str(record.name), {"event": message}, exc))
 
 
 class LogHandler(BridgeHandler):
@@ -493,21 +660,48 @@ class LogHandler(BridgeHandler):
         from obskit._config import resolve
         from obskit._redact import Redactor
 
-        config = resolve({"metrics_port": 0})
-        super().__init__(LogPipeline(config, Redactor(config.redact_keys)))
+        config = resolve({"metrics_port": 0}, problems=[])  # bad variables: see init()
+        # A supervisor's lines share stdout with its workers': the multi-worker cap.
+        pipeline = LogPipeline(config, Redactor.from_config(config), PIPE_LINE_MAX_BYTES)
+        super().__init__(pipeline)
         self.setLevel(level)
 
 
-def bridge_stdlib(pipeline: LogPipeline) -> BridgeHandler:
-    """Make the root logger's only handler obskit's bridge; route server loggers to it."""
+def bridge_stdlib(pipeline: LogPipeline, *, root_reported: bool = False) -> BridgeHandler:
+    """Make obskit's bridge the root logger's handler and the one console output.
+
+    The root logger's console handlers (``basicConfig``) and earlier bridges are replaced;
+    its other handlers (files, syslog, Sentry …) stay.  Every other logger's console handlers
+    are removed too (they would print each line a second time, as plain text), and one JSON
+    warning names them — the root's as well when ``root_reported`` (logging reconfigured after
+    ``init()``).  Server loggers are routed to the root handler silently.
+    """
+    from obskit._logsetup import OWN_HANDLING, describe, is_console
+
     root = logging.getLogger()
+    replaced: list[str] = []
     for handler in list(root.handlers):
-        # pytest's capture handlers stay (caplog keeps working in users' tests).
-        if not type(handler).__module__.startswith("_pytest"):
+        if isinstance(handler, BridgeHandler):
             root.removeHandler(handler)
+        elif is_console(handler):
+            root.removeHandler(handler)
+            if root_reported:
+                replaced.append(describe("root", handler))
     handler = BridgeHandler(pipeline)
     root.addHandler(handler)
     root.setLevel(pipeline.level)
+    quiet = (*SERVER_LOGGERS, *SILENCED_LOGGERS)
+    for name, logger in list(logging.root.manager.loggerDict.items()):
+        if not isinstance(logger, logging.Logger) or not logger.handlers or name in quiet:
+            continue
+        if name.split(".", 1)[0] in OWN_HANDLING:
+            continue
+        for h in list(logger.handlers):
+            if is_console(h):
+                logger.removeHandler(h)
+                replaced.append(describe(name, h))
+        if not logger.handlers and not logger.propagate:
+            logger.propagate = True  # its lines still come out: through the bridge, as JSON
     for name in SERVER_LOGGERS:
         logger = logging.getLogger(name)
         for h in list(logger.handlers):
@@ -519,4 +713,11 @@ def bridge_stdlib(pipeline: LogPipeline) -> BridgeHandler:
             logger.removeHandler(h)
         logger.propagate = False
         logger.disabled = True
+    if replaced:
+        own = logging.getLogger("obskit")
+        own.disabled = False  # ``disable_existing_loggers`` must not silence obskit's warning
+        own.warning(
+            "plain-text console handlers replaced by obskit's JSON lines",
+            extra={"replaced": replaced},
+        )
     return handler

@@ -70,6 +70,12 @@ class Metrics:
             "Spans dropped by the exporter (queue full, endpoint down or slow).",
             registry=registry,
         )
+        self.propagation_errors = Counter(
+            c.PROPAGATION_ERRORS.removesuffix("_total"),
+            "Incoming trace headers rejected by the propagators (malformed or oversize).",
+            [c.LABEL_PROPAGATION_KIND],
+            registry=registry,
+        )
         # A gauge rather than an Info: prometheus-client's Info has no multiprocess support.
         self.target_info = Gauge(
             c.TARGET_INFO,
@@ -86,6 +92,10 @@ class Metrics:
         self._active_children: dict[tuple[str, str], Any] = {}
         self._active_values: dict[tuple[str, str], Any] = {}
         self._op_children: dict[tuple[str, str], Any] = {}
+
+    def propagation_errors_child(self, kind: str) -> None:
+        """Count one rejected incoming trace header of ``kind`` (bounded: three kinds)."""
+        self.propagation_errors.labels(kind).inc()
 
     # -- hot path ------------------------------------------------------------------------------
 

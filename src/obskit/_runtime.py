@@ -9,16 +9,18 @@ import threading
 import warnings
 from typing import Any, TypeVar
 
-from opentelemetry import propagate
 from prometheus_client import REGISTRY, CollectorRegistry
 
-from obskit import _frameworks, _multiproc, _state
+from obskit import _envcheck, _frameworks, _multiproc, _state
 from obskit._config import Config, resolve
 from obskit._exposition import MetricsApp, MetricsServer
 from obskit._logs import LogPipeline, bridge_stdlib, configure_structlog
+from obskit._logsetup import guard_call_errors, watch_logging_config
 from obskit._metrics import Metrics
 from obskit._redact import Redactor
+from obskit._render import LINE_MAX_BYTES, PIPE_LINE_MAX_BYTES
 from obskit._tracing import DropCounter, build_provider, install_global
+from obskit._urls import ExcludedURLs
 
 __all__ = ["init", "instrument", "metrics_app", "shutdown"]
 
@@ -27,6 +29,7 @@ _lock = threading.RLock()
 _warned_twice = False
 _atexit_registered = False
 _log = logging.getLogger("obskit")
+_config_log = logging.getLogger("obskit.config")
 
 
 class _HeldRecords(logging.Handler):
@@ -97,10 +100,23 @@ def build_state(
     *,
     registry: CollectorRegistry | None = None,
     multiprocess_dir: str | None = None,
+    export: bool = True,
 ) -> _state.State:
-    """Logs, metrics and traces for ``config`` (no global side effect except structlog)."""
-    redactor = Redactor(config.redact_keys)
-    pipeline = LogPipeline(config, redactor)
+    """Logs, metrics and traces for ``config`` (no global side effect except structlog).
+
+    ``export=False``: spans are made (ids in the logs) but not exported.
+    """
+    # Imported here, after ``_envcheck.check_propagators()``: the module reads
+    # OTEL_PROPAGATORS when imported and raises on an unknown name.
+    _envcheck.check_propagators()
+    from opentelemetry import propagate
+
+    from obskit._propagation import GuardedPropagator
+
+    redactor = Redactor.from_config(config)
+    # Several workers share one stdout: lines are capped below the pipe's atomic write size.
+    line_max = LINE_MAX_BYTES if multiprocess_dir is None else PIPE_LINE_MAX_BYTES
+    pipeline = LogPipeline(config, redactor, line_max)
     extras: dict[str, Any] = {}
     exemplar_store = None
     if multiprocess_dir is not None:
@@ -127,7 +143,7 @@ def build_state(
     tracer = None
     if config.traces:
         drops = DropCounter(metrics.spans_dropped.inc)
-        provider, processor = build_provider(config, redactor, drops)
+        provider, processor = build_provider(config, redactor, drops, export=export)
         extras["provider"] = provider
         extras["processor"] = processor
         tracer = provider.get_tracer("obskit")
@@ -137,10 +153,13 @@ def build_state(
         pipeline=pipeline,
         metrics=metrics,
         tracer=tracer,
-        propagator=propagate.get_global_textmap(),
+        propagator=GuardedPropagator(
+            propagate.get_global_textmap(), metrics.propagation_errors_child
+        ),
         excluded=config.excluded_paths,
         access_log=config.access_log,
         extras=extras,
+        excluded_urls=ExcludedURLs.from_env(),
     )
 
 
@@ -157,9 +176,12 @@ def init(
     environment, then the default); the standard ``OTEL_*`` variables are honoured. See
     ``docs/runtime.md`` for the list. A second call changes nothing and warns once.
 
+    A bad *variable* value gives one JSON warning naming it and the default used
+    (``obskit._envcheck``: the configuration rule); the service always starts.
+
     Raises:
         TypeError: an unknown option.
-        ValueError: an invalid option value (the message names the option and its variable).
+        ValueError: an invalid keyword-argument value (the message names the option).
     """
     global _warned_twice, _atexit_registered
     with _lock:
@@ -174,16 +196,25 @@ def init(
         args.update(
             service_name=service_name, service_version=service_version, environment=environment
         )
-        config = resolve(args)
+        # The configuration rule (docs/runtime.md): bad variables are reported, not fatal.
+        found = _envcheck.take_pending() + _envcheck.check()
+        # A value check() does not remove (e.g. OTEL_LOGS_EXPORTER) is found twice: once each.
+        problems = list({(p.variable, p.value): p for p in found}.values())
+        config = resolve(args, problems=problems)
         with _HeldRecords() as held:
+            for problem in problems:
+                _config_log.warning("invalid setting", extra=problem.fields())
             mp_dir = _multiproc.detect()
             if mp_dir is not None:
                 _multiproc.enable(mp_dir)
-            st = build_state(config, multiprocess_dir=mp_dir)
+            export = not any(p.using.startswith(_envcheck.NO_EXPORT) for p in problems)
+            st = build_state(config, multiprocess_dir=mp_dir, export=export)
         configure_structlog(st.pipeline)
         bridge_stdlib(st.pipeline)
         held.replay()
         _patch_server_logging(st.pipeline)
+        watch_logging_config()
+        guard_call_errors()
         provider = st.extras.get("provider")
         if provider is not None:
             install_global(provider)

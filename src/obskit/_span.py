@@ -57,6 +57,52 @@ _RECORD_AND_SAMPLE: Final = Decision.RECORD_AND_SAMPLE
 trace_logger = logging.getLogger("opentelemetry.sdk.trace")
 
 
+#: The server span's own attributes (set by the middleware): a count limit never drops them.
+OWN_ATTRIBUTES: Final = frozenset(
+    {
+        "http.request.method", "http.request.method_original", "url.path", "url.scheme",
+        "url.query", "client.address", "user_agent.original", "network.protocol.version",
+        "http.route", "http.response.status_code", "error.type",
+    }
+)  # fmt: skip
+_attributes_logger = logging.getLogger("opentelemetry.attributes")
+
+
+class ServerAttributes(BoundedAttributes):
+    """The server span's attribute map.  ``OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT`` bounds the
+    attributes user code sets (the oldest of them is dropped, as the SDK does); the
+    middleware's own (:data:`OWN_ATTRIBUTES`) are always kept, so a low limit never costs the
+    span its method, path or route.  ``maxlen`` stays None (the SDK's own eviction off); the
+    limit is ``user_limit``.
+    """
+
+    user_limit: int | None = None
+    users = 0
+
+    def _setitem_locked(self, key: str, value: Any) -> None:
+        plain = self._dict
+        if key in plain:
+            del plain[key]  # re-set: moves to the end, as in the SDK
+        elif self.user_limit is not None and key not in OWN_ATTRIBUTES:
+            if self.users >= self.user_limit:
+                self.dropped += 1
+                # The SDK's message: obskit's filter turns it into one warning per process.
+                _attributes_logger.warning(_FULL)
+                victim = next((k for k in plain if k not in OWN_ATTRIBUTES), None)
+                if victim is None:
+                    return  # a limit of 0: no user attribute at all
+                del plain[victim]
+            else:
+                self.users += 1
+        plain[key] = value
+
+
+_FULL: Final = (
+    "Attributes dict is full. Dropping the oldest key-value pair from attributes to make space "
+    "for the new key-value pair."
+)
+
+
 class ServerSpan(Span):
     """An SDK span built cheaply for obskit's server spans (see the module docstring)."""
 
@@ -116,9 +162,7 @@ class ServerSpan(Span):
         """Add the middleware's own attributes (``str``/``int`` values) at once, and rename the
         span (``update_name``) if ``name`` is given."""
         attrs: Any = self._attributes
-        if attrs.max_value_len is not None or (
-            attrs.maxlen is not None and len(attrs._dict) + len(attributes) > attrs.maxlen
-        ):
+        if attrs.max_value_len is not None or attrs.maxlen is not None:
             if name is not None:
                 self.update_name(name)
             self.set_attributes(attributes)  # limits in force: the SDK's path
@@ -220,15 +264,16 @@ class ServerSpans:
         span._limits = limits
         span._lock = _Lock()
         span._record_end_metrics = record_end
-        attrs = _new_attributes(BoundedAttributes)
-        attrs.maxlen = limits.max_span_attributes
+        attrs = _new_attributes(ServerAttributes)
+        attrs.maxlen = None  # see ServerAttributes: the limit applies to user attributes only
+        attrs.user_limit = limits.max_span_attributes
         attrs.max_value_len = limits.max_span_attribute_length
         attrs.dropped = 0
         attrs._lock = _Lock()
         attrs._immutable = False
         if initial:
             if (attrs.max_value_len is None and type(initial) is dict and (
-                attrs.maxlen is None or len(initial) <= attrs.maxlen)
+                fresh or attrs.user_limit is None)
             ):  # fmt: skip
                 # The middleware's own str values (its fresh dict is taken over as is).
                 attrs._dict = initial if fresh else dict(initial)

@@ -25,6 +25,9 @@ from obskit._span import ServerSpan
 __all__ = ["STATE", "State", "finish_request", "get_state"]
 
 _INFO = logging.INFO
+_OTHER = c.METHOD_OTHER
+#: The span name's method for ``_OTHER`` requests (never the attacker's text).
+_SPAN_OTHER = c.SPAN_METHOD_OTHER
 
 
 @dataclass(eq=False)
@@ -42,6 +45,8 @@ class State:
     extras: dict[str, Any] = field(default_factory=dict)
     #: Lean server spans for ``tracer`` (``obskit._span.ServerSpans``); None: ``tracer`` is used.
     server_spans: Any = None
+    #: ``OTEL_PYTHON_[<FRAMEWORK>_]EXCLUDED_URLS`` (``obskit._urls.ExcludedURLs``); None: unset.
+    excluded_urls: Any = None
 
     def __post_init__(self) -> None:
         if self.server_spans is None and self.tracer is not None:
@@ -108,7 +113,7 @@ def finish_request(
             attributes["http.response.status_code"] = status
             name = None
             if route != c.UNMATCHED_ROUTE:
-                name = f"{raw_method} {route}"
+                name = f"{_SPAN_OTHER if method is _OTHER else method} {route}"
                 attributes["http.route"] = route
             if exc is not None:
                 span.record_exception(exc)

@@ -9,6 +9,7 @@ need.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import os
 import platform
@@ -16,36 +17,55 @@ import socket
 import threading
 import weakref
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Final
 
 from opentelemetry import trace
+from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace import Event, ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import (
     BatchSpanProcessor,
     ConsoleSpanExporter,
     SpanExporter,
     SpanExportResult,
 )
+from opentelemetry.trace import Link
 
 from obskit._config import Config
+from obskit._envcheck import export_timeout_s
+from obskit._envcheck import sampler as env_sampler
 from obskit._redact import REDACTED, Redactor
 
 __all__ = ["DropCounter", "RedactingExporter", "build_provider"]
 
 _log = logging.getLogger("obskit.tracing")
+DROPPED_WARNING: Final = "spans dropped: OTLP endpoint unreachable or slow"
+SHUTDOWN_WARNING: Final = (
+    "spans dropped: obskit.shutdown() was called; spans of later requests are not exported"
+)
+ATTRIBUTE_LIMIT_WARNING: Final = (
+    "span attributes dropped: a span attribute count limit was reached "
+    "(OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT / OTEL_ATTRIBUTE_COUNT_LIMIT)"
+)
 _SAFE_MAX = 4096
 #: Longest a request waits for the export thread to take over a full batch (see
 #: ``BoundedBatchProcessor``); once per batch (512 spans by default).
 _HANDOFF_S = 0.002
 
 
+def context_free(call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run ``call`` in an empty context: a process-wide warning written while a request runs
+    must not carry that request's ``trace_id``/``span_id`` or bound contextvars."""
+    return contextvars.Context().run(call, *args, **kwargs)
+
+
 class DropCounter:
-    """Counts dropped spans into a metric and warns once per process."""
+    """Counts dropped spans into a metric and warns once per process (per kind of loss)."""
 
     def __init__(self, add: Callable[[int], None]) -> None:
         self._add = add
         self._warned_pid = 0
+        self._closed_pid = 0
         self._lock = threading.Lock()
 
     def dropped(self, count: int, reason: str) -> None:
@@ -56,10 +76,20 @@ class DropCounter:
             if self._warned_pid == os.getpid():
                 return
             self._warned_pid = os.getpid()
-        _log.warning(
-            "spans dropped: OTLP endpoint unreachable or slow",
+        context_free(
+            _log.warning,
+            DROPPED_WARNING,
             extra={"reason": reason, "dropped": count},
         )
+
+    def after_shutdown(self) -> None:
+        """A span ended after ``obskit.shutdown()``: counted, and one warning per process."""
+        self._add(1)
+        with self._lock:
+            if self._closed_pid == os.getpid():
+                return
+            self._closed_pid = os.getpid()
+        context_free(_log.warning, SHUTDOWN_WARNING, extra={"reason": "shut down"})
 
 
 class RedactingExporter(SpanExporter):
@@ -79,36 +109,82 @@ class RedactingExporter(SpanExporter):
     def _clean(self, span: ReadableSpan) -> ReadableSpan:
         raw = getattr(span, "_attributes", None)  # the SDK's map, not a read-only proxy of it
         attrs = span.attributes if raw is None else raw
-        if not attrs:
+        clean = self._clean_attributes(attrs)
+        events = getattr(span, "_events", None) or ()  # read as the OTLP encoder does
+        links = getattr(span, "_links", None) or ()
+        clean_events = self._clean_events(events) if events else None
+        clean_links = self._clean_links(links) if links else None
+        if clean is None and clean_events is None and clean_links is None:
             return span
-        keys = getattr(attrs, "_dict", attrs)
-        safe = self._safe
-        if safe.issuperset(keys):  # the common case, in one C call
-            return span
-        is_secret = self._redactor.is_secret
-        secret = False
-        for key in keys:
-            if is_secret(key):
-                secret = True
-            elif len(safe) < _SAFE_MAX:
-                safe.add(key)
-        if not secret:
-            return span
-        clean = {k: (REDACTED if self._redactor.is_secret(k) else v) for k, v in attrs.items()}
         return ReadableSpan(
             name=span.name,
             context=span.context,
             parent=span.parent,
             resource=span.resource,
-            attributes=clean,
-            events=span.events,
-            links=span.links,
+            attributes=attrs if clean is None else clean,
+            events=span.events if clean_events is None else clean_events,
+            links=span.links if clean_links is None else clean_links,
             kind=span.kind,
             status=span.status,
             start_time=span.start_time,
             end_time=span.end_time,
             instrumentation_scope=span.instrumentation_scope,
         )
+
+    def _clean_attributes(self, attrs: Any) -> BoundedAttributes | None:
+        """A redacted copy of ``attrs`` (keeping its dropped count), or None when nothing in it
+        is secret (the common case: a set check of its keys in one C call)."""
+        if not attrs:
+            return None
+        redactor = self._redactor
+        keys = getattr(attrs, "_dict", attrs)
+        safe = self._safe
+        if not redactor.patterns and safe.issuperset(keys):
+            return None
+        is_secret = redactor.is_secret
+        secret = bool(redactor.patterns)
+        for key in keys:
+            if is_secret(key):
+                secret = True
+            elif len(safe) < _SAFE_MAX:
+                safe.add(key)
+        if not secret:
+            return None
+        clean = BoundedAttributes(
+            attributes={k: self._clean_value(k, v) for k, v in attrs.items()}, immutable=True
+        )
+        clean.dropped = getattr(attrs, "dropped", 0)
+        return clean
+
+    def _clean_value(self, key: str, value: Any) -> Any:
+        redactor = self._redactor
+        if redactor.is_secret(key):
+            return REDACTED
+        if redactor.patterns:
+            if isinstance(value, str):
+                return redactor.scrub(value)
+            if isinstance(value, (list, tuple)):
+                return tuple(redactor.scrub(v) if isinstance(v, str) else v for v in value)
+        return value
+
+    def _clean_events(self, events: Sequence[Event]) -> list[Event] | None:
+        """Events with their attributes redacted (the same rule as span attributes), or None."""
+        cleaned = [self._clean_attributes(event.attributes) for event in events]
+        if all(c is None for c in cleaned):
+            return None
+        return [
+            event if clean is None else Event(event.name, clean, event.timestamp)
+            for event, clean in zip(events, cleaned, strict=True)
+        ]
+
+    def _clean_links(self, links: Sequence[Link]) -> list[Link] | None:
+        cleaned = [self._clean_attributes(link.attributes) for link in links]
+        if all(c is None for c in cleaned):
+            return None
+        return [
+            link if clean is None else Link(link.context, clean)
+            for link, clean in zip(links, cleaned, strict=True)
+        ]
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         self.busy = True
@@ -153,6 +229,8 @@ class BoundedBatchProcessor(BatchSpanProcessor):
             self._redacting.started = self._started
         super().__init__(exporter, **kwargs)
         self._drops = drops
+        #: Set by ``shutdown()``: later spans are counted as dropped (one warning), not queued.
+        self._closed = False
         inner = getattr(self, "_batch_processor", None)
         self._queue = getattr(inner, "_queue", None)
         self._max = getattr(inner, "_max_queue_size", 0)
@@ -174,6 +252,9 @@ class BoundedBatchProcessor(BatchSpanProcessor):
 
     def on_end(self, span: ReadableSpan) -> None:
         if not (span.context and span.context.trace_flags.sampled):
+            return
+        if self._closed:  # the SDK would discard it silently
+            self._drops.after_shutdown()
             return
         queue = self._queue
         if queue is None:  # pragma: no cover - SDK internals changed
@@ -198,6 +279,7 @@ class BoundedBatchProcessor(BatchSpanProcessor):
 
     def shutdown(self, timeout_millis: int = 5000) -> None:
         """Export what is queued, waiting at most ``timeout_millis`` (the SDK waits 30 s)."""
+        self._closed = True
         inner = getattr(self, "_batch_processor", None)
         if inner is None:  # pragma: no cover - SDK internals changed
             super().shutdown()  # type: ignore[no-untyped-call]
@@ -213,18 +295,17 @@ def _env(*names: str) -> str | None:
     return None
 
 
-def _exporter() -> SpanExporter | None:
-    """The exporter ``OTEL_TRACES_EXPORTER``/``OTEL_EXPORTER_OTLP_*`` ask for (None: ``none``)."""
+def _exporter(export: bool = True) -> SpanExporter | None:
+    """The exporter ``OTEL_TRACES_EXPORTER``/``OTEL_EXPORTER_OTLP_*`` ask for (None: ``none``, or
+    ``export=False``: an endpoint that is not a URL).  The variables were checked and cleaned by
+    :mod:`obskit._envcheck` first, so every value read here is usable."""
     kind = (_env("OTEL_TRACES_EXPORTER") or "otlp").split(",")[0].strip().lower()
-    if kind == "none":
+    if kind == "none" or not export:
         return None
     if kind == "console":
         return ConsoleSpanExporter()
-    if kind != "otlp":
-        _log.warning("unsupported OTEL_TRACES_EXPORTER; using otlp", extra={"value": kind})
-    timeout: float | None = None
-    if _env("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT") is None:
-        timeout = 3.0  # the SDK's 10 s default holds the export thread far too long
+    # The specification's unit is milliseconds, the Python SDK's seconds: converted here.
+    timeout = export_timeout_s()
     variable = next(
         (
             name
@@ -234,12 +315,6 @@ def _exporter() -> SpanExporter | None:
         None,
     )
     protocol = os.environ[variable].strip().lower() if variable else "http/protobuf"
-    if protocol not in ("grpc", "http/protobuf"):
-        _log.warning(
-            "%s=%s is not supported (grpc or http/protobuf); using http/protobuf",
-            variable,
-            os.environ[variable or ""],
-        )
     if protocol == "grpc":
         try:
             from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (  # type: ignore[import-not-found, unused-ignore]
@@ -247,9 +322,13 @@ def _exporter() -> SpanExporter | None:
             )
         except ImportError:
             _log.warning(
-                "%s=grpc but the grpc exporter is not installed "
-                "(pip install 'obskit[grpc]'); using http/protobuf",
-                variable,
+                "invalid setting",
+                extra={
+                    "variable": variable,
+                    "value": "grpc",
+                    "problem": "the grpc exporter is not installed (pip install 'obskit[grpc]')",
+                    "using": "http/protobuf",
+                },
             )
         else:
             exporter: SpanExporter = GrpcExporter(timeout=timeout)
@@ -290,9 +369,47 @@ _NOISY_LOGGERS = (
 
 
 def quiet_exporter_logs() -> None:
-    """Silence the SDK's per-failure export logs (obskit counts and warns once instead)."""
+    """Silence the SDK's per-failure export logs (obskit counts and warns once instead), and
+    let each of the SDK's attribute warnings through once per process (see ``_OnceFilter``)."""
     for name in _NOISY_LOGGERS:
         logging.getLogger(name).setLevel(logging.CRITICAL)
+    attributes = logging.getLogger("opentelemetry.attributes")
+    if not any(isinstance(f, _OnceFilter) for f in attributes.filters):
+        attributes.addFilter(_OnceFilter())
+
+
+class _OnceFilter(logging.Filter):
+    """The SDK's ``opentelemetry.attributes`` logger warns on *every* attribute it drops (so on
+    every request when a count limit is low): each message template passes once per process,
+    and "dict is full" becomes obskit's one warning naming the variables, written outside the
+    request's context (it is about the process's settings, not one request)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._seen: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        template = str(record.msg)
+        with self._lock:
+            if self._seen.get(template) == os.getpid() or len(self._seen) > 64:
+                return False
+            self._seen[template] = os.getpid()
+        if template.startswith("Attributes dict is full"):
+            context_free(_log.warning, ATTRIBUTE_LIMIT_WARNING, extra=_limits())
+            return False
+        return True
+
+
+def _limits() -> dict[str, str]:
+    """The attribute-limit variables that are set (named in the limit warning)."""
+    names = (
+        "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT",
+        "OTEL_ATTRIBUTE_COUNT_LIMIT",
+        "OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT",
+        "OTEL_LINK_ATTRIBUTE_COUNT_LIMIT",
+    )
+    return {name: os.environ[name] for name in names if name in os.environ}
 
 
 def refresh_pid(provider: TracerProvider) -> None:
@@ -301,8 +418,6 @@ def refresh_pid(provider: TracerProvider) -> None:
     Every tracer (obskit's and the libraries') holds the provider's one Resource object, so
     replacing its attribute map in place fixes them all.
     """
-    from opentelemetry.attributes import BoundedAttributes
-
     res = provider.resource
     attrs = dict(res.attributes)
     if attrs.get("process.pid") == os.getpid():
@@ -313,11 +428,13 @@ def refresh_pid(provider: TracerProvider) -> None:
 
 
 def build_provider(
-    config: Config, redactor: Redactor, drops: DropCounter
+    config: Config, redactor: Redactor, drops: DropCounter, *, export: bool = True
 ) -> tuple[TracerProvider, BoundedBatchProcessor | None]:
     """A provider with obskit's resource and (unless ``none``) a bounded batch exporter."""
-    provider = TracerProvider(resource=resource(config), shutdown_on_exit=False)
-    exporter = _exporter()
+    provider = TracerProvider(
+        resource=resource(config), shutdown_on_exit=False, sampler=env_sampler()
+    )
+    exporter = _exporter(export)
     quiet_exporter_logs()
     processor = None
     if exporter is not None:

@@ -27,6 +27,7 @@ WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 _STANDARD: Final = c.STANDARD_METHODS
 _OTHER: Final = c.METHOD_OTHER
+_SPAN_OTHER: Final = c.SPAN_METHOD_OTHER
 _UNMATCHED: Final = c.UNMATCHED_ROUTE
 _SERVER: Final = SpanKind.SERVER
 _EXCEPTION_IDS: Final = "__obskit_ids__"
@@ -56,17 +57,28 @@ class ObskitWSGI:
     """Instrument a WSGI application (idempotent; nested instances pass through)."""
 
     __slots__ = ("__dict__", "app")
+    #: Which ``OTEL_PYTHON_<FRAMEWORK>_EXCLUDED_URLS`` applies (``""``: the generic one only).
+    framework = ""
 
-    def __init__(self, app: WSGIApp) -> None:
+    def __init__(self, app: WSGIApp, framework: str = "") -> None:
         self.app = app
+        if framework:
+            self.framework = framework
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         st = _state.STATE
         path: str = environ.get("PATH_INFO", "") or "/"
-        if st is None or "obskit.start" in environ or st.is_excluded(path):
+        if (
+            st is None
+            or "obskit.start" in environ
+            or st.is_excluded(path)
+            or (st.excluded_urls is not None and st.excluded_urls.wsgi(self.framework, environ))
+        ):
             return self.app(environ, start_response)
         start = perf_counter()
         environ["obskit.start"] = start
+        if ";" in path or "?" in path:  # ;name=value parameters (or a decoded %3F) in the path
+            path = st.redactor.redact_path(path)
         _clear_contextvars()
         raw_method: str = environ.get("REQUEST_METHOD", "GET")
         method = raw_method if raw_method in _STANDARD else _OTHER
@@ -99,12 +111,16 @@ class ObskitWSGI:
             if "HTTP_TRACEPARENT" in environ or "HTTP_BAGGAGE" in environ:
                 carrier = {name: environ[key] for key, name in _HEADERS if key in environ}
                 parent = st.propagator.extract(carrier)
-            initial = {"http.request.method": raw_method, "url.path": path, "url.scheme": scheme}
+            initial = {"http.request.method": method, "url.path": path, "url.scheme": scheme}
+            name = method
+            if method is _OTHER:  # attacker-chosen text: never a span name or method value
+                name = _SPAN_OTHER
+                initial["http.request.method_original"] = raw_method
             spans = st.server_spans
             if spans is not None:
-                span = spans.start(raw_method, parent, initial)
+                span = spans.start(name, parent, initial)
             else:
-                span = tracer.start_span(raw_method, parent, _SERVER, initial)
+                span = tracer.start_span(name, parent, _SERVER, initial)
             attributes = {}
             if client_addr:
                 attributes["client.address"] = client_addr

@@ -18,10 +18,14 @@ from typing import Final
 
 __all__ = [
     "ACTIVE_REQUESTS",
+    "ALERTS_SERIES",
     "ALERT_LABEL_LONG_WINDOW",
     "ALERT_LABEL_SEVERITY",
     "ALERT_LABEL_SHORT_WINDOW",
     "ALERT_LABEL_TIER",
+    "ALERT_STATE_FIRING",
+    "ALERT_STATE_LABEL",
+    "ALERT_STATE_PENDING",
     "BUCKETS_ENV",
     "DEFAULT_BUCKETS",
     "DEFAULT_EXCLUDED_PATHS",
@@ -34,6 +38,7 @@ __all__ = [
     "LABEL_METHOD",
     "LABEL_OPERATION",
     "LABEL_OUTCOME",
+    "LABEL_PROPAGATION_KIND",
     "LABEL_ROUTE",
     "LABEL_SCHEME",
     "LABEL_STATUS",
@@ -43,6 +48,10 @@ __all__ = [
     "OPERATION_DURATION_COUNT",
     "OUTCOME_ERROR",
     "OUTCOME_OK",
+    "PROPAGATION_ERRORS",
+    "PROPAGATION_KIND_BAGGAGE",
+    "PROPAGATION_KIND_TRACEPARENT",
+    "PROPAGATION_KIND_TRACESTATE",
     "RULE_BURN_RATE",
     "RULE_ERROR_BUDGET",
     "RULE_ERROR_BUDGET_REMAINING",
@@ -52,11 +61,17 @@ __all__ = [
     "RULE_PERIOD_SECONDS",
     "RULE_SLI_ERRORS_RATE",
     "RULE_SLI_TOTAL_RATE",
+    "SLOTH_LABEL_ID",
+    "SLOTH_LABEL_SERVICE",
+    "SLOTH_LABEL_SEVERITY",
+    "SLOTH_LABEL_SLO",
+    "SLOTH_LABEL_WINDOW",
     "SLO_LABEL_ID",
     "SLO_LABEL_SERVICE",
     "SLO_LABEL_SLO",
     "SLO_LABEL_WINDOW",
     "SPANS_DROPPED",
+    "SPAN_METHOD_OTHER",
     "STANDARD_METHODS",
     "TARGET_INFO",
     "TARGET_INFO_LABEL_ENVIRONMENT",
@@ -97,6 +112,10 @@ METHOD_OTHER: Final = "_OTHER"
 STANDARD_METHODS: Final = frozenset(
     {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"}
 )
+#: The ``{method}`` of a server span's name when ``http.request.method`` is
+#: :data:`METHOD_OTHER` (``HTTP`` or ``HTTP {route}``, as the HTTP span conventions say); the
+#: method as received is kept in ``http.request.method_original``.
+SPAN_METHOD_OTHER: Final = "HTTP"
 
 #: Paths the runtime does not measure by default (probes and the scrape itself).
 DEFAULT_EXCLUDED_PATHS: Final = ("/metrics", "/health", "/healthz", "/livez", "/readyz", "/ping")
@@ -167,6 +186,13 @@ TARGET_INFO_LABEL_ENVIRONMENT: Final = "deployment_environment_name"
 #: Spans the exporter had to drop (queue full, endpoint down).
 SPANS_DROPPED: Final = "obskit_otel_spans_dropped_total"
 
+#: Incoming trace headers the propagators rejected (malformed, oversize), by header.
+PROPAGATION_ERRORS: Final = "obskit_propagation_errors_total"
+LABEL_PROPAGATION_KIND: Final = "kind"
+PROPAGATION_KIND_TRACEPARENT: Final = "traceparent"
+PROPAGATION_KIND_TRACESTATE: Final = "tracestate"
+PROPAGATION_KIND_BAGGAGE: Final = "baggage"
+
 # --------------------------------------------------------------------------------------------
 # Compiler: recording rules and alert labels.  Every recorded series carries SLO_LABEL_SERVICE
 # and SLO_LABEL_SLO (plus the spec's own labels), so dashboards select by those two.
@@ -210,6 +236,25 @@ ALERT_LABEL_SEVERITY: Final = "severity"
 ALERT_LABEL_LONG_WINDOW: Final = "long_window"
 ALERT_LABEL_SHORT_WINDOW: Final = "short_window"
 ALERT_LABEL_TIER: Final = "obskit_tier"
+
+#: Prometheus' own series of active alerts (also in Thanos, Mimir and vmalert's remote write):
+#: ``ALERTS{alertname, alertstate, <alert labels>}``.  ``obskit slo status`` and ``gate`` find an
+#: SLO's firing tiers here by :data:`SLO_LABEL_SERVICE`, :data:`SLO_LABEL_SLO` and
+#: :data:`ALERT_LABEL_TIER` (Sloth-shaped alerts: :data:`SLOTH_LABEL_SEVERITY` and
+#: :data:`SLOTH_LABEL_WINDOW`), never by ``alertname`` (Sloth specs keep their own alert names).
+ALERTS_SERIES: Final = "ALERTS"
+ALERT_STATE_LABEL: Final = "alertstate"
+ALERT_STATE_FIRING: Final = "firing"
+ALERT_STATE_PENDING: Final = "pending"
+
+#: Sloth's labels, written with ``--alert-shape sloth`` (the default for Sloth input) so that
+#: Alertmanager routes and templates written for Sloth keep matching: id, service and SLO on
+#: every recorded series, the window on each error-ratio series, the severity on each alert.
+SLOTH_LABEL_ID: Final = "sloth_id"
+SLOTH_LABEL_SERVICE: Final = "sloth_service"
+SLOTH_LABEL_SLO: Final = "sloth_slo"
+SLOTH_LABEL_WINDOW: Final = "sloth_window"
+SLOTH_LABEL_SEVERITY: Final = "sloth_severity"
 
 _UNIT_SECONDS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 

@@ -113,7 +113,7 @@ class IsolatedRuntime:
         args: dict[str, Any] = {"service_name": "test", "metrics_port": 0, "log_format": "json"}
         args.update(options)
         self.config = resolve(args)
-        redactor = Redactor(self.config.redact_keys)
+        redactor = Redactor.from_config(self.config)
         self.events: list[dict[str, Any]] = []
         pipeline = LogPipeline(self.config, redactor)
         pipeline.capture = self.events
@@ -168,6 +168,7 @@ class IsolatedRuntime:
         _state.STATE = state
         _logs.PIPELINE = pipeline
         structlog.configure(**config)
+        _logs.forget_deferred()  # loggers made before init() follow the restored pipeline
         root = logging.getLogger()
         root.setLevel(level)
         if self._handler is not None:

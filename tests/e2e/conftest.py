@@ -219,3 +219,8 @@ def shop(prometheus_bin: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
         for service in services:
             service.process.stop()
         receiver.stop()
+
+
+# The two-engine stack (Prometheus and VictoriaMetrics, Alertmanager delivery): imported last,
+# since tests/e2e/_engines.py reads the helpers above.
+from ._engines import engines  # noqa: E402, F401

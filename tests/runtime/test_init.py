@@ -156,7 +156,7 @@ def test_dead_otlp_endpoint_costs_no_request_and_counts_drops() -> None:
         env={
             "OTEL_TRACES_EXPORTER": "otlp",
             "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{port}",
-            "OTEL_EXPORTER_OTLP_TIMEOUT": "1",
+            "OTEL_EXPORTER_OTLP_TIMEOUT": "1000",
             "OTEL_BSP_SCHEDULE_DELAY": "50",
             "OBSKIT_SHUTDOWN_TIMEOUT": "1",
         },

@@ -43,7 +43,8 @@ def test_default_logger_name_is_the_callers_module(rt: IsolatedRuntime) -> None:
 
 def test_structlog_get_logger_name_is_the_logger_field(rt: IsolatedRuntime) -> None:
     """structlog's own get_logger(name) names the line (also bound, or nested in a function);
-    an explicit ``logger=`` key still wins; without a name, the logging module's __name__."""
+    an explicit ``logger=`` key cannot replace it (kept as ``field_logger``); without a name,
+    the logging module's __name__."""
     structlog.get_logger("payments").info("a")
     structlog.get_logger("payments").bind(order=1).warning("b")
     structlog.get_logger("payments").info("c", logger="override")
@@ -61,12 +62,13 @@ def test_structlog_get_logger_name_is_the_logger_field(rt: IsolatedRuntime) -> N
     assert names == [
         ("a", "payments"),
         ("b", "payments"),
-        ("c", "override"),
+        ("c", "payments"),
         ("d", __name__),
         ("e", __name__),
         ("f", "structlog_helpers"),
     ]
     assert rt.events[1]["order"] == 1
+    assert rt.events[2]["field_logger"] == "override"
 
 
 def test_structlog_named_logger_in_a_fresh_process() -> None:
@@ -276,7 +278,7 @@ def test_log_line_speed(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_rendered_access_line_is_valid_json(capsys: pytest.CaptureFixture[str]) -> None:
     """The pre-rendered access line is one JSON object with every field; a bound key that
-    clashes with a fixed field takes the slow path and still yields valid JSON."""
+    clashes with a fixed field cannot replace it: it is kept as ``field_<name>``."""
     cfg = resolve({"service_name": "s", "environment": "prod", "log_format": "json"}, env={})
     pipeline = LogPipeline(cfg, Redactor(cfg.redact_keys))
     fields = {"method": "GET", "route": "/a", "path": "/a", "status": 200, "duration_ms": 1.5}
@@ -296,7 +298,7 @@ def test_rendered_access_line_is_valid_json(capsys: pytest.CaptureFixture[str]) 
     assert first["status"] == 200
     assert (second["user"], second["token"]) == ("u", REDACTED)
     assert "trace_id" not in second
-    assert third["service"] == "spoof"
+    assert (third["service"], third["field_service"]) == ("s", "spoof")
     assert third["logger"] == "obskit.access"
 
 

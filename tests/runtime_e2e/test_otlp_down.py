@@ -88,7 +88,7 @@ def test_closed_otlp_port_costs_no_failed_or_slow_request(kind: Kind, tmp_path: 
         kind,
         otlp_endpoint=endpoint,
         tmp_dir=tmp_path,
-        extra_env={"OTEL_EXPORTER_OTLP_TIMEOUT": "1"},
+        extra_env={"OTEL_EXPORTER_OTLP_TIMEOUT": "1000"},
     ) as service:
         _check_unharmed_and_visible(service)
 
@@ -102,7 +102,7 @@ def test_hung_otlp_endpoint_costs_no_slow_request(tmp_path: Path) -> None:
             UVICORN,
             otlp_endpoint=hole.endpoint,
             tmp_dir=tmp_path,
-            extra_env={"OTEL_EXPORTER_OTLP_TIMEOUT": "1"},
+            extra_env={"OTEL_EXPORTER_OTLP_TIMEOUT": "1000"},
         ) as service,
     ):
         _check_unharmed_and_visible(service)

@@ -192,7 +192,7 @@ def test_closed_grpc_port_costs_no_failed_or_slow_request(tmp_path: Path) -> Non
         GRPC_UVICORN,
         otlp_endpoint=endpoint,
         tmp_dir=tmp_path,
-        extra_env={**_GRPC, "OTEL_EXPORTER_OTLP_TIMEOUT": "1"},
+        extra_env={**_GRPC, "OTEL_EXPORTER_OTLP_TIMEOUT": "1000"},
     ) as service:
         _unharmed_and_counted(service)
     _one_warning_all_json(service)
@@ -208,7 +208,7 @@ def test_hung_grpc_endpoint_costs_no_slow_request(tmp_path: Path) -> None:
             GRPC_UVICORN,
             otlp_endpoint=hole.endpoint,
             tmp_dir=tmp_path,
-            extra_env={**_GRPC, "OTEL_EXPORTER_OTLP_TIMEOUT": "1"},
+            extra_env={**_GRPC, "OTEL_EXPORTER_OTLP_TIMEOUT": "1000"},
         ) as service,
     ):
         _unharmed_and_counted(service)
@@ -307,7 +307,7 @@ def test_missing_grpc_exporter_warning_is_one_json_line(
     """The fallback warning is one JSON record (level ``warning``, the service's name) and every
     output line stays JSON."""
     service, _, _ = _run_without_grpc_exporter(otlp_receiver, tmp_path)
-    fallback = [r for r in service.records() if _FALLBACK_EVENT in str(r.get("event"))]
+    fallback = [r for r in service.records() if _FALLBACK_EVENT in str(r.get("problem"))]
     assert len(fallback) == 1, service.proc.output_tail()
     assert fallback[0]["level"] == "warning"
     assert fallback[0]["service"] == "grpc-fastapi"

@@ -69,7 +69,9 @@ def test_sloth_errors_are_located(tmp_path: Path) -> None:
     """
     assert _errors(tmp_path, text) == [
         "f.yaml:5: slos[0].objective: must be below 100: a 100 % objective leaves no error budget",
-        "f.yaml:7: slos[0].sli.plugin: Sloth SLI plugins are not supported: use events or raw",
+        "f.yaml:7: slos[0].sli.plugin: not supported: Sloth SLI plugin "
+        "'sloth-common/availability': obskit runs no SLI plugins; write the queries the plugin "
+        "generates as events (error_query, total_query) or raw (error_ratio_query)",
         "f.yaml:13: slos[1].sli.events.error_query: query must contain the window placeholder "
         "{{.window}} (e.g. rate(x[{{.window}}])), so obskit can evaluate it over every alert "
         "window",
@@ -84,8 +86,8 @@ def test_unsupported_versions_are_errors(tmp_path: Path) -> None:
     ]
 
 
-def test_sloth_crd_is_read_like_the_plain_spec(tmp_path: Path) -> None:
-    """The PrometheusServiceLevel CRD's spec is read like a plain Sloth spec."""
+def test_sloth_crd_is_read_with_its_camel_case_fields(tmp_path: Path) -> None:
+    """The PrometheusServiceLevel CRD's spec is read with Sloth's Kubernetes (camelCase) names."""
     (tmp_path / "crd.yaml").write_text(
         textwrap.dedent(
             """\
@@ -93,6 +95,7 @@ def test_sloth_crd_is_read_like_the_plain_spec(tmp_path: Path) -> None:
             kind: PrometheusServiceLevel
             metadata:
               name: crd
+              namespace: monitoring
             spec:
               service: crd-svc
               slos:
@@ -100,9 +103,11 @@ def test_sloth_crd_is_read_like_the_plain_spec(tmp_path: Path) -> None:
                   objective: 99.9
                   sli:
                     raw:
-                      error_ratio_query: sum(rate(e[{{ .window }}])) / sum(rate(t[{{.window}}]))
+                      errorRatioQuery: sum(rate(e[{{ .window }}])) / sum(rate(t[{{.window}}]))
                   alerting:
                     name: CrdA
+                    ticketAlert:
+                      disable: true
             """
         )
     )
@@ -112,6 +117,7 @@ def test_sloth_crd_is_read_like_the_plain_spec(tmp_path: Path) -> None:
         "sum(rate(e[{{.window}}])) / sum(rate(t[{{.window}}]))"
     )
     assert service.slos[0].alerting.name == "CrdA"
+    assert (service.slos[0].alerting.page, service.slos[0].alerting.ticket) == (True, False)
 
 
 def test_openslo_unsupported_constructs_are_errors(tmp_path: Path) -> None:
@@ -138,13 +144,19 @@ def test_openslo_unsupported_constructs_are_errors(tmp_path: Path) -> None:
             metricSource: {spec: {query: x}}
     """
     assert _errors(tmp_path, text) == [
-        "f.yaml:7: spec.budgetingMethod: 'Timeslices' is not supported: use Occurrences",
-        "f.yaml:8: spec.alertPolicies: not supported: obskit generates multi-window burn-rate "
-        "alerts itself; remove it",
-        "f.yaml:10: spec.timeWindow[0]: only rolling windows (isRolling: true) are supported",
-        "f.yaml:12: spec.objectives: must be a list of exactly one objective (write one SLO "
-        "document per objective)",
-        "f.yaml:18: spec.indicator.spec.thresholdMetric: not supported: use a ratioMetric",
+        "f.yaml:7: spec.budgetingMethod: not supported: Timeslices: obskit budgets by "
+        "Occurrences (errors ÷ events); time-slice budgeting is not computed",
+        "f.yaml:8: spec.alertPolicies: not supported: obskit generates its own multi-window "
+        "burn-rate alerts (page and ticket, see docs/slo-rules.md); leave alertPolicies empty "
+        "or remove it",
+        "f.yaml:11: spec.timeWindow[0].calendar: not supported: calendar-aligned windows "
+        "restart the budget on a date; obskit's budget rolls over the last N days (use "
+        "duration: 30d, isRolling: true)",
+        "f.yaml:12: spec.objectives: not supported: several objectives in one SLO (obskit "
+        "alerts on one error budget per SLO); write one SLO document per objective",
+        "f.yaml:18: spec.indicator.spec.thresholdMetric: not supported: a thresholdMetric SLI "
+        "compares one metric with a value in time slices; obskit builds event-ratio SLOs: use "
+        "a ratioMetric (good or bad, and total)",
     ]
 
 
@@ -169,9 +181,10 @@ def test_openslo_unknown_kind_and_version(tmp_path: Path) -> None:
     """Kinds obskit does not read and other OpenSLO versions are errors."""
     text = "apiVersion: openslo/v1\nkind: Budget\n---\napiVersion: openslo/v2alpha\nkind: SLO\n"
     assert _errors(tmp_path, text) == [
-        "f.yaml:2: kind: unsupported OpenSLO kind 'Budget': use one of SLO, SLI",
+        "f.yaml:2: kind: unsupported OpenSLO kind 'Budget': use one of SLO, SLI, Service, "
+        "DataSource, AlertPolicy, AlertCondition, AlertNotificationTarget",
         "f.yaml:4: apiVersion: unsupported apiVersion 'openslo/v2alpha': obskit reads "
-        "openslo/v1 and sloth.slok.dev/v1",
+        "openslo/v1, sloth.slok.dev/v1 and pyrra.dev/v1alpha1",
     ]
 
 
@@ -199,8 +212,8 @@ def test_openslo_duplicate_slo_in_one_file(tmp_path: Path) -> None:
     """The same OpenSLO SLO name twice in one service is an error naming the first."""
     doc = OPENSLO_HEAD + INDICATOR
     assert _errors(tmp_path, doc + "---\n" + doc) == [
-        "f.yaml:22: metadata.name: duplicate SLO name 'reads' in service 'store' (first defined "
-        "at line 1)"
+        "f.yaml:22: metadata.name: duplicate SLO name 'reads' in service 'store': also defined "
+        "at f.yaml:1"
     ]
 
 
@@ -214,5 +227,5 @@ def test_service_in_native_and_openslo_files_is_a_duplicate(tmp_path: Path) -> N
         load_paths([tmp_path])
     assert [str(e).replace(f"{tmp_path}{os.sep}", "") for e in caught.value.errors] == [
         "b.yaml:6: spec.service: 'store' is already defined in a.yaml:1: keep each service "
-        "in one file"
+        "in one format (that one is native)"
     ]

@@ -210,9 +210,12 @@ def alerts_annotation(service: Service) -> p.Json:
         "name": "SLO alerts firing",
         "step": "1m",
         "tagKeys": f"{c.ALERT_LABEL_SEVERITY},{c.SLO_LABEL_SLO},{c.ALERT_LABEL_TIER}",
+        # One-alert-per-window-pair alerts name their tier; Sloth-shaped alerts (one per
+        # severity, both pairs ORed) carry only the short window of the pair that fired.  Each
+        # alert has exactly one of the two labels, so the text reads right for both shapes.
         "textFormat": (
-            f"{{{{{c.SLO_LABEL_SLO}}}}}: burn rate above threshold over "
-            f"{{{{{c.ALERT_LABEL_LONG_WINDOW}}}}} and {{{{{c.ALERT_LABEL_SHORT_WINDOW}}}}}"
+            f"{{{{{c.SLO_LABEL_SLO}}}}}: burn rate above threshold (window "
+            f"{{{{{c.ALERT_LABEL_TIER}}}}}{{{{{c.SLOTH_LABEL_WINDOW}}}}})"
         ),
         "titleFormat": f"{{{{alertname}}}} ({{{{{c.ALERT_LABEL_SEVERITY}}}}})",
         "useValueForTime": False,

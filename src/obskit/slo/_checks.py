@@ -108,9 +108,15 @@ def check_duration(doc: Document, path: Path, default: str) -> str:
     return value
 
 
-def check_labels(doc: Document, path: Path, *, values_safe: bool = True) -> dict[str, str]:
-    """A label (or annotation) mapping: valid names, and values safe inside PromQL strings."""
-    labels = doc.string_map(path)
+def check_labels(
+    doc: Document, path: Path, *, values_safe: bool = True, as_written: bool = False
+) -> dict[str, str]:
+    """A label (or annotation) mapping: valid names, and values safe inside PromQL strings.
+
+    ``as_written`` turns booleans and numbers into their source text, as Sloth's YAML loader
+    does (``generated: true`` → ``"true"``).
+    """
+    labels = doc.string_map(path, as_written=as_written)
     out: dict[str, str] = {}
     for name, value in labels.items():
         problem = label_name_problem(name)

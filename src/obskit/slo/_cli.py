@@ -1,4 +1,4 @@
-"""``obskit slo build | validate | schema``.
+"""``obskit slo build | validate | schema | explain``.
 
 Exit codes: 0 success, 1 ``--check`` found drift, 2 bad input (each spec error on its own line
 on stderr, ``file:line: field: message``) or an output folder obskit may not touch.  No command
@@ -20,6 +20,8 @@ __all__ = ["register"]
 
 #: Mirrors ``obskit.slo._render.FORMATS`` (kept here so ``--help`` imports nothing heavy).
 FORMATS: Final = ("prometheus", "prometheus-operator")
+#: ``auto`` plus ``obskit.slo._model.ALERT_SHAPES`` (mirrored here for the same reason).
+ALERT_SHAPES: Final = ("auto", "windows", "sloth")
 EXIT_OK: Final = 0
 EXIT_DRIFT: Final = 1
 EXIT_INPUT: Final = 2
@@ -46,7 +48,10 @@ def register(commands: Any) -> None:
     slo: argparse.ArgumentParser = commands.add_parser(
         "slo",
         help="compile SLO specs into Prometheus rules and dashboards",
-        description="Compile SLO specs (native obskit, Sloth prometheus/v1, OpenSLO v1).",
+        description=(
+            "Compile SLO specs (native obskit, Sloth prometheus/v1, OpenSLO v1, "
+            "Pyrra pyrra.dev/v1alpha1)."
+        ),
     )
     sub = slo.add_subparsers(dest="slo_command", required=True, metavar="COMMAND")
 
@@ -83,6 +88,7 @@ def register(commands: Any) -> None:
             "ruler.max-rules-per-rule-group; 0 = no limit)"
         ),
     )
+    _add_alert_shape(build)
     add_build_arguments(build)
     build.set_defaults(func=_guarded(_build))
 
@@ -92,6 +98,7 @@ def register(commands: Any) -> None:
         description="Load, validate and generate everything a build would; write nothing.",
     )
     validate.add_argument("paths", nargs="+", metavar="PATH", help="spec files or folders")
+    _add_alert_shape(validate)
     validate.set_defaults(func=_guarded(_validate))
 
     backfill = sub.add_parser(
@@ -114,6 +121,38 @@ def register(commands: Any) -> None:
         description="Print the JSON Schema of the native obskit SLO spec format.",
     )
     schema.set_defaults(func=_guarded(_schema))
+
+    # `status` and `gate` (live figures and the error-budget policy) live in their own module.
+    from obskit.slo._ops_cli import register_ops
+
+    register_ops(sub)
+    _register_explain(sub)
+
+
+def _add_alert_shape(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--alert-shape",
+        choices=ALERT_SHAPES,
+        default="auto",
+        help=(
+            "auto (default): Sloth input gets Sloth's alerts (one per severity, sloth_* labels), "
+            "native and OpenSLO input one alert per window pair; sloth or windows: that shape "
+            "for every SLO (see docs/coming-from-sloth.md)"
+        ),
+    )
+
+
+def _services(args: argparse.Namespace, paths: list[str]) -> Any:
+    """Load the specs, with ``--alert-shape`` applied."""
+    from obskit.slo._load import load_paths
+
+    services = load_paths(paths)
+    shape: Any = getattr(args, "alert_shape", "auto")
+    if shape != "auto":
+        from obskit.slo._sloth_alerts import with_alert_shape
+
+        services = with_alert_shape(services, shape)
+    return services
 
 
 def _guarded(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
@@ -154,10 +193,9 @@ def _guarded(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse
 def _files(args: argparse.Namespace, paths: list[str], fmt: str) -> dict[str, str]:
     """Load, validate and render everything; raises before anything is written."""
     from obskit.dashboards import _build as dashboards
-    from obskit.slo._load import load_paths
     from obskit.slo._output import build_files
 
-    services = load_paths(paths)
+    services = _services(args, paths)
     return build_files(
         services,
         fmt,
@@ -197,10 +235,9 @@ def _build(args: argparse.Namespace) -> int:
 
 def _validate(args: argparse.Namespace) -> int:
     from obskit.dashboards._build import DashboardOptions, render
-    from obskit.slo._load import load_paths
     from obskit.slo._output import build_files
 
-    services = load_paths(args.paths)
+    services = _services(args, args.paths)
     files = build_files(services, "prometheus", render(services, DashboardOptions()))
     slos = sum(len(s.slos) for s in services)
     print(f"obskit: {len(services)} service(s), {slos} SLO(s) OK ({len(files)} files)")
@@ -232,4 +269,118 @@ def _schema(args: argparse.Namespace) -> int:
         print(f"obskit: the native spec schema is not available: {exc}", file=sys.stderr)
         return EXIT_INTERNAL
     print(json.dumps(native_schema(), indent=2, sort_keys=False))
+    return EXIT_OK
+
+
+# -- obskit slo explain (static: what each alert tier will do) -----------------------------------
+
+
+def _register_explain(sub: Any) -> None:
+    explain: argparse.ArgumentParser = sub.add_parser(
+        "explain",
+        help="what each alert tier does: when it fires and stops, budget spent (no server)",
+        description=(
+            "Per SLO: the error budget, and per generated alert tier the error ratio above "
+            "which it fires, when it fires for a total outage and for each --error-ratio "
+            "(`for:` and the low-traffic guard included), the budget spent by then, and when it "
+            "resolves after the errors stop. Static: reads the specs only. "
+            "See docs/slo-explain.md."
+        ),
+    )
+    explain.add_argument(
+        "paths", nargs="*", metavar="PATH", help="spec files or folders (default: slo/)"
+    )
+    explain.add_argument(
+        "--error-ratio",
+        action="append",
+        default=[],
+        type=_error_ratio,
+        metavar="R",
+        help="a steady error ratio to explain besides a total outage: 0.02 or 2%% (repeatable)",
+    )
+    explain.add_argument(
+        "--format", choices=("text", "json", "markdown"), default="text", help="default: text"
+    )
+    explain.add_argument(
+        "--evaluation-interval",
+        type=_interval,
+        default=60,
+        metavar="DURATION",
+        help="the ruler's evaluation interval (default: 1m)",
+    )
+    explain.add_argument(
+        "--scrape-interval",
+        type=_interval,
+        default=60,
+        metavar="DURATION",
+        help="the scrape interval of the SLI's series (default: 1m)",
+    )
+    explain.add_argument(
+        "--prometheus-version",
+        type=int,
+        choices=(2, 3),
+        default=2,
+        help="range-selector semantics: 3 excludes the sample at a window's start (default: 2)",
+    )
+    explain.add_argument(
+        "--requests-per-second",
+        type=_positive,
+        default=None,
+        metavar="Q",
+        help="steady traffic to assume for the min_events guard (default: enough for every tier)",
+    )
+    explain.set_defaults(func=_guarded(_explain))
+
+
+def _error_ratio(text: str) -> float:
+    raw = text.strip()
+    try:
+        value = float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a ratio or a percentage: {text!r}") from None
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1] (or (0%, 100%]), not {text!r}")
+    return value
+
+
+def _interval(text: str) -> int:
+    from obskit.slo._explain import parse_duration
+
+    try:
+        seconds = parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if seconds < 1 or seconds != int(seconds):
+        raise argparse.ArgumentTypeError(f"must be a whole number of seconds >= 1s, not {text!r}")
+    return int(seconds)
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, not {text!r}")
+    return value
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from obskit.slo._explain import Timing, explain_services
+    from obskit.slo._explain_render import render
+    from obskit.slo._load import load_paths
+
+    timing = Timing(args.evaluation_interval, args.scrape_interval, args.prometheus_version)
+    problems = timing.problems()
+    if problems:
+        for problem in problems:
+            print(f"obskit: --evaluation-interval/--scrape-interval: {problem}", file=sys.stderr)
+        return EXIT_INPUT
+    services = load_paths(args.paths or ["slo/"])
+    explanations = explain_services(
+        services, args.error_ratio, timing=timing, requests_per_second=args.requests_per_second
+    )
+    sys.stdout.write(
+        render(args.format, explanations, timing, args.requests_per_second, args.error_ratio)
+    )
     return EXIT_OK

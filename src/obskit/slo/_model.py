@@ -15,6 +15,10 @@ WINDOW_PLACEHOLDER: Final = "{{.window}}"
 
 SLIKind = Literal["availability", "latency", "operation", "ratio", "raw"]
 Severity = Literal["page", "ticket"]
+#: ``windows``: one alert per window pair (obskit's own shape); ``sloth``: one alert per
+#: severity covering both of its window pairs, labelled and annotated like Sloth's.
+AlertShape = Literal["windows", "sloth"]
+ALERT_SHAPES: Final[tuple[AlertShape, ...]] = ("windows", "sloth")
 
 
 @dataclass(frozen=True)
@@ -116,6 +120,35 @@ class Alerting:
     #: Minimum-traffic guard: no alert fires while the tier's long window saw fewer events
     #: than this.  0 disables the guard.
     min_events: float = 0.0
+    #: How the tiers become alerts (see :data:`AlertShape`); Sloth input defaults to ``sloth``.
+    shape: AlertShape = "windows"
+
+
+@dataclass(frozen=True)
+class Policy:
+    """An error-budget policy: when ``obskit slo gate`` blocks (freezes) or warns.
+
+    A service-level policy applies to each of its SLOs; an SLO's own policy replaces the keys it
+    sets.  Budget thresholds are shares of the period's budget still unspent (the recorded
+    budget-remaining ratio): 1 untouched, 0 spent, below 0 overspent.
+    """
+
+    #: Block while the budget remaining is below this share (0 blocks only once overspent).
+    freeze_below: float | None = None
+    #: Warn (never block) while the budget remaining is below this share.
+    warn_below: float | None = None
+    #: Block while an alert tier fires: severities (``page``, ``ticket``) or tier names
+    #: (``page-1h`` …).
+    freeze_while_firing: tuple[str, ...] = ()
+    #: Where the policy (or, merged, the SLO's policy) was written, for the gate's messages.
+    source: Source | None = None
+
+    @property
+    def empty(self) -> bool:
+        """Whether the policy asks for nothing."""
+        return (
+            self.freeze_below is None and self.warn_below is None and not self.freeze_while_firing
+        )
 
 
 @dataclass(frozen=True)
@@ -133,6 +166,13 @@ class SLO:
     description: str = ""
     #: Labels added to every recorded series and alert of this SLO.
     labels: Mapping[str, str] = field(default_factory=dict)
+    #: The error-budget policy in force (service policy merged with the SLO's), if any.
+    policy: Policy | None = None
+    #: What the loader assumed or left out (e.g. a default time window), for the file header.
+    notes: tuple[str, ...] = ()
+    #: The input format (``native``, ``sloth``, ``openslo``): Sloth's SLOs keep Sloth's labels
+    #: on their recorded series whatever the alert shape, so switching it keeps their history.
+    origin: str = "native"
 
     @property
     def id(self) -> str:

@@ -28,6 +28,7 @@ from obskit.slo._checks import (
     one_series,
 )
 from obskit.slo._model import SLI, SLO, WINDOW_PLACEHOLDER, Alerting, Service, Source
+from obskit.slo._policy import merge_policies, parse_policy
 from obskit.slo._promql import (
     label_name_problem,
     matchers,
@@ -47,8 +48,10 @@ __all__ = [
     "load_native",
 ]
 
-SERVICE_KEYS: Final = ("service", "labels", "selector", "slos")
-SLO_KEYS: Final = ("name", "description", "objective", "period", "labels", "sli", "alerting")
+SERVICE_KEYS: Final = ("service", "labels", "selector", "policy", "slos")
+SLO_KEYS: Final = (
+    "name", "description", "objective", "period", "labels", "sli", "alerting", "policy",
+)  # fmt: skip
 KINDS: Final = ("availability", "latency", "operation", "ratio")
 SLI_KEYS: Final[dict[str, tuple[str, ...]]] = {
     "availability": ("routes", "methods", "errors"),
@@ -81,13 +84,14 @@ def load_native(doc: Document) -> Service | None:
     service = _check_service_name(doc)
     labels = check_labels(doc, ("labels",))
     selector = _selector(doc, service)
+    policy = parse_policy(doc, ("policy",))
     slos_value = doc.get(("slos",))
     if slos_value is not None and (not isinstance(slos_value, list) or not slos_value):
         doc.error(("slos",), "must be a non-empty list of SLOs")
         return None
     slos: list[SLO] = []
     for i in range(len(slos_value or ())):
-        slo = _slo(doc, ("slos", i), service or "", labels, selector)
+        slo = _slo(doc, ("slos", i), service or "", labels, selector, policy or {})
         if slo is not None:
             slos.append(slo)
     check_unique_names(doc, ("slos",))
@@ -142,6 +146,7 @@ def _slo(
     service: str,
     service_labels: dict[str, str],
     selector: tuple[tuple[str, str], ...],
+    service_policy: dict[str, Any],
 ) -> SLO | None:
     if doc.mapping(path, SLO_KEYS, required=("name", "objective", "sli")) is None:
         return None
@@ -154,6 +159,12 @@ def _slo(
     labels = {**service_labels, **check_labels(doc, (*path, "labels"))}
     sli = _sli(doc, (*path, "sli"), selector)
     alerting = _alerting(doc, (*path, "alerting"), alert_name(service, name or ""))
+    own_policy = parse_policy(doc, (*path, "policy"))
+    policy = (
+        merge_policies(doc, (*path, "policy"), service_policy, own_policy)
+        if own_policy is not None
+        else None
+    )
     if name is None or objective is None or period is None or sli is None or alerting is None:
         return None
     return SLO(
@@ -166,6 +177,7 @@ def _slo(
         source=Source(doc.path, doc.line_of(path)),
         description=description,
         labels=labels,
+        policy=policy,
     )
 
 

@@ -105,8 +105,9 @@ def build_files(
             {display_path(service.source.path)}
             | {display_path(slo.source.path) for slo in service.slos}
         )
+        notes = list(dict.fromkeys(note for slo in service.slos for note in slo.notes))
         files[f"{RULES_DIR}/{service.name}.yaml"] = render_rule_file(
-            service.name, groups, sources, fmt
+            service.name, groups, sources, fmt, notes
         )
     if errors:
         raise SpecErrors(errors)

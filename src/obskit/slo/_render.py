@@ -105,12 +105,17 @@ def _groups(groups: Sequence[RuleGroup], indent: str) -> str:
     return "".join(parts)
 
 
-def header(sources: Sequence[str]) -> str:
-    """The generated-file header: generator, version, sources, and "do not edit"."""
+def header(sources: Sequence[str], notes: Sequence[str] = ()) -> str:
+    """The generated-file header: generator, version, sources, "do not edit", and the notes.
+
+    ``notes`` are what the loaders assumed or left out (a default time window, a Sloth field
+    obskit does not use), one comment line each, so the output tells the reader.
+    """
     listed = ", ".join(sources) if sources else "(no source)"
     return (
         f"{HEADER_MARKER} {__version__} from {listed}.\n"
         "# DO NOT EDIT: change the SLO spec and run `obskit slo build` again.\n"
+        + "".join(f"# Note: {' '.join(note.split())}\n" for note in notes)
     )
 
 
@@ -121,14 +126,18 @@ def k8s_name(service: str) -> str:
 
 
 def render_rule_file(
-    service: str, groups: Sequence[RuleGroup], sources: Sequence[str], fmt: str
+    service: str,
+    groups: Sequence[RuleGroup],
+    sources: Sequence[str],
+    fmt: str,
+    notes: Sequence[str] = (),
 ) -> str:
     """One service's rule file in ``fmt`` (one of :data:`FORMATS`)."""
     if fmt == "prometheus":
-        return header(sources) + "groups:\n" + _groups(groups, "  ")
+        return header(sources, notes) + "groups:\n" + _groups(groups, "  ")
     if fmt == "prometheus-operator":
         return (
-            header(sources)
+            header(sources, notes)
             + "apiVersion: monitoring.coreos.com/v1\n"
             + "kind: PrometheusRule\n"
             + "metadata:\n"

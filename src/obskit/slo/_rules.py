@@ -203,16 +203,19 @@ class _SLORules:
             # 5-minute ratios (windows without traffic excluded).  Documented as approximate.
             period = f"avg_over_time({c.error_ratio_rule('5m')}{sel}[{slo.period}])"
         burn = f"{c.RULE_PERIOD_BURN_RATE}{sel}"
+        # The period burn rate is the share of the budget spent.  A period without any traffic
+        # spent nothing: 1, not NaN.  `>= -Inf` drops Prometheus' NaN (0/0) from the first
+        # branch.  VictoriaMetrics never stores NaN, so there the 0/0 period ratio and burn rate
+        # are *absent*: the fallback must not read them.  Events SLIs fall back on the requests
+        # of the period being 0 (both engines agree on that); raw-ratio SLIs never record NaN.
+        if self.events:
+            idle = f"(sum_over_time({c.RULE_SLI_TOTAL_RATE}{sel}[{slo.period}]) == 0) + 1"
+        else:
+            idle = f"({burn} != bool {burn}) == 1"
         rules += [
             self._record(c.RULE_PERIOD_ERROR_RATIO, period),
             self._record(c.RULE_PERIOD_BURN_RATE, f"{c.RULE_PERIOD_ERROR_RATIO}{sel} / {budget}"),
-            # The period burn rate is the share of the budget spent.  A period without any
-            # traffic spent nothing: its NaN (0/0) burn rate gives 1, not NaN (`x != x` only
-            # holds for NaN; `>= -Inf` drops NaN from the first branch).
-            self._record(
-                c.RULE_ERROR_BUDGET_REMAINING,
-                f"(1 - {burn}) >= -Inf\nor\n({burn} != bool {burn}) == 1",
-            ),
+            self._record(c.RULE_ERROR_BUDGET_REMAINING, f"(1 - {burn}) >= -Inf\nor\n{idle}"),
         ]
         return rules
 
@@ -403,9 +406,13 @@ def service_groups(
     expression that does not parse raises :class:`SpecErrors` naming the SLO's source, so a
     generator bug or an unsupported query never reaches a rule file.
     """
-    groups = [
-        part for slo in service.slos for part in split_group(slo_group(slo, service), max_rules)
-    ]
+    groups = [slo_group(slo, service) for slo in service.slos]
+    # SLOs with alerting.shape "sloth" (Sloth input's default): Sloth's alerts and labels.
+    from obskit.slo._sloth_alerts import sloth_shaped
+
+    groups = sloth_shaped(service, groups)
+    # Cut last, so that whatever the shape every part respects the limit.
+    groups = [part for group in groups for part in split_group(group, max_rules)]
     if check:
         errors = check_groups(service, groups)
         if errors:

@@ -17,6 +17,7 @@ from obskit.slo._native import (
     SLI_KEYS,
     SLO_KEYS,
 )
+from obskit.slo._policy import POLICY_KEYS, firing_choices
 
 __all__ = ["native_schema"]
 
@@ -50,6 +51,32 @@ def _query(description: str) -> dict[str, Any]:
         "pattern": _WINDOW_PATTERN,
         "description": description,
     }
+
+
+def _policy() -> dict[str, Any]:
+    share = {"type": "number", "minimum": 0, "maximum": 1}
+    return _object(
+        {
+            "freeze_below": {
+                **share,
+                "description": "Block releases while less than this share of the error budget "
+                "is left (0.1 = 10 %; 0 = once overspent).",
+            },
+            "warn_below": {
+                **share,
+                "description": "Warn (never block) while less than this share is left.",
+            },
+            "freeze_while_firing": {
+                "type": "array",
+                "minItems": 1,
+                "items": {"enum": list(firing_choices())},
+                "description": "Block while an alert tier of these severities (or names) fires.",
+            },
+        },
+        POLICY_KEYS,
+        minProperties=1,
+        description="Error-budget policy evaluated by `obskit slo gate` (docs/slo-spec.md).",
+    )
 
 
 def native_schema() -> dict[str, Any]:
@@ -164,6 +191,7 @@ def native_schema() -> dict[str, Any]:
                 "maxProperties": 1,
             },
             "alerting": alerting,
+            "policy": _policy(),
         },
         SLO_KEYS,
         required=["name", "objective", "sli"],
@@ -178,6 +206,7 @@ def native_schema() -> dict[str, Any]:
                 "service": {"type": "string", "pattern": _NAME_PATTERN},
                 "labels": _labels("Labels on every recorded series and alert of the service."),
                 "selector": _labels("Label matchers selecting the service's series."),
+                "policy": _policy(),
                 "slos": {"type": "array", "minItems": 1, "items": slo},
             },
             SERVICE_KEYS,

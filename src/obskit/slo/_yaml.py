@@ -11,7 +11,7 @@ reports every problem of every file.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import yaml
@@ -50,14 +50,33 @@ def field_name(path: Path) -> str:
 class Document:
     """One YAML document: its values, the line of each field, and the errors found in it."""
 
-    def __init__(self, path: str, index: int, line: int, data: Any, lines: dict[Path, int]) -> None:
+    def __init__(
+        self,
+        path: str,
+        index: int,
+        line: int,
+        data: Any,
+        lines: dict[Path, int],
+        texts: dict[Path, str] | None = None,
+    ) -> None:
         self.path = path
         #: 0-based position of the document in its file.
         self.index = index
         self.line = line
         self.data = data
         self.lines = lines
+        #: The source text of every scalar that is not a string (``true``, ``2``, ``1.50``):
+        #: Sloth's Go decoders turn those into label strings exactly as written.
+        self.texts: dict[Path, str] = texts if texts is not None else {}
         self.errors: list[SpecError] = []
+
+    def item(self, index: int) -> Document:
+        """Item ``index`` of a document that is a list (OpenSLO's list form) as a document."""
+        prefix = (index,)
+        lines = {p[1:]: n for p, n in self.lines.items() if p[:1] == prefix}
+        texts = {p[1:]: t for p, t in self.texts.items() if p[:1] == prefix}
+        line = self.lines.get(prefix, self.line)
+        return Document(self.path, self.index, line, self.data[index], lines, texts)
 
     # -- locating -----------------------------------------------------------------------
 
@@ -99,8 +118,14 @@ class Document:
         *,
         required: Iterable[str] = (),
         optional: bool = False,
+        ignored: Iterable[str] = (),
+        unsupported: Mapping[str, str] | None = None,
     ) -> dict[str, Any] | None:
-        """The mapping at ``path``; unknown keys (typos) and missing required keys are errors."""
+        """The mapping at ``path``; unknown keys (typos) and missing required keys are errors.
+
+        ``ignored`` keys are accepted and have no effect (another tool's spelling that the tool
+        itself ignores); ``unsupported`` keys are known but refused, each with its reason.
+        """
         value = self.get(path, _MISSING)
         if value is _MISSING or value is None:
             if not optional:
@@ -110,9 +135,13 @@ class Document:
             self.error(path, f"must be a mapping, not {_kind(value)}")
             return None
         allowed = tuple(allowed)
+        skip = frozenset(ignored)
+        refused = unsupported or {}
         for key in value:
-            if key not in allowed:
-                self.error((*path, key), unknown_key_message(key, allowed))
+            if key in refused:
+                self.error((*path, key), f"not supported: {refused[key]}")
+            elif key not in allowed and key not in skip:
+                self.error((*path, key), unknown_key_message(key, (*allowed, *refused)))
         for key in required:
             if value.get(key) is None:
                 self.error((*path, key), "is required")
@@ -170,8 +199,12 @@ class Document:
                 out.append(str(item))
         return out
 
-    def string_map(self, path: Path) -> dict[str, str]:
-        """A mapping of names to string values (numbers are kept as written); ``{}`` if absent."""
+    def string_map(self, path: Path, *, as_written: bool = False) -> dict[str, str]:
+        """A mapping of names to string values (numbers are kept as written); ``{}`` if absent.
+
+        With ``as_written``, booleans and numbers become their source text (``true``, ``1.50``),
+        the way Go's YAML decoders fill a ``map[string]string``.
+        """
         value = self.get(path)
         if value is None:
             return {}
@@ -180,7 +213,10 @@ class Document:
             return {}
         out: dict[str, str] = {}
         for key, item in value.items():
-            if isinstance(item, bool) or not isinstance(item, str | int | float):
+            text = self.texts.get((*path, key)) if as_written else None
+            if text is not None and isinstance(item, bool | int | float):
+                out[key] = text
+            elif isinstance(item, bool) or not isinstance(item, str | int | float):
                 self.error((*path, key), f"must be a string, not {_kind(item)}")
             else:
                 out[key] = item if isinstance(item, str) else _number_text(item)
@@ -233,9 +269,10 @@ def load_documents(path: str, text: str) -> tuple[list[Document], list[SpecError
             node = loader.get_node()
             if node is not None and not _is_null(node):
                 lines: dict[Path, int] = {}
+                texts: dict[Path, str] = {}
                 errors: list[SpecError] = []
-                data = _convert(loader, node, (), lines, errors, path)
-                doc = Document(path, index, node.start_mark.line + 1, data, lines)
+                data = _convert(loader, node, (), (lines, texts), errors, path)
+                doc = Document(path, index, node.start_mark.line + 1, data, lines, texts)
                 doc.errors.extend(errors)
                 docs.append(doc)
             index += 1
@@ -266,11 +303,12 @@ def _convert(
     loader: Any,
     node: yaml.Node,
     path: Path,
-    lines: dict[Path, int],
+    tables: tuple[dict[Path, int], dict[Path, str]],
     errors: list[SpecError],
     file: str,
 ) -> Any:
     """Node → plain value, recording the line of every key and item under ``path``."""
+    lines = tables[0]
     if isinstance(node, yaml.MappingNode):
         own = sum(1 for k, _ in node.value if k.tag != "tag:yaml.org,2002:merge")
         loader.flatten_mapping(node)  # resolve `<<: *anchor` merge keys like safe_load does
@@ -295,7 +333,7 @@ def _convert(
             lines[child] = line
             if len(lines) > MAX_FIELDS:
                 raise _TooLarge
-            out[key] = _convert(loader, value_node, child, lines, errors, file)
+            out[key] = _convert(loader, value_node, child, tables, errors, file)
         return out
     if isinstance(node, yaml.SequenceNode):
         items = []
@@ -304,9 +342,12 @@ def _convert(
             lines[child] = item_node.start_mark.line + 1
             if len(lines) > MAX_FIELDS:
                 raise _TooLarge
-            items.append(_convert(loader, item_node, child, lines, errors, file))
+            items.append(_convert(loader, item_node, child, tables, errors, file))
         return items
-    return _scalar(loader, node)
+    value = _scalar(loader, node)
+    if not isinstance(value, str) and isinstance(node, yaml.ScalarNode):
+        tables[1][path] = node.value
+    return value
 
 
 _STR_TAG = "tag:yaml.org,2002:str"

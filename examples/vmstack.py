@@ -1,0 +1,258 @@
+"""A local VictoriaMetrics stack for the demo and the end-to-end tests.
+
+Debian's ``victoria-metrics`` package ships the three binaries started here, all on 127.0.0.1:
+
+* ``victoria-metrics`` — the single-node database, data in a temporary ``-storageDataPath``;
+* ``vmagent`` — scrapes the services (a Prometheus ``scrape_configs`` file) and remote-writes
+  the samples into it;
+* ``vmalert`` — evaluates the generated rule files against it (``-datasource.url``), writes the
+  recordings and alert states back (``-remoteWrite.url``), restores alert states on restart
+  (``-remoteRead.url``) and sends alerts to Alertmanager (``-notifier.url``).
+
+:class:`VictoriaMetricsStack` offers the same ``url`` / ``api`` / ``query`` / ``log`` calls
+as :class:`examples.stack.Prometheus` (VictoriaMetrics serves the Prometheus query API), so the
+demo and the tests treat both engines alike.  The flags that make vmalert's results equal
+Prometheus' are in :data:`VM_FLAGS` and :func:`vmalert_flags`; ``docs/slo-rules.md`` explains
+each.  Standard library only, so the demo runs with nothing but obskit installed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from examples.stack import LOOPBACK
+
+#: VictoriaMetrics hides the newest 30 s of data from queries by default
+#: (``-search.latencyOffset``): every vmalert query then reads the world as it was 30 s ago,
+#: and every recording that reads another recording adds that much lag again (~30 s per link,
+#: measured by benchmarks/bench_vmalert_lag.py).  A local single node ingests within a second
+#: or two, so 2 s is enough; behind vminsert/vmselect, keep it above the cluster's ingestion
+#: delay.
+VM_FLAGS = ("-search.latencyOffset=2s",)
+
+
+def vmalert_flags(interval: str) -> list[str]:
+    """The vmalert flags that matter for obskit's rules (see ``docs/slo-rules.md``).
+
+    * ``-evaluationInterval``: the interval of every group (obskit's groups set none);
+    * ``-remoteWrite.flushInterval`` at most the interval: a recording reaches the database
+      before the next evaluation reads it (the default 5 s delays every chained rule by 5 s);
+    * ``-disableAlertgroupLabel``: no extra ``alertgroup`` label, so alerts carry exactly the
+      labels Prometheus gives them and Alertmanager routes and groups them alike.
+    """
+    return [
+        f"-evaluationInterval={interval}",
+        f"-remoteWrite.flushInterval={interval}",
+        "-disableAlertgroupLabel",
+    ]
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((LOOPBACK, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def scrape_config(targets: dict[str, Sequence[str]], interval: str) -> str:
+    """vmagent's ``-promscrape.config``: the ``scrape_configs`` of a prometheus.yml (vmagent
+    refuses the ``rule_files`` and ``evaluation_interval`` keys: rules are vmalert's job).  The
+    job is named after the service, as obskit's default selector ``job="<service>"`` expects."""
+    lines = ["global:", f"  scrape_interval: {interval}", "scrape_configs:"]
+    for job, addresses in sorted(targets.items()):
+        lines += [
+            f"  - job_name: {json.dumps(job)}",
+            "    static_configs:",
+            f"      - targets: {json.dumps(list(addresses))}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+class Server:
+    """One server process in its own process group, its output in a log file; ready when a
+    URL answers 200.  Shared with :mod:`examples.alertmanager`."""
+
+    def __init__(self, name: str, argv: list[str], log_path: Path) -> None:
+        self.name = name
+        self.argv = argv
+        self.log_path = log_path
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self, ready_url: str, timeout: float) -> None:
+        """Start the process and wait until ``ready_url`` answers 200."""
+        log = self.log_path.open("wb")
+        self._process = subprocess.Popen(
+            self.argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited early:\n{self.log()}")
+            try:
+                with urllib.request.urlopen(ready_url, timeout=1) as resp:
+                    if resp.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"{self.name} not ready after {timeout}s:\n{self.log()}")
+
+    def log(self) -> str:
+        """Everything the process printed so far."""
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self) -> None:
+        """SIGTERM the process group, SIGKILL it after 10 s (idempotent)."""
+        proc, self._process = self._process, None
+        if proc is None or proc.poll() is not None:
+            return
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+
+
+class VictoriaMetricsStack:
+    """victoria-metrics + vmagent + vmalert; use as a context manager so all three stop.
+
+    ``targets`` maps a scrape job to ``host:port`` addresses; ``notifier_urls`` are the
+    Alertmanagers vmalert sends to (vmalert refuses to start with alerting rules and none);
+    ``binaries`` maps a binary name to its path (default: found on PATH).  ``vm_flags`` and
+    ``vmalert_tuning`` replace :data:`VM_FLAGS` and :func:`vmalert_flags` (the benchmark of
+    ``benchmarks/bench_vmalert_lag.py`` compares them with VictoriaMetrics' defaults).
+    """
+
+    def __init__(
+        self,
+        targets: dict[str, Sequence[str]],
+        rule_files: Sequence[Path] = (),
+        *,
+        notifier_urls: Sequence[str] = (),
+        interval: str = "1s",
+        port: int | None = None,
+        binaries: Mapping[str, str] | None = None,
+        workdir: Path | None = None,
+        vm_flags: Sequence[str] = VM_FLAGS,
+        vmalert_tuning: Sequence[str] | None = None,
+    ) -> None:
+        self.port = port or free_port()
+        self.url = f"http://{LOOPBACK}:{self.port}"
+        self.vmalert_port = free_port()
+        self.vmalert_url = f"http://{LOOPBACK}:{self.vmalert_port}"
+        self.vmagent_port = free_port()
+        self._own_workdir = workdir is None
+        self.workdir = workdir or Path(tempfile.mkdtemp(prefix="obskit-vm-"))
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.scrape_config = self.workdir / "scrape.yml"
+        self.scrape_config.write_text(scrape_config(targets, interval))
+
+        def binary(name: str) -> str:
+            return (binaries or {}).get(name) or shutil.which(name) or name
+
+        self.rule_files = list(rule_files)
+        self.interval = interval
+        self._database = Server(
+            "victoria-metrics",
+            [
+                binary("victoria-metrics"),
+                f"-storageDataPath={self.workdir / 'data'}",
+                f"-httpListenAddr={LOOPBACK}:{self.port}",
+                "-retentionPeriod=1d",
+                *vm_flags,
+            ],
+            self.workdir / "victoria-metrics.log",
+        )
+        self._vmagent = Server(
+            "vmagent",
+            [
+                binary("vmagent"),
+                f"-promscrape.config={self.scrape_config}",
+                f"-remoteWrite.url={self.url}/api/v1/write",
+                f"-remoteWrite.tmpDataPath={self.workdir / 'vmagent'}",
+                f"-httpListenAddr={LOOPBACK}:{self.vmagent_port}",
+            ],
+            self.workdir / "vmagent.log",
+        )
+        self._vmalert = Server(
+            "vmalert",
+            [
+                binary("vmalert"),
+                *[f"-rule={p}" for p in self.rule_files],
+                f"-datasource.url={self.url}",
+                f"-remoteWrite.url={self.url}",
+                f"-remoteRead.url={self.url}",
+                *[f"-notifier.url={u}" for u in notifier_urls],
+                f"-httpListenAddr={LOOPBACK}:{self.vmalert_port}",
+                *(vmalert_flags(interval) if vmalert_tuning is None else vmalert_tuning),
+            ],
+            self.workdir / "vmalert.log",
+        )
+
+    def start(self, timeout: float = 30.0) -> VictoriaMetricsStack:
+        """Start the database, then vmagent and vmalert; wait until each answers ``/health``."""
+        try:
+            self._database.start(f"{self.url}/health", timeout)
+            self._vmagent.start(f"http://{LOOPBACK}:{self.vmagent_port}/health", timeout)
+            self._vmalert.start(f"{self.vmalert_url}/health", timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def log(self) -> str:
+        """Everything the three servers printed so far."""
+        servers = (self._database, self._vmagent, self._vmalert)
+        return "\n".join(f"--- {s.name}\n{s.log()}" for s in servers)
+
+    def stop(self) -> None:
+        """Stop vmalert, vmagent and the database (SIGTERM, then SIGKILL); remove a temp folder."""
+        for server in (self._vmalert, self._vmagent, self._database):
+            server.stop()
+        if self._own_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def __enter__(self) -> VictoriaMetricsStack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ---- HTTP API (VictoriaMetrics serves Prometheus' query API; vmalert its rules API) --------
+
+    def _get(self, url: str) -> Any:
+        with urllib.request.urlopen(url, timeout=10) as resp:
+            body = json.load(resp)
+        if body.get("status") != "success":
+            raise RuntimeError(f"{url}: {body}")
+        return body["data"]
+
+    def api(self, path: str, **params: str) -> Any:
+        """GET ``/api/v1/<path>`` and return its ``data``: ``rules`` and ``alerts`` from vmalert,
+        everything else from VictoriaMetrics (raises on an API error)."""
+        base = self.vmalert_url if path in ("rules", "alerts") else self.url
+        return self._get(f"{base}/api/v1/{path}?{urllib.parse.urlencode(params)}")
+
+    def query(self, expr: str, at: float | None = None) -> list[dict[str, Any]]:
+        """Instant query; returns the result vector."""
+        params = {"query": expr}
+        if at is not None:
+            params["time"] = f"{at:.3f}"
+        data = self.api("query", **params)
+        result: list[dict[str, Any]] = data["result"] if data["resultType"] == "vector" else []
+        return result
