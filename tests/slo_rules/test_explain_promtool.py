@@ -167,7 +167,7 @@ def _outcome(case: Case, tier_name: str) -> tuple[float | None, float | None, st
 def _write(folder: Path, case: Case) -> Path:
     slo = case.slo
     service = Service(slo.service, (slo,), slo.source, selector=(("job", slo.service),))
-    groups = [_pruned(g) for g in service_groups(service)]
+    groups = _pruned(service_groups(service))
     rules = folder / f"{case.key}-rules.yaml"
     rules.write_text(render_rule_file(slo.service, groups, ["explain"], "prometheus"))
     per_step = round(case.rps * case.step, 6)

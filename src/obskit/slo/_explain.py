@@ -37,6 +37,7 @@ from typing import Final, Literal
 
 from obskit import conventions as c
 from obskit.slo._model import SLO, AlertTier, Service
+from obskit.slo._rules import RECORDED_WINDOWS
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -128,7 +129,12 @@ class WindowTiming:
 def window_timing(window: str, timing: Timing) -> WindowTiming:
     """THE one place that models how a window's ratio rule lags and smooths the traffic.
 
-    Today every ``obskit_slo:sli_error:ratio_rate<w>`` is ``rate()`` over the raw counters in the
+    ``obskit_slo:sli_error:ratio_rate5m`` is the ratio of the two recorded ``rate()``s over the
+    raw counters; every longer window (:data:`RECORDED_WINDOWS`) is ``sum_over_time`` of them —
+    modelled below as a box late by half the 5-minute ramp, which is only approximate while the
+    ramp is not over (``tests/slo_rules/test_explain_promtool.py`` still disagrees by a few
+    minutes on some cases after the windows moved to recorded rates).  Before that change, every
+    window was ``rate()`` over the raw counters in the
     same group as the alerts, evaluated just before them at the same timestamp: no lag, and a
     span of ``w`` (Prometheus 2 includes the sample at ``t - w``; in Prometheus 3 the range is
     left-open, so with aligned scrapes it spans one scrape less).  ``rate()``'s extrapolation
@@ -144,6 +150,14 @@ def window_timing(window: str, timing: Timing) -> WindowTiming:
     """
     seconds = float(c.window_seconds(window))
     span = seconds if timing.prometheus_major == 2 else seconds - timing.scrape_interval
+    if window in RECORDED_WINDOWS:
+        # ``sum_over_time`` of the recorded 5-minute rates: the mean of the raw windows ending
+        # 0 … 5m - evaluation interval earlier (docs/slo-rules.md), so on average late by half
+        # of that; Prometheus 2's closed range holds one evaluation more.
+        lag = (300.0 - timing.evaluation_interval) / 2
+        if timing.prometheus_major == 2:
+            span = seconds + timing.evaluation_interval
+        return WindowTiming(span=span, lag=lag)
     return WindowTiming(span=span, lag=0.0)
 
 
