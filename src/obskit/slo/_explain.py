@@ -124,6 +124,10 @@ class WindowTiming:
 
     span: float
     lag: float
+    #: Seconds over which a step ramps in (0: at once).  A window computed from the recorded
+    #: 5-minute rates sees a step through rates that take 5 minutes to fill: ``lag`` is that
+    #: ramp's average delay, exact once the ramp is over (see :func:`rise`).
+    ramp: float = 0.0
 
 
 def window_timing(window: str, timing: Timing) -> WindowTiming:
@@ -157,8 +161,25 @@ def window_timing(window: str, timing: Timing) -> WindowTiming:
         lag = (300.0 - timing.evaluation_interval) / 2
         if timing.prometheus_major == 2:
             span = seconds + timing.evaluation_interval
-        return WindowTiming(span=span, lag=lag)
+        return WindowTiming(span=span, lag=lag, ramp=300.0)
     return WindowTiming(span=span, lag=0.0)
+
+
+def rise(window: WindowTiming, share: float, interval: int) -> float:
+    """Seconds after a step in the error ratio until ``share`` of the window holds errors.
+
+    Without a ramp: ``lag + share x span``.  With one (recorded 5-minute rates sampled every
+    ``interval``), the k-th sample after the step holds min(k x interval, ramp) / ramp of the
+    new ratio, so the errors held after n samples are n(n+1)/2m samples' worth while n <= m =
+    ramp / interval, and n - (m-1)/2 after: the box model once the ramp is over.
+    """
+    if window.ramp <= 0:
+        return window.lag + share * window.span
+    m = window.ramp / interval
+    need = share * window.span / interval
+    if need >= (m + 1) / 2:
+        return window.lag + share * window.span
+    return (math.sqrt(1 + 8 * m * need) - 1) / 2 * interval
 
 
 @dataclass(frozen=True)
@@ -249,7 +270,7 @@ def _outcome(
     # keeps exceeding it until less than `share` of the span still holds errors.
     share = threshold / error_ratio
     windows = [window_timing(w, timing) for w in (tier.long_window, tier.short_window)]
-    start = max(_first_eval_after(w.lag + share * w.span, interval) for w in windows)
+    start = max(_first_eval_after(rise(w, share, interval), interval) for w in windows)
     stop = min(_first_eval_from(w.lag + (1 - share) * w.span, interval) for w in windows)
     fires = start + math.ceil(round(for_seconds / interval, 9)) * interval
     return Outcome(
