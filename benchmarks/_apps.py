@@ -88,14 +88,21 @@ class CountingExporter:
         return True
 
 
-def install_otel_sdk() -> Any:
-    """A global SDK ``TracerProvider`` with a ``BatchSpanProcessor`` to a counting exporter."""
+def install_otel_sdk(real_export: bool = False) -> Any:
+    """A global SDK ``TracerProvider`` with a ``BatchSpanProcessor`` to a counting exporter, or
+    (``real_export``) to the official OTLP/HTTP exporter, configured from the environment
+    (``OTEL_EXPORTER_OTLP_ENDPOINT``) as a user's would be."""
     from opentelemetry import trace
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
+    exporter: Any = CountingExporter()
+    if real_export:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        exporter = OTLPSpanExporter()
     provider = TracerProvider()
-    provider.add_span_processor(BatchSpanProcessor(CountingExporter()))  # type: ignore[arg-type]
+    provider.add_span_processor(BatchSpanProcessor(exporter))
     trace.set_tracer_provider(provider)
     return provider
 
@@ -176,13 +183,13 @@ class StructlogAccessLog:
             )
 
 
-def trio(framework: str, routes: int) -> Any:
+def trio(framework: str, routes: int, real_export: bool = False) -> Any:
     """What users wire by hand today: OTel's ASGI middleware (outermost, so its span is active
     for the access line), a structlog JSON access line with trace ids, and
     prometheus-fastapi-instrumentator."""
     from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 
-    install_otel_sdk()
+    install_otel_sdk(real_export)
     configure_structlog_json()
     return OpenTelemetryMiddleware(StructlogAccessLog(prometheus_instrumentator(framework, routes)))
 
@@ -210,13 +217,14 @@ def stub_otlp_export() -> None:
     trace_exporter.OTLPSpanExporter.export = export  # type: ignore[method-assign]
 
 
-def obskit_app(framework: str, routes: int) -> Any:
+def obskit_app(framework: str, routes: int, real_export: bool = False) -> Any:
     """``obskit.init()``, then the app created as usual (instrumented automatically).
 
-    Sampling, the metrics port (0) and the log format (JSON) come from the environment the
-    benchmark driver sets for the variant.
+    Sampling, the metrics port (0), the log format (JSON) and, with ``real_export``, the OTLP
+    endpoint come from the environment the benchmark driver sets for the variant.
     """
-    stub_otlp_export()
+    if not real_export:
+        stub_otlp_export()
     import obskit
 
     obskit.init("bench")
@@ -229,4 +237,16 @@ BUILDERS: dict[str, Callable[[str, int], Any]] = {
     "prometheus-fastapi-instrumentator": prometheus_instrumentator,
     "trio": trio,
     "obskit": obskit_app,
+    # Spans really exported over OTLP/HTTP (the endpoint from OTEL_EXPORTER_OTLP_ENDPOINT).
+    "trio-export": lambda framework, routes: trio(framework, routes, real_export=True),
+    "obskit-export": lambda framework, routes: obskit_app(framework, routes, real_export=True),
 }
+
+
+def flush_spans() -> None:
+    """Export every queued span now, on the calling thread (the SDK's ``force_flush``): ends
+    each timed batch of a real-export variant, so the export is charged to its stack."""
+    from opentelemetry import trace
+
+    provider: Any = trace.get_tracer_provider()
+    provider.force_flush()

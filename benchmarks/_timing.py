@@ -10,13 +10,22 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
 import statistics
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from time import perf_counter_ns
 from typing import Any
 
 from _apps import REQUEST_PATH, ASGIApp, Message, Scope
+
+#: ``BENCH_CLOCK=cpu`` (``bench_runtime.py --clock cpu``): time batches in CPU time of the whole
+#: process (every thread: the export thread's work included) instead of wall-clock time, so time
+#: spent waiting for a CPU on a loaded machine is not counted.  A flush's wait for the receiver
+#: (another process) is then not counted either, only the CPU the export costs here.
+CLOCK = os.environ.get("BENCH_CLOCK", "wall")
+_clock = time.process_time_ns if CLOCK == "cpu" else perf_counter_ns
 
 
 @dataclass(frozen=True)
@@ -109,12 +118,17 @@ async def _first_status(app: ASGIApp, template: Scope) -> None:
         raise RuntimeError(f"the benchmark request answered {statuses}, not [200]")
 
 
-async def _batch(app: ASGIApp, template: Scope, size: int) -> float:
-    """Mean µs per request over ``size`` consecutive requests."""
-    started = perf_counter_ns()
+async def _batch(
+    app: ASGIApp, template: Scope, size: int, flush: Callable[[], Any] | None = None
+) -> float:
+    """Mean µs per request over ``size`` consecutive requests; with ``flush``, the timed window
+    ends when ``flush()`` returns (the batch's spans exported: their cost charged to it)."""
+    started = _clock()
     for _ in range(size):
         await app(dict(template), _receive, _drop)
-    return (perf_counter_ns() - started) / size / 1000
+    if flush is not None:
+        flush()
+    return (_clock() - started) / size / 1000
 
 
 def time_asgi(app: ASGIApp, plan: Plan) -> Timing:
@@ -130,12 +144,15 @@ def time_asgi(app: ASGIApp, plan: Plan) -> Timing:
     return _summary(asyncio.run(run()), plan.batches * plan.batch_size)
 
 
-def time_asgi_pair(bare: ASGIApp, app: ASGIApp, plan: Plan) -> tuple[Timing, Timing, Timing]:
+def time_asgi_pair(
+    bare: ASGIApp, app: ASGIApp, plan: Plan, flush: Callable[[], Any] | None = None
+) -> tuple[Timing, Timing, Timing]:
     """Time ``bare`` and ``app`` in alternating batches; return both timings and the overhead.
 
     The overhead samples are the differences of adjacent batches (the order alternates), so a
     burst of load from another process on the machine inflates both sides of a pair instead of
-    one variant's whole run.
+    one variant's whole run.  ``flush`` (if given) ends every batch of ``app``, inside its timed
+    window, and runs once after the warm-up.
     """
     template = request_scope()
 
@@ -143,16 +160,16 @@ def time_asgi_pair(bare: ASGIApp, app: ASGIApp, plan: Plan) -> tuple[Timing, Tim
         await _first_status(bare, template)
         await _first_status(app, template)
         await _batch(bare, template, plan.warmup)
-        await _batch(app, template, plan.warmup)
+        await _batch(app, template, plan.warmup, flush)
         gc.collect()
         bare_samples, app_samples = [], []
         for i in range(plan.batches):
             if i % 2:
-                app_samples.append(await _batch(app, template, plan.batch_size))
+                app_samples.append(await _batch(app, template, plan.batch_size, flush))
                 bare_samples.append(await _batch(bare, template, plan.batch_size))
             else:
                 bare_samples.append(await _batch(bare, template, plan.batch_size))
-                app_samples.append(await _batch(app, template, plan.batch_size))
+                app_samples.append(await _batch(app, template, plan.batch_size, flush))
         return bare_samples, app_samples
 
     bare_samples, app_samples = asyncio.run(run())
@@ -169,10 +186,10 @@ def time_calls(call: Callable[[int], Any], plan: Plan, *, scale: int = 5) -> Tim
     samples = []
     size = plan.batch_size * scale
     for _ in range(plan.batches):
-        started = perf_counter_ns()
+        started = _clock()
         for i in range(size):
             call(i)
-        samples.append((perf_counter_ns() - started) / size / 1000)
+        samples.append((_clock() - started) / size / 1000)
     return _summary(samples, plan.batches * size)
 
 

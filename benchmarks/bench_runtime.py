@@ -2,12 +2,15 @@
 
 Run from the repository root::
 
-    python benchmarks/bench_runtime.py            # full run (about a minute and a half)
-    python benchmarks/bench_runtime.py --quick    # a short run (about half a minute)
+    python benchmarks/bench_runtime.py            # full run (a few minutes on 2 cores)
+    python benchmarks/bench_runtime.py --quick    # a short run (under a minute)
+    python benchmarks/bench_runtime.py --clock cpu --only 'export|instrumentator-fastapi'
 
 Every variant runs in its own interpreter (tracer providers, structlog configuration, Prometheus
 registries and obskit's framework patches are process-global).  Within it, the ASGI app is called
-in-process with a prepared scope (no server, no sockets); see ``benchmarks/README.md``.
+in-process with a prepared scope (no server, no sockets); see ``benchmarks/README.md``.  The
+"real export" variants export every span over OTLP/HTTP to a receiver process (``_receiver.py``)
+and end each timed batch with a flush, so the export is charged to the stack that causes it.
 """
 
 from __future__ import annotations
@@ -61,6 +64,10 @@ _OBSKIT_ENV = {
     "OTEL_SERVICE_NAME": "bench",
 }
 _UNSAMPLED = {**_OBSKIT_ENV, "OTEL_TRACES_SAMPLER": "always_off"}
+#: Goals of the real-export rows (issue #10), as ratios measured in one run.
+GOAL_EXPORT_TRIO_RATIO = 0.15  # obskit (real export) <= 0.15 x the trio (real export)
+GOAL_EXPORT_PFI_RATIO = 1.0  # obskit (real export) <= prometheus-fastapi-instrumentator's
+GOAL_UNSAMPLED_BARE_RATIO = 1.0  # obskit, not sampled: overhead <= the bare app's own time
 
 _LABELS = {
     "bare": "bare app",
@@ -69,16 +76,21 @@ _LABELS = {
     "trio": "hand-wired trio (OTel + PFI + structlog)",
     "obskit": "obskit, sampled",
     "obskit-unsampled": "obskit, not sampled",
+    "trio-export": "hand-wired trio, real OTLP export",
+    "obskit-export": "obskit, sampled, real OTLP export",
+    "obskit-unsampled-export": "obskit, not sampled, real OTLP export",
 }
 
 
 def _asgi(builder: str, framework: str, routes: int) -> Variant:
     env = {}
     key = builder
-    if builder == "obskit":
+    if builder in ("obskit", "obskit-export"):
         env = _OBSKIT_ENV
     elif builder == "obskit-unsampled":
         env, builder = _UNSAMPLED, "obskit"
+    elif builder == "obskit-unsampled-export":
+        env, builder = _UNSAMPLED, "obskit-export"
     return Variant(
         name=f"{key}-{framework}-{routes}",
         label=_LABELS[key],
@@ -109,6 +121,10 @@ def variants() -> list[Variant]:
             found.append(_asgi(builder, "starlette", routes))
     for builder in ("bare", "prometheus-fastapi-instrumentator", "trio", "obskit"):
         found.append(_asgi(builder, "fastapi", 1))
+    # What users run: spans exported over OTLP/HTTP to a receiver process, every timed batch
+    # ending in a flush (see README.md, "Real export").
+    for builder in ("trio-export", "obskit-export", "obskit-unsampled-export"):
+        found.append(_asgi(builder, "fastapi", 1))
     found += [
         Variant(
             "log-obskit-structlog", "obskit: structlog line (in a span)", "log", env=_OBSKIT_ENV
@@ -134,13 +150,35 @@ def _metrics_text_obskit() -> str:
     return body.decode()
 
 
-def _check_asgi(variant: Variant, calls: int) -> str:
+def _received_spans() -> int:
+    """Spans the receiver process (real-export variants) has counted so far."""
+    import urllib.request
+
+    url = os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"] + "/stats"
+    with urllib.request.urlopen(url, timeout=10) as resp:  # noqa: S310
+        spans: int = json.loads(resp.read())["spans"]
+    return spans
+
+
+def _check_asgi(variant: Variant, calls: int, received_before: int) -> str:
     """Evidence that the instrumentation recorded exactly the ``calls`` requests made to the
     instrumented app, and none of its bare twin's (raises otherwise)."""
     import _apps
 
     notes = []
-    if variant.builder in ("otel-asgi", "trio", "obskit"):
+    builder = variant.builder.removesuffix("-export")
+    if variant.builder.endswith("-export"):
+        _apps.flush_spans()
+        sampled = variant.env.get("OTEL_TRACES_SAMPLER") != "always_off"
+        received = _received_spans() - received_before
+        # OTel's ASGI middleware records a server span and two "http send" spans per request.
+        per_request = 3 if builder == "trio" else 1
+        if received != (calls * per_request if sampled else 0):
+            raise RuntimeError(
+                f"{variant.name}: the receiver got {received} spans for {calls} requests"
+            )
+        notes.append(f"{received} spans received over OTLP/HTTP")
+    elif builder in ("otel-asgi", "trio", "obskit"):
         from opentelemetry import trace
 
         provider: Any = trace.get_tracer_provider()
@@ -153,7 +191,7 @@ def _check_asgi(variant: Variant, calls: int) -> str:
         if not sampled and exported:
             raise RuntimeError(f"{variant.name}: {exported} spans exported while not sampled")
         notes.append(f"{exported} spans exported")
-    if variant.builder in ("prometheus-fastapi-instrumentator", "trio"):
+    if builder in ("prometheus-fastapi-instrumentator", "trio"):
         from prometheus_client import REGISTRY
 
         count = REGISTRY.get_sample_value(
@@ -163,7 +201,7 @@ def _check_asgi(variant: Variant, calls: int) -> str:
         if count != calls:
             raise RuntimeError(f"{variant.name}: instrumentator counted {count}, not {calls}")
         notes.append(f"{int(count)} requests counted")
-    if variant.builder == "obskit":
+    if builder == "obskit":
         from obskit import conventions
 
         text = _metrics_text_obskit()
@@ -235,13 +273,17 @@ def run_child(name: str, quick: bool, out: Path) -> None:
         # (obskit patches the framework classes, but a stack already built stays bare).
         bare = _apps.bare(variant.framework, variant.routes)
         _timing.call_asgi(bare, _timing.request_scope())
+        export = variant.builder.endswith("-export")
+        received_before = _received_spans() if export else 0
         app = _apps.BUILDERS[variant.builder](variant.framework, variant.routes)
-        bare_timing, timing, overhead = _timing.time_asgi_pair(bare, app, plan)
+        flush = _apps.flush_spans if export else None
+        bare_timing, timing, overhead = _timing.time_asgi_pair(bare, app, plan, flush)
         result["timing"] = timing.as_dict()
         result["bare_timing"] = bare_timing.as_dict()
         result["overhead"] = overhead.as_dict()
         # Every call of the instrumented app: the status check, the warm-up and the batches.
-        result["check"] = _check_asgi(variant, 1 + plan.warmup + timing.calls)
+        calls = 1 + plan.warmup + timing.calls
+        result["check"] = _check_asgi(variant, calls, received_before)
     else:
         result["timing"] = _timing.time_calls(_log_call(variant), plan).as_dict()
         result["check"] = ""
@@ -258,15 +300,22 @@ def _child_env(variant: Variant) -> dict[str, str]:
     return env
 
 
-def run_variant(variant: Variant, quick: bool) -> dict[str, Any]:
-    """Run one variant in a subprocess whose stdout (log lines) goes to /dev/null."""
+def run_variant(
+    variant: Variant, quick: bool, endpoint: str | None = None, clock: str = "wall"
+) -> dict[str, Any]:
+    """Run one variant in a subprocess whose stdout (log lines) goes to /dev/null; a real-export
+    variant exports to the receiver at ``endpoint``."""
+    env = _child_env(variant) | {"BENCH_CLOCK": clock}
+    if variant.builder.endswith("-export"):
+        assert endpoint is not None
+        env["OTEL_EXPORTER_OTLP_ENDPOINT"] = endpoint
     with tempfile.TemporaryDirectory(prefix="obskit-bench-") as tmp:
         out = Path(tmp) / "result.json"
         argv = [sys.executable, str(Path(__file__).resolve()), "--child", variant.name]
         argv += ["--out", str(out)] + (["--quick"] if quick else [])
         proc = subprocess.run(
             argv,
-            env=_child_env(variant) | {"TMPDIR": tmp},
+            env=env | {"TMPDIR": tmp},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
@@ -285,13 +334,21 @@ def _fmt_us(value: float | None, signed: bool = False) -> str:
     return f"{value:+.1f}" if signed else f"{value:.1f}"
 
 
-def report(results: dict[str, dict[str, Any]], quick: bool, elapsed: float) -> str:
+def report(
+    results: dict[str, dict[str, Any]],
+    quick: bool,
+    elapsed: float,
+    load: tuple[str, str] = ("?", "?"),
+    clock: str = "wall",
+) -> str:
     """The table of figures and the goals, as printed."""
     med = {name: r["timing"]["median_us"] for name, r in results.items()}
     lines = [
         "obskit runtime benchmark — in-process ASGI calls, median µs per request over batch means",
         f"Python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs; "
-        f"{'quick' if quick else 'full'} run, {elapsed:.0f} s",
+        f"{'quick' if quick else 'full'} run, {elapsed:.0f} s; "
+        f"load average before: {load[0]}; after: {load[1]}; "
+        f"{'CPU time of the process (all threads)' if clock == 'cpu' else 'wall-clock time'}",
         "overhead = median of (variant batch - bare batch), the bare twin timed in alternating "
         "batches in the same process; mean = their mean (charges rare slow batches in full)",
         "",
@@ -325,6 +382,9 @@ def report(results: dict[str, dict[str, Any]], quick: bool, elapsed: float) -> s
         timing = results[v.name]["timing"]
         if v.kind == "asgi":
             heading = f"{v.framework}, {v.routes} route{'s' if v.routes > 1 else ''}"
+            if v.builder.endswith("-export"):
+                heading += ": spans exported over OTLP/HTTP to a receiver process, every batch "
+                heading += "ending in a flush"
             if heading != section:
                 lines.append(f"-- {heading}")
                 section = heading
@@ -403,12 +463,62 @@ def report(results: dict[str, dict[str, Any]], quick: bool, elapsed: float) -> s
     ):
         if name in med:
             goals.append((what, f"{med[name]:.2f} µs", f"≤ {goal:.0f} µs", med[name] <= goal))
+    export_goals(goals, overhead, results)
     if goals:
-        lines += ["", f"{'goal (issue #3)':<56}{'measured':<32}{'target':<30}verdict"]
+        lines += ["", f"{'goal (issues #3, #10)':<56}{'measured':<32}{'target':<30}verdict"]
         for what, measured, target, ok in goals:
             verdict = "met" if ok else "NOT met"
             lines.append(f"{what:<56}{measured:<32}{target:<30}{verdict}")
     return "\n".join(lines)
+
+
+def export_goals(
+    goals: list[tuple[str, str, str, bool | None]],
+    overhead: Any,
+    results: dict[str, dict[str, Any]],
+) -> None:
+    """The real-export goals (issue #10), as ratios of figures measured in the same run."""
+    ob = overhead("obskit-export-fastapi-1")
+    trio, pfi = (
+        overhead("trio-export-fastapi-1"),
+        overhead("prometheus-fastapi-instrumentator-fastapi-1"),
+    )
+    if ob is not None and trio:
+        goals.append(
+            (
+                "real export: obskit ÷ trio (fastapi)",
+                f"{ob / trio:.3f}  ({ob:+.1f} / {trio:+.1f} µs)",
+                f"≤ {GOAL_EXPORT_TRIO_RATIO}",
+                ob / trio <= GOAL_EXPORT_TRIO_RATIO,
+            )
+        )
+    if ob is not None and pfi:
+        goals.append(
+            (
+                "real export: obskit ÷ pfi metrics-only (fastapi)",
+                f"{ob / pfi:.3f}  ({ob:+.1f} / {pfi:+.1f} µs)",
+                f"≤ {GOAL_EXPORT_PFI_RATIO:.0f}",
+                ob / pfi <= GOAL_EXPORT_PFI_RATIO,
+            )
+        )
+    # Not sampled, nothing is exported: the Starlette row (a lighter app, so the harder ratio)
+    # counts as much as the FastAPI one.  The bare twin is the one timed in the same process.
+    for name, framework in (
+        ("obskit-unsampled-export-fastapi-1", "fastapi"),
+        ("obskit-unsampled-starlette-1", "starlette"),
+    ):
+        unsampled = overhead(name)
+        bare = results.get(name, {}).get("bare_timing", {}).get("median_us")
+        if unsampled is None or not bare:
+            continue
+        goals.append(
+            (
+                f"not sampled: overhead ÷ bare app's time ({framework})",
+                f"{unsampled / bare:.3f}  ({unsampled:+.1f} / {bare:.1f} µs)",
+                f"≤ {GOAL_UNSAMPLED_BARE_RATIO:.0f}",
+                unsampled / bare <= GOAL_UNSAMPLED_BARE_RATIO,
+            )
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -417,6 +527,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="a short run (fewer iterations)")
     parser.add_argument("--only", metavar="REGEX", help="run only the variants matching REGEX")
     parser.add_argument("--json", metavar="PATH", type=Path, help="also write raw results here")
+    parser.add_argument(
+        "--clock",
+        choices=("wall", "cpu"),
+        default="wall",
+        help="time batches in wall-clock time (default) or in the process's CPU time (all "
+        "threads), which a loaded machine does not inflate",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -431,11 +548,24 @@ def main(argv: list[str] | None = None) -> int:
     selected.sort(key=lambda v: order[v.name])
 
     started = time.monotonic()
+    load_before = Path("/proc/loadavg").read_text().strip()
     results = {}
-    for i, variant in enumerate(selected, 1):
-        print(f"[{i}/{len(selected)}] {variant.name}", file=sys.stderr, flush=True)
-        results[variant.name] = run_variant(variant, args.quick)
-    text = report(results, args.quick, time.monotonic() - started)
+    receiver = None
+    if any(v.builder.endswith("-export") for v in selected):
+        sys.path.insert(0, str(HERE))
+        from _receiver import Receiver
+
+        receiver = Receiver()
+    try:
+        for i, variant in enumerate(selected, 1):
+            print(f"[{i}/{len(selected)}] {variant.name}", file=sys.stderr, flush=True)
+            endpoint = receiver.endpoint if receiver is not None else None
+            results[variant.name] = run_variant(variant, args.quick, endpoint, args.clock)
+    finally:
+        if receiver is not None:
+            receiver.stop()
+    load = (load_before, Path("/proc/loadavg").read_text().strip())
+    text = report(results, args.quick, time.monotonic() - started, load, args.clock)
     print(text)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")

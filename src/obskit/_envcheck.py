@@ -328,7 +328,7 @@ def _batch_size(env: Env) -> Problem | None:
     batch = _get(env, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE")
     if batch is not None and int(batch) > queue:
         return _drop(env, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
-                     f"larger than the queue (OTEL_BSP_MAX_QUEUE_SIZE={queue})", "512")  # fmt: skip
+                     f"larger than the queue (OTEL_BSP_MAX_QUEUE_SIZE={queue})", "128")  # fmt: skip
     return None
 
 
@@ -406,7 +406,7 @@ def check(env: Env | None = None) -> list[Problem]:
     found += [
         _integer(env, "OTEL_BSP_SCHEDULE_DELAY", "5000", minimum=1),
         _integer(env, "OTEL_BSP_MAX_QUEUE_SIZE", "2048", minimum=1),
-        _integer(env, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "512", minimum=1),
+        _integer(env, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "128", minimum=1),
         _integer(env, "OTEL_BSP_EXPORT_TIMEOUT", "30000"),
         _batch_size(env),
     ]

@@ -17,7 +17,7 @@ import sys
 import types
 from typing import Any, Final
 
-from obskit import _django
+from obskit import _django, _starlette_routes
 from obskit._asgi import ObskitASGI
 from obskit._wsgi import ObskitWSGI
 
@@ -79,6 +79,13 @@ def _patch_starlette() -> None:
     except ImportError:
         return
     _patch_class(Starlette)
+    if _starlette_routes.install():
+        import logging
+
+        logging.getLogger("obskit").debug(
+            "starlette: this router does not record scope['route'] (before 1.7): route "
+            "classes wrapped so route templates are still read, never re-matched"
+        )
     previous = Starlette.__dict__.get("__init_subclass__")
 
     def __init_subclass__(cls: type, /, **kwargs: Any) -> None:

@@ -26,6 +26,7 @@ from obskit._config import Config
 from obskit._context import CONTEXT_VAR, IDS_KEY, SPAN_KEY
 from obskit._redact import Redactor
 from obskit._render import (
+    CONVERTED_FIELD,
     ERROR_FIELD,
     LINE_MAX_BYTES,
     OWN_FIELDS,
@@ -219,7 +220,10 @@ class LogPipeline:
         if event:
             if not OWN_FIELDS.isdisjoint(event):
                 keep_user_fields(event)
-            out.update(self._redactor.redact_event(event))
+            converted: list[str] = []
+            out.update(self._redactor.redact_event(event, converted))
+            if converted:  # objects, sets, cycles: rendered, and said so
+                out[CONVERTED_FIELD] = converted
         if exc_info:
             formatted = format_exception(exc_info)
             if formatted is not None:

@@ -188,6 +188,26 @@ def read_exemplars(path: str) -> dict[tuple[Any, ...], Exemplar]:
     return {k: v[1] for k, v in newest.items()}
 
 
+def group_by_series(samples: list[Sample]) -> list[Sample]:
+    """A histogram's samples reordered so that each series' samples are adjacent, in the
+    OpenMetrics order: buckets (as given), ``_count``, ``_sum``.
+
+    OpenMetrics requires the samples of one label set to be contiguous; the multiprocess
+    collector of prometheus-client before 0.24 emits every ``_sum`` first and the buckets and
+    ``_count`` after, which strict parsers (prometheus-client's own) reject with "Invalid metric
+    grouping".  Series keep the order of their first sample.
+    """
+    series: dict[tuple[tuple[str, str], ...], list[Sample]] = {}
+    for s in samples:
+        key = tuple(sorted((k, v) for k, v in s.labels.items() if k != "le"))
+        series.setdefault(key, []).append(s)
+
+    def rank(s: Sample) -> int:
+        return 0 if s.name.endswith("_bucket") else 1 if s.name.endswith("_count") else 2
+
+    return [s for group in series.values() for s in sorted(group, key=rank)]
+
+
 class MergedCollector:
     """prometheus-client's multiprocess collector, with the workers' exemplars put back."""
 
@@ -214,6 +234,8 @@ class MergedCollector:
         self._forget_dead_workers()
         exemplars = read_exemplars(self.path)
         for metric in self._inner.collect():  # type: ignore[no-untyped-call]
+            if metric.type == "histogram":
+                metric.samples = group_by_series(metric.samples)
             labelnames = self._histograms.get(metric.name)
             if labelnames is None or not exemplars:
                 yield metric

@@ -114,37 +114,53 @@ class Redactor:
 
     # -- log events ----------------------------------------------------------------------------
 
-    def redact_event(self, event: dict[str, Any]) -> dict[str, Any]:
-        """Redact a log event in place: secret keys at any depth, objects turned into dicts."""
+    def redact_event(
+        self, event: dict[str, Any], converted: list[str] | None = None
+    ) -> dict[str, Any]:
+        """Redact a log event in place: secret keys at any depth, objects turned into dicts.
+
+        The keys whose values were rendered differently from the value itself (objects, sets,
+        cycles, cuts) are appended to ``converted`` when it is given.
+        """
         scrub = bool(self.patterns)
         for key, value in event.items():
             if self.is_secret(key):
                 event[key] = REDACTED
             elif type(value) not in _SCALARS:
-                event[key] = self.walk(value)
+                event[key], lossy = self.walk_marked(value)
+                if lossy and converted is not None:
+                    converted.append(key)
             elif scrub and type(value) is str:
                 event[key] = self.scrub(value)
         return event
 
     def walk(self, value: Any) -> Any:
         """A copy of ``value`` safe to render: secrets redacted, objects as dicts (never raises)."""
+        return self.walk_marked(value)[0]
+
+    def walk_marked(self, value: Any) -> tuple[Any, bool]:
+        """:meth:`walk`, and whether anything was rendered differently from the value itself."""
+        budget = _Budget()
         try:
-            return self._walk(value, 1, _Budget())
+            return self._walk(value, 1, budget), budget.lossy
         except Exception:  # a log call never fails on its values
-            return {TYPE_KEY: _type_name(value)}
+            return {TYPE_KEY: _type_name(value)}, True
 
     def _walk(self, value: Any, depth: int, budget: _Budget) -> Any:
         kind = type(value)
         if kind in _SCALARS:
             return self.scrub(value) if kind is str and self.patterns else value
         if depth > _MAX_DEPTH:
+            budget.lossy = True
             return TOO_DEEP
         ident = id(value)
         seen = budget.seen
         if ident in seen:
+            budget.lossy = True
             return CYCLE
         budget.left -= 1
         if budget.left < 0:
+            budget.lossy = True
             return TRUNCATED
         seen.add(ident)
         try:
@@ -158,16 +174,20 @@ class Redactor:
             for k, v in value.items():
                 if budget.left <= 0:
                     mapping[TRUNCATED] = len(value) - len(mapping)  # entries left out
+                    budget.lossy = True
                     break
                 mapping[k] = REDACTED if self._key_is_secret(k) else self._walk(v, deeper, budget)
             return mapping
         if kind is tuple and len(value) == 2 and self._key_is_secret(value[0]):
             return [value[0], REDACTED]  # a (key, value) pair: headers, parse_qsl(), items()
         if isinstance(value, (list, tuple, set, frozenset)):
+            if not isinstance(value, (list, tuple)):
+                budget.lossy = True  # a set has no JSON form: rendered as a list
             items = []
             for v in value:
                 if budget.left <= 0:
                     items.append(TRUNCATED)
+                    budget.lossy = True
                     break
                 items.append(self._walk(v, deeper, budget))
             return items
@@ -178,9 +198,11 @@ class Redactor:
                 return REDACTED  # pydantic's SecretStr/SecretBytes and look-alikes
             names = _field_names(value, kind)
         except Exception:  # a hostile class: show its name only
+            budget.lossy = True
             return {TYPE_KEY: _type_name(value)}
         if names is None:
             return value  # no fields to show (slots, C types): the renderer's job
+        budget.lossy = True  # an object shown as its fields
         out: dict[str, Any] = {TYPE_KEY: _type_name(value)}
         for name, read in names:
             if self.is_secret(name):
@@ -267,11 +289,14 @@ class Redactor:
 class _Budget:
     """One walk's state: the containers on the current path, the nodes still allowed."""
 
-    __slots__ = ("left", "seen")
+    __slots__ = ("left", "lossy", "seen")
 
     def __init__(self) -> None:
         self.seen: set[int] = set()
         self.left = _MAX_NODES
+        #: Something was rendered differently from the value itself (an object as its fields, a
+        #: set as a list, a cycle, a cut): the log line names the field in ``obskit_converted``.
+        self.lossy = False
 
 
 def _type_name(value: object) -> str:

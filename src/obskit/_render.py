@@ -40,24 +40,6 @@ CONVERTED_FIELD: Final = "obskit_converted"
 TRUNCATED_FIELD: Final = "obskit_truncated"
 #: ``"<ExceptionType>: <message>"`` when building the line itself failed (a bug, never silent).
 ERROR_FIELD: Final = "obskit_error"
-#: Fields that only obskit writes; a caller's key of the same name goes under the prefix.
-OWN_FIELDS: Final = frozenset(
-    {
-        "timestamp",
-        "level",
-        "logger",
-        "event",
-        "service",
-        "service_version",
-        "environment",
-        "trace_id",
-        "span_id",
-        "exception",
-        CONVERTED_FIELD,
-        TRUNCATED_FIELD,
-        ERROR_FIELD,
-    }
-)
 #: Kept on a cut line (their strings cut, never dropped), in this order.
 _CORE: Final = (
     "timestamp",
@@ -70,6 +52,8 @@ _CORE: Final = (
     "trace_id",
     "span_id",
 )
+#: Fields that only obskit writes; a caller's key of the same name goes under the prefix.
+OWN_FIELDS: Final = frozenset({*_CORE, "exception", CONVERTED_FIELD, TRUNCATED_FIELD, ERROR_FIELD})
 #: Cap of one line (with its newline) in a single process.  Docker's and the CRI's log readers
 #: split longer lines into partial records anyway.
 LINE_MAX_BYTES: Final = 65536
@@ -130,14 +114,18 @@ def sanitise(out: dict[str, Any]) -> dict[str, Any]:
     """A copy of ``out`` whose every field encodes: fields that do are kept as they are, the
     others rebuilt by :func:`_safe`, their names listed in :data:`CONVERTED_FIELD`."""
     result: dict[str, Any] = {}
-    converted: list[str] = []
+    # Fields redaction already rendered differently (objects, sets, cycles) come first.
+    converted: list[str] = list(out.get(CONVERTED_FIELD) or ())
     for key, value in out.items():
+        if key == CONVERTED_FIELD:
+            continue
         try:
             _dumps({key: value}, option=_OPTIONS)
         except Exception:
             safe_key = safe_text(key) if isinstance(key, str) else _safe_key(key)
             result[safe_key] = _safe(value, 0, set())
-            converted.append(safe_key)
+            if safe_key not in converted:
+                converted.append(safe_key)
         else:
             result[key] = value
     if converted:

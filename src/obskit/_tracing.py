@@ -49,7 +49,7 @@ ATTRIBUTE_LIMIT_WARNING: Final = (
 )
 _SAFE_MAX = 4096
 #: Longest a request waits for the export thread to take over a full batch (see
-#: ``BoundedBatchProcessor``); once per batch (512 spans by default).
+#: ``BoundedBatchProcessor``); once per batch (128 spans by default).
 _HANDOFF_S = 0.002
 
 
@@ -441,6 +441,13 @@ def build_provider(
         kwargs: dict[str, Any] = {}
         if _env("OTEL_BSP_MAX_QUEUE_SIZE") is None:
             kwargs["max_queue_size"] = 2048
+        if _env("OTEL_BSP_MAX_EXPORT_BATCH_SIZE") is None:
+            # Not the SDK's 512: queued spans are GC-tracked objects, and a queue that holds
+            # more than the collector's young-generation threshold (700 allocations) gets
+            # promoted to the old generation batch after batch, which brings on full
+            # collections (pauses of tens of ms).  128 spans keep it below; see
+            # benchmarks/README.md, "Soak".
+            kwargs["max_export_batch_size"] = 128
         processor = BoundedBatchProcessor(
             RedactingExporter(exporter, redactor, drops), drops, **kwargs
         )

@@ -5,7 +5,14 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+from prometheus_client import CollectorRegistry
+from prometheus_client.metrics_core import Metric
+from prometheus_client.openmetrics.exposition import generate_latest
+from prometheus_client.openmetrics.parser import text_string_to_metric_families
 from tests.conftest import free_port
+
+from obskit._multiproc import group_by_series
 
 from .conftest import run_python
 
@@ -152,3 +159,46 @@ def test_gunicorn_role_from_the_call_stack() -> None:
     arbiter = os.path.join(os.sep, "site", "gunicorn", "arbiter.py")
     assert run_from(worker) == os.getppid()
     assert run_from(arbiter) == os.getpid()
+
+
+def _sum_first_histogram() -> Metric:
+    """Two series of one histogram in the order prometheus-client < 0.24's multiprocess
+    collector emits them: every ``_sum`` first, then each series' buckets and ``_count``."""
+    m = Metric("http_server_request_duration_seconds", "Duration.", "histogram")
+    a, b = {"http_route": "/a"}, {"http_route": "/b"}
+    m.add_sample("http_server_request_duration_seconds_sum", a, 0.5)
+    m.add_sample("http_server_request_duration_seconds_sum", b, 2.0)
+    for labels, first in ((a, 1.0), (b, 0.0)):
+        m.add_sample("http_server_request_duration_seconds_bucket", {**labels, "le": "0.5"}, first)
+        m.add_sample("http_server_request_duration_seconds_bucket", {**labels, "le": "+Inf"}, 1.0)
+        m.add_sample("http_server_request_duration_seconds_count", labels, 1.0)
+    return m
+
+
+def _openmetrics(metric: Metric) -> str:
+    class One:
+        def collect(self) -> list[Metric]:
+            return [metric]
+
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(One())  # type: ignore[arg-type]
+    return generate_latest(registry).decode()
+
+
+def test_histogram_series_are_regrouped_for_strict_openmetrics_parsers() -> None:
+    """The old multiprocess order is rejected by prometheus-client's OpenMetrics parser
+    ("Invalid metric grouping"); after group_by_series it parses, with every value intact."""
+    broken = _sum_first_histogram()
+    with pytest.raises(ValueError, match="Invalid metric grouping"):
+        list(text_string_to_metric_families(_openmetrics(broken)))
+
+    fixed = _sum_first_histogram()
+    fixed.samples = group_by_series(fixed.samples)
+    assert [(s.name.rsplit("_", 1)[1], s.labels["http_route"]) for s in fixed.samples] == [
+        ("bucket", "/a"), ("bucket", "/a"), ("count", "/a"), ("sum", "/a"),
+        ("bucket", "/b"), ("bucket", "/b"), ("count", "/b"), ("sum", "/b"),
+    ]  # fmt: skip
+    (family,) = text_string_to_metric_families(_openmetrics(fixed))
+    assert sorted((s.name, tuple(sorted(s.labels.items())), s.value) for s in family.samples) == (
+        sorted((s.name, tuple(sorted(s.labels.items())), s.value) for s in broken.samples)
+    )

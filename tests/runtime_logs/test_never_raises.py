@@ -96,8 +96,9 @@ def test_stdlib_call_with_an_unencodable_extra_writes_one_json_line(
 
 
 def test_converted_values_are_their_repr_cut_at_the_documented_size(rendered: Rendered) -> None:
-    """An int over 64 bits becomes its digits; an object its repr; a long repr is cut at
-    REPR_MAX_CHARS characters and ends with "…"; a cycle says so; a failing repr says so."""
+    """An int over 64 bits becomes its digits; tuple keys their repr; objects are shown as their
+    fields by redaction (``__type__`` and the fields, secrets redacted) and a cycle says so —
+    and every such field is named in the marker, whichever step converted it."""
     long_repr = type("Long", (), {"__repr__": lambda self: "L" * 5000})()
     obskit.get_logger("app").info(
         "x",
@@ -110,17 +111,24 @@ def test_converted_values_are_their_repr_cut_at_the_documented_size(rendered: Re
     )
     event = rendered.one()
     assert event["big"] == str(2**70)
-    assert event["obj"] == "NoJson()"
-    assert event["long"] == "L" * REPR_MAX_CHARS + "…"
-    # Redaction copies nested dicts a few levels deep before the renderer sees the cycle.
-    inner = event["cyc"]
-    while isinstance(inner, dict):
-        assert inner["a"] == 1
-        inner = inner["self"]
-    assert inner == "<cycle: dict>"
-    assert event["bad"].startswith("<BadRepr object; repr failed")
+    assert event["obj"] == {"__type__": "NoJson"}
+    assert event["long"] == {"__type__": "Long"}  # never its (possibly huge) repr
+    assert event["cyc"] == {"a": 1, "self": "[cycle]"}
+    assert event["bad"] == {"__type__": "BadRepr"}  # a raising repr is never called
     assert event["keys"] == {"(1, 2)": "a"}
-    assert event[CONVERTED_FIELD] == ["big", "obj", "long", "cyc", "bad", "keys"]
+    assert sorted(event[CONVERTED_FIELD]) == sorted(["big", "obj", "long", "cyc", "bad", "keys"])
+
+
+def test_a_value_the_renderer_cuts_is_its_repr_cut_at_the_documented_size(
+    rendered: Rendered,
+) -> None:
+    """What only the renderer can convert (an int too long for a string, here inside a list)
+    comes out as text cut at REPR_MAX_CHARS characters ending with "…", marked."""
+    obskit.get_logger("app").info("x", huge=[10**5000])
+    event = rendered.one()
+    [text] = event["huge"]
+    assert len(text) <= REPR_MAX_CHARS + 1
+    assert event[CONVERTED_FIELD] == ["huge"]
 
 
 def test_encodable_values_are_not_marked(rendered: Rendered) -> None:
@@ -161,7 +169,7 @@ def test_a_failure_inside_the_pipeline_still_gives_one_line(
     and one JSON line carries the message and ``obskit_error`` naming the failure."""
 
     class Broken:
-        def redact_event(self, event: dict[str, Any]) -> dict[str, Any]:
+        def redact_event(self, event: dict[str, Any], *args: Any) -> dict[str, Any]:
             raise ValueError("redactor bug")
 
     monkeypatch.setattr(rendered.runtime.state.pipeline, "_redactor", Broken())

@@ -228,6 +228,12 @@ def live(prometheus_bin: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
             f'{c.ALERT_STATE_LABEL}="{c.ALERT_STATE_FIRING}"}}',
             timeout=60,
         )
+        # The tests read how long the recorded series cover: with a single recorded sample that
+        # is 0 s, so wait until several evaluations have recorded the SLI (a race otherwise).
+        prom.wait_for(
+            f'count_over_time({c.RULE_SLI_TOTAL_RATE}{{{c.SLO_LABEL_SERVICE}="live"}}[1m]) >= 3',
+            timeout=60,
+        )
         yield Live(prom, tmp / "slo", tmp / "sloth")
     finally:
         prom.stop()

@@ -121,7 +121,7 @@ def gunicorn_command(
 
 
 def _no_control_socket() -> list[str]:
-    from gunicorn.config import KNOWN_SETTINGS  # the dev extra has gunicorn; imported lazily
+    from gunicorn.config import KNOWN_SETTINGS  # the dev group has gunicorn; imported lazily
 
     names = {setting.name for setting in KNOWN_SETTINGS}
     return ["--no-control-socket"] if "control_socket_disable" in names else []

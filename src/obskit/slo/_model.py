@@ -6,6 +6,7 @@ generated from these alone (the Sloth design: spec → model → generation → 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final, Literal
@@ -77,6 +78,7 @@ WORKBOOK_TIERS: Final[tuple[tuple[Severity, str, str, float], ...]] = (
 )
 
 
+@functools.cache  # a pure function of the period, read for every SLO by every step
 def tiers_for_period(period_days: int) -> tuple[AlertTier, ...]:
     """The four Workbook tiers with burn rates rescaled to a period of ``period_days`` days.
 

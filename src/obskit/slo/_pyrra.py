@@ -169,17 +169,25 @@ def _target(doc: Document) -> float | None:
     return check_objective(doc, path, float(number))
 
 
-def _window(doc: Document) -> int | None:
-    """``spec.window`` (a Prometheus duration such as ``28d``, ``4w``, ``2w``) in whole days."""
-    path: Path = ("spec", "window")
+def _seconds(doc: Document, path: Path, examples: str) -> Decimal | None:
+    """A Prometheus duration (``4w``, ``1w2d``, ``200ms``) at ``path``, in seconds (exact)."""
     value = doc.get(path)
     text = value if isinstance(value, str) else ""
     parts = _DURATION_RE.findall(text)
     if not text or "".join(n + u for n, u in parts) != text:
-        doc.error(path, f"must be a duration such as 28d, 4w or 2w, not {value!r}")
+        doc.error(path, f"must be a duration such as {examples}, not {value!r}")
         return None
-    seconds = sum(int(n) * _UNIT_SECONDS[u] for n, u in parts)
+    return sum((Decimal(n) * Decimal(str(_UNIT_SECONDS[u])) for n, u in parts), Decimal(0))
+
+
+def _window(doc: Document) -> int | None:
+    """``spec.window`` (a Prometheus duration such as ``28d``, ``4w``, ``2w``) in whole days."""
+    path: Path = ("spec", "window")
+    seconds = _seconds(doc, path, "28d, 4w or 2w")
+    if seconds is None:
+        return None
     if seconds <= 0 or seconds % 86400:
+        text = doc.get(path)
         doc.error(path, f"{text} is not a whole number of days (obskit periods are days: 28d, 4w)")
         return None
     return int(seconds // 86400)
@@ -276,13 +284,9 @@ def _has_le(selector: str) -> bool:
 
 
 def _latency_seconds(doc: Document, path: Path) -> str | None:
-    value = doc.get(path)
-    text = value if isinstance(value, str) else ""
-    parts = _DURATION_RE.findall(text)
-    if not text or "".join(n + u for n, u in parts) != text:
-        doc.error(path, f"must be a duration such as 200ms or 1s, not {value!r}")
+    seconds = _seconds(doc, path, "200ms or 1s")
+    if seconds is None:
         return None
-    seconds = sum((Decimal(n) * Decimal(str(_UNIT_SECONDS[u])) for n, u in parts), Decimal(0))
     if seconds <= 0:
         doc.error(path, "must be above zero")
         return None

@@ -1,0 +1,108 @@
+"""A garbage-collection pause recorder built on ``gc.callbacks``.
+
+Every collection's generation, start (``time.monotonic()``, comparable across processes on
+Linux), duration and number of objects collected is appended to ``array`` buffers: no tracked
+object per collection, so the recorder does not feed the collector it measures.
+
+The soak benchmark installs it in each gunicorn worker (``_soak_gunicorn.py``: ``post_fork``
+installs, ``worker_exit`` writes ``gc-<pid>.json``); :func:`summarise` turns the records of one
+time window into the figures the benchmark prints.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+from array import array
+from pathlib import Path
+from time import monotonic, perf_counter_ns
+from typing import Any
+
+__all__ = ["GcRecorder", "summarise"]
+
+#: A pause longer than this is reported separately (the soak benchmark's goal).
+LONG_PAUSE_MS = 10.0
+
+
+class GcRecorder:
+    """Records every collection of this process while installed."""
+
+    def __init__(self) -> None:
+        self.generations = array("b")
+        self.starts = array("d")  # time.monotonic() at the start, seconds
+        self.durations_ms = array("d")
+        self.collected = array("q")
+        self._started_ns = 0
+        self._started_at = 0.0
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started_at = monotonic()
+            self._started_ns = perf_counter_ns()
+            return
+        elapsed = (perf_counter_ns() - self._started_ns) / 1e6
+        self.generations.append(info["generation"])
+        self.starts.append(self._started_at)
+        self.durations_ms.append(elapsed)
+        self.collected.append(info.get("collected", 0))
+
+    def install(self) -> GcRecorder:
+        """Start recording (idempotent)."""
+        if self._callback not in gc.callbacks:
+            gc.callbacks.append(self._callback)
+        return self
+
+    def uninstall(self) -> None:
+        """Stop recording (the records are kept)."""
+        if self._callback in gc.callbacks:
+            gc.callbacks.remove(self._callback)
+
+    def records(self) -> list[tuple[int, float, float, int]]:
+        """``(generation, start, duration_ms, collected)`` per collection, in order."""
+        return list(
+            zip(self.generations, self.starts, self.durations_ms, self.collected, strict=True)
+        )
+
+    def dump(self, directory: str | os.PathLike[str]) -> Path:
+        """Write ``gc-<pid>.json`` (the records, the thresholds, the pid) into ``directory``."""
+        path = Path(directory) / f"gc-{os.getpid()}.json"
+        data = {
+            "pid": os.getpid(),
+            "threshold": list(gc.get_threshold()),
+            "frozen": gc.get_freeze_count(),
+            "records": self.records(),
+        }
+        path.write_text(json.dumps(data))
+        return path
+
+
+def summarise(
+    records: list[tuple[int, float, float, int]] | list[list[Any]],
+    windows: list[tuple[float, float]] | None = None,
+) -> dict[str, Any]:
+    """Counts and pauses of the collections that *started* inside ``windows`` (all if None).
+
+    Returns ``collections`` (total), ``by_generation`` (``[gen0, gen1, gen2]`` counts),
+    ``gen2_max_ms``, ``max_ms``, ``over_10ms`` (count of pauses > ``LONG_PAUSE_MS``),
+    ``total_ms`` and ``p99_ms`` of the pauses.
+    """
+    kept = [
+        (int(g), float(s), float(d))
+        for g, s, d, *_ in records
+        if windows is None or any(lo <= float(s) < hi for lo, hi in windows)
+    ]
+    by_gen = [0, 0, 0]
+    for gen, _, _ in kept:
+        by_gen[gen] += 1
+    pauses = sorted(d for _, _, d in kept)
+    gen2 = [d for g, _, d in kept if g == 2]
+    return {
+        "collections": len(kept),
+        "by_generation": by_gen,
+        "gen2_max_ms": max(gen2, default=0.0),
+        "max_ms": pauses[-1] if pauses else 0.0,
+        "over_10ms": sum(1 for d in pauses if d > LONG_PAUSE_MS),
+        "total_ms": sum(pauses),
+        "p99_ms": pauses[min(len(pauses) - 1, int(len(pauses) * 0.99))] if pauses else 0.0,
+    }
