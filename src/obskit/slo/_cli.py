@@ -329,6 +329,16 @@ def _register_explain(sub: Any) -> None:
         metavar="Q",
         help="steady traffic to assume for the min_events guard (default: enough for every tier)",
     )
+    explain.add_argument(
+        "--max-rules-per-group",
+        type=_rule_limit,
+        default=DEFAULT_MAX_RULES_PER_GROUP,
+        metavar="N",
+        help=(
+            "the limit the rules are built with (obskit slo build's option, default 20): an "
+            "alert in a later part of a cut group reads its windows one evaluation late"
+        ),
+    )
     explain.set_defaults(func=_guarded(_explain))
 
 
@@ -378,7 +388,11 @@ def _explain(args: argparse.Namespace) -> int:
         return EXIT_INPUT
     services = load_paths(args.paths or ["slo/"])
     explanations = explain_services(
-        services, args.error_ratio, timing=timing, requests_per_second=args.requests_per_second
+        services,
+        args.error_ratio,
+        timing=timing,
+        requests_per_second=args.requests_per_second,
+        max_rules=args.max_rules_per_group,
     )
     sys.stdout.write(
         render(args.format, explanations, timing, args.requests_per_second, args.error_ratio)
