@@ -28,6 +28,7 @@ from obskit.slo._explain import (
     Timing,
     explain_slo,
     parse_duration,
+    simulate_incident,
 )
 from obskit.slo._model import SLI, SLO, Alerting, Source
 
@@ -140,6 +141,20 @@ def test_resolution_follows_the_short_window_and_ignores_for() -> None:
         _at(t, 0.02).resolves_after for t in e.tiers
     ]
     assert _at(_tier(no_for, "page-1h"), 0.02).fires_after == 46 * MINUTE
+
+
+def test_resolution_does_not_depend_on_how_long_the_errors_lasted() -> None:
+    """ "Resolves after" holds for any incident that lasted past the tier's firing: total
+    outages of 1 and of 2 hours (simulated by the function explain uses) resolve each tier the
+    same time after their end as explain says, and fire when explain says."""
+    slo = _slo()
+    explained = {t.tier.name: _at(t, 1.0) for t in explain_slo(slo).tiers}
+    for seconds in (HOUR, 2 * HOUR):
+        for name, times in simulate_incident(slo, 1.0, seconds).items():
+            assert times is not None, name
+            fires, resolves = times
+            assert fires == explained[name].fires_after, (name, seconds)
+            assert resolves - seconds == explained[name].resolves_after, (name, seconds)
 
 
 def test_time_to_exhaustion_at_each_threshold() -> None:

@@ -8,23 +8,19 @@ SLO model (objective, period, tiers, ``for:``, ``min_events``) and from :class:`
 
 The traffic model (the assumptions every figure rests on):
 
-* steady traffic: the same request rate before, during and after the incident, so every
-  window's error ratio is the error ratio of the *time* it covers;
-* a clean history at least as long as the longest window before the errors start;
+* steady traffic: the same request rate before, during and after the incident;
+* a clean history at least as long as the longest window before the errors start (the error
+  counter exists, at 0);
 * at time 0, on a scrape, the error ratio jumps from 0 to ``e`` and stays there; when the errors
   stop it drops back to 0 at once (again on a scrape);
 * scrapes and rule evaluations are aligned (an evaluation happens on a scrape), the evaluation
   interval is a multiple of the scrape interval.
 
-The rounding (exact to the evaluation, as ``promtool test rules`` and Prometheus do it): the
-rules are evaluated at multiples of the evaluation interval ``i``; a tier's expression is true
-at the first evaluation where *both* window ratios are strictly above ``burn rate x budget``;
-``for: F`` turns it firing at the first evaluation at least ``F`` after that one (so
-``ceil(F / i)`` evaluations later); it resolves at the first evaluation where either ratio is no
-longer above the threshold (``for:`` never delays resolution).  A ratio exactly on a threshold
-is a tie that floating point may break either way.
-
-How a window's ratio lags the traffic is modelled in ONE place, :func:`window_timing`.
+The times are not a formula: :mod:`obskit.slo._simulate` steps the rules' own expressions
+(``rate()`` with Prometheus' extrapolation, the recorded 5-minute rates, ``sum_over_time`` per
+window, the threshold, ``for:``, one evaluation of lag per group boundary of a cut group) one
+evaluation at a time — the ONE place that models how the rules follow the traffic.  A ratio
+exactly on a threshold is a tie that floating point may break either way.
 """
 
 from __future__ import annotations
