@@ -95,13 +95,15 @@ class Traffic:
         self.incident = incident
         self.per_scrape = rps * scrape
         self.errors_per_scrape = self.per_scrape * incident.error_ratio
+        # Every evaluation falls on a scrape, so every range holds its samples at the same
+        # offsets: the request rate (steady traffic) is the same at every evaluation, and an
+        # error rate depends only on the error counts at the range's first and last sample.
         self.steady_total = self._total_rate(0, RATE_RANGE)
-        # Recorded rates at evaluations 0, 1, 2 … and their prefix sums (index k holds the sum
-        # of evaluations 0 … k-1).
+        self._memo: dict[tuple[int, int, int], float] = {}
+        # Recorded error rates at evaluations 0, 1, 2 … and their prefix sums (index k holds
+        # the sum of evaluations 0 … k-1).
         self.errors: list[float] = []
-        self.totals: list[float] = []
         self._sum_errors = [0.0]
-        self._sum_totals = [0.0]
 
     def share(self, longer: Traffic) -> None:
         """Take over the rates of ``longer`` (same errors, for more scrapes, or for ever) up to
@@ -111,9 +113,8 @@ class Traffic:
             return
         k = min(n * self.scrape // self.interval + 1, len(longer.errors))
         if k > len(self.errors):
-            self.errors, self.totals = longer.errors[:k], longer.totals[:k]
+            self.errors = longer.errors[:k]
             self._sum_errors = longer._sum_errors[: k + 1]
-            self._sum_totals = longer._sum_totals[: k + 1]
 
     # -- scrapes and rate() ---------------------------------------------------------------------
 
@@ -123,17 +124,25 @@ class Traffic:
         first = _ceil_div(start, self.scrape) if self.major == 2 else start // self.scrape + 1
         return first, t // self.scrape
 
-    def _error_count(self, m: int) -> float:
-        n = self.incident.scrapes
-        m = max(m, 0) if n is None else min(max(m, 0), n)
-        return self.errors_per_scrape * m
-
     def _errors_rate(self, t: int, length: int) -> float:
         first, last = self._samples(t, length)
-        value = self._error_count(first)
-        increase = self._error_count(last) - value
-        s = self.scrape
-        return _rate(value, increase, first * s, last * s, last - first + 1, t - length, t)
+        n = self.incident.scrapes
+        # Erroring scrapes up to the range's first and last sample.
+        before = max(first, 0) if n is None else min(max(first, 0), n)
+        upto = max(last, 0) if n is None else min(max(last, 0), n)
+        if upto == before:
+            return 0.0
+        # Once the count at the first sample is at least the increase, the zero point lies
+        # before the range's start (no capping): every such range gives the same rate.
+        key = (length, min(before, upto - before), upto - before)
+        rate = self._memo.get(key)
+        if rate is None:
+            s, per = self.scrape, self.errors_per_scrape
+            samples = last - first + 1
+            value, increase = per * before, per * (upto - before)
+            rate = _rate(value, increase, first * s, last * s, samples, t - length, t)
+            self._memo[key] = rate
+        return rate
 
     def _total_rate(self, t: int, length: int) -> float:
         # The requests counter has a history far longer than any range: its zero point is
@@ -151,21 +160,19 @@ class Traffic:
     # -- recorded rates -------------------------------------------------------------------------
 
     def _extend(self, k: int) -> None:
-        while len(self.errors) <= k:
-            t = len(self.errors) * self.interval
-            e = self._errors_rate(t, RATE_RANGE)
-            total = self._total_rate(t, RATE_RANGE)
-            self.errors.append(e)
-            self.totals.append(total)
-            self._sum_errors.append(self._sum_errors[-1] + e)
-            self._sum_totals.append(self._sum_totals[-1] + total)
+        errors, sums, interval = self.errors, self._sum_errors, self.interval
+        while len(errors) <= k:
+            e = self._errors_rate(len(errors) * interval, RATE_RANGE)
+            errors.append(e)
+            sums.append(sums[-1] + e)
 
     def rate5m(self, k: int) -> tuple[float, float]:
         """The two recorded 5-minute rates at evaluation ``k`` (steady before 0)."""
         if k < 0:
             return 0.0, self.steady_total
-        self._extend(k)
-        return self.errors[k], self.totals[k]
+        if k >= len(self.errors):
+            self._extend(k)
+        return self.errors[k], self.steady_total
 
     def _window(self, k: int, length: int) -> int:
         """First evaluation index whose sample falls in the range ending at evaluation ``k``."""
@@ -178,15 +185,13 @@ class Traffic:
         """``sum_over_time`` of both recorded rates over ``length`` at evaluation ``k``, seeing
         the rates written up to evaluation ``k - delay``."""
         lo, hi = self._window(k, length), k - delay
-        errors = totals = 0.0
-        if lo < 0:
-            totals = self.steady_total * (min(hi, -1) - lo + 1)
-            lo = 0
-        if hi >= lo:
+        totals = self.steady_total * max(hi - lo + 1, 0)
+        lo = max(lo, 0)
+        if hi < lo:
+            return 0.0, totals
+        if hi >= len(self.errors):
             self._extend(hi)
-            errors += self._sum_errors[hi + 1] - self._sum_errors[lo]
-            totals += self._sum_totals[hi + 1] - self._sum_totals[lo]
-        return errors, totals
+        return self._sum_errors[hi + 1] - self._sum_errors[lo], totals
 
 
 @dataclass(frozen=True)
