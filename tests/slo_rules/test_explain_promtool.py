@@ -27,7 +27,7 @@ explain's `shortest_incident` (it then fires after the errors stopped), at the t
 simulation gives for that blip; and four cut the SLO's group at 4 and 5 rules per group
 (`--max-rules-per-group`), with promtool evaluating the later parts first, so that every read
 across parts sees the previous evaluation (the one-interval lag explain assumes for cut groups,
-the worst case in Prometheus).
+the worst case in Prometheus); two more use a raw-ratio SLI (every window a raw `rate()` ratio).
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ from obskit.slo._model import SLO, Service
 from obskit.slo._render import render_rule_file
 from obskit.slo._rules import DEFAULT_MAX_RULES_PER_GROUP, service_groups
 
-from ._models import ERRORS, REQUESTS, events_sli
+from ._models import ERRORS, REQUESTS, events_sli, raw_sli
 from ._scenarios import _GOT_RE, _alerts, _pruned, counter_notation, run, sections
 
 REPO = Path(__file__).resolve().parents[2]
@@ -175,6 +175,10 @@ def _cases() -> list[Case]:
         for ratio in RATIOS[:2]:
             key = f"checkout-availability-{ratio:g}-max{limit}"
             cases.append(Case(key, driven, ratio, RPS, max_rules=limit))
+    # A raw-ratio SLI (Sloth's `raw`): nothing recorded, every window its own rate() ratio.
+    raw = dataclasses.replace(driven, sli=raw_sli(checkout.service))
+    for ratio in RATIOS[:2]:
+        cases.append(Case(f"checkout-availability-{ratio:g}-raw", raw, ratio, RPS))
     return cases
 
 
@@ -306,6 +310,7 @@ def test_cases_cover_both_periods_every_tier_and_never() -> None:
         if _outcome(case, t.tier.name)[2] is None
     }
     assert len(blips_firing) >= 2, blips_firing
+    assert any(case.slo.sli.error_ratio_query for case in CASES), "no raw-ratio SLI case"
 
 
 def test_cut_group_cases_read_across_parts() -> None:

@@ -236,7 +236,8 @@ def run_tier(
 
     ``start`` skips evaluations known to be false (for an incident no larger than one already
     simulated, before that one's condition held); ``fired``: the alert already fires there (an
-    incident that lasts beyond an earlier run's firing), only its resolution is sought."""
+    incident that lasts beyond an earlier run's firing), only its resolution is sought (the
+    result's ``condition`` is then ``fired``)."""
     interval = traffic.interval
     condition: int | None = fired
     fires = fired
