@@ -8,6 +8,9 @@ gauge — itself).  Labels and annotations under the ``pyrra.dev/`` prefix are p
 generated rules with the prefix removed, like Pyrra does, and every series carries Pyrra's
 ``slo="<name>"`` label so queries and routes written for Pyrra keep matching.
 
+``indicator.<kind>.grouping`` evaluates the SLO per value of the labels, as Pyrra does: every
+rate is ``sum by (labels)`` (Pyrra's ``sum by (grouping)``) and the rules keep them.
+
 Which obskit service an SLO belongs to: the ``pyrra.dev/service`` label if set, else the
 object's namespace, else its name.  Objects of one service may sit in many files.
 """
