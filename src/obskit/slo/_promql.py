@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
+from obskit import conventions as c
 from obskit.slo._model import WINDOW_PLACEHOLDER
 
 __all__ = [
@@ -42,10 +43,23 @@ _UNSAFE_VALUE_RE: Final = re.compile(r"[\"`\\\x00-\x1f\x7f]")
 _REGEX_META_RE: Final = re.compile(r"([.+*?()|\[\]{}^$])")
 #: obskit's own labels on recorded series and alerts; a spec may not set them.
 RESERVED_LABEL_PREFIX: Final = "obskit_"
-#: Labels obskit (or a Sloth-shaped alert) sets on every alert: a grouping label of the same
-#: name would be overwritten on the alert, so alerts of different groups would look alike.
-_ALERT_LABELS: Final = ("severity", "long_window", "short_window", "alertname", "alertstate")
-_SLOTH_PREFIX: Final = "sloth_"
+#: Labels obskit (or a Sloth-shaped alert, or Prometheus: ``alertname``) sets on every alert:
+#: a grouping label of the same name would be overwritten on the alert, so alerts of different
+#: groups would look alike.
+_ALERT_LABELS: Final = frozenset(
+    {
+        c.ALERT_LABEL_SEVERITY,
+        c.ALERT_LABEL_LONG_WINDOW,
+        c.ALERT_LABEL_SHORT_WINDOW,
+        c.ALERT_STATE_LABEL,
+        "alertname",
+        c.SLOTH_LABEL_ID,
+        c.SLOTH_LABEL_SERVICE,
+        c.SLOTH_LABEL_SLO,
+        c.SLOTH_LABEL_WINDOW,
+        c.SLOTH_LABEL_SEVERITY,
+    }
+)
 
 
 def normalise_window(query: str) -> str:
@@ -78,7 +92,7 @@ def group_by_problem(name: str) -> str | None:
     problem = label_name_problem(name)
     if problem:
         return problem
-    if name in _ALERT_LABELS or name.startswith(_SLOTH_PREFIX):
+    if name in _ALERT_LABELS:
         return f"label name {name!r} is set on every alert by obskit; it cannot be a group label"
     return None
 
