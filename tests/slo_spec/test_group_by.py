@@ -29,10 +29,11 @@ def _errors(tmp_path: Path, text: str) -> list[str]:
 
 
 def test_pyrra_grouping_sums_every_template_by_the_labels() -> None:
-    """Pyrra's grouping example (ratio, `controller`) and a latency grouping by two labels:
-    every rate is `sum by` the labels, sorted as Pyrra sorts them."""
+    """Pyrra's grouping examples (ratio by `controller`, latencyNative by `service, method`)
+    and a latency grouping by two labels: every rate is `sum by` the labels, sorted as Pyrra
+    sorts them."""
     [service] = load_paths([INPUTS / "pyrra-grouping.yaml"])
-    errors, latency = service.slos
+    errors, latency, native = service.slos
     assert errors.sli.group_by == ("controller",)
     assert errors.sli.error_query == (
         "sum by (controller) (rate(prometheus_operator_reconcile_errors_total"
@@ -45,6 +46,12 @@ def test_pyrra_grouping_sums_every_template_by_the_labels() -> None:
     )
     assert latency.sli.total_query == total
     assert latency.sli.error_query.startswith(f"{total} - sum by (handler, method) (rate(")
+    # Pyrra's latencyNative example: grouping [service, method], sorted as Pyrra sorts it.
+    assert native.sli.group_by == ("method", "service")
+    assert native.sli.total_query == (
+        "histogram_count(sum by (method, service) (rate(connect_server_requests_duration_seconds"
+        f'{{job="prometheus-operator",code="ok"}}[{W}])))'
+    )
 
 
 def test_pyrra_empty_grouping_and_duplicates(tmp_path: Path) -> None:
