@@ -225,7 +225,7 @@ def test_folder_loads_every_golden_input_sorted_by_service() -> None:
     assert names == sorted(names)
     # fifteen single-service files (two Pyrra objects of one namespace make one service) +
     # three services in one file
-    assert len(names) == 18
+    assert len(names) == 20
 
 
 def test_bundled_examples_load() -> None:

@@ -34,6 +34,14 @@ RATIO = """\
       total:
         metric: http_requests_total{job="api"}
 """
+LATENCY = """\
+  indicator:
+    latency:
+      success:
+        metric: http_request_duration_seconds_bucket{job="api",le="0.5"}
+      total:
+        metric: http_request_duration_seconds_count{job="api"}
+"""
 
 
 def _doc(
@@ -160,10 +168,36 @@ def test_alerting_disabled_or_burnrates_false_keeps_recordings_only(tmp_path: Pa
             "f.yaml:7: spec.target: must be below 100: a 100 % objective leaves no error budget",
         ),
         (
-            _doc() + "      grouping:\n        - handler\n",
-            "f.yaml:15: spec.indicator.ratio.grouping: not supported: obskit compiles one SLI "
-            "series per SLO; write one SLO per value (a matcher on the label in each metric), "
-            "or remove grouping to cover them all",
+            _doc() + "      grouping:\n        - handler\n        - 'bad-name'\n",
+            "f.yaml:17: spec.indicator.ratio.grouping[1]: invalid label name 'bad-name': must "
+            "match [a-zA-Z_][a-zA-Z0-9_]*",
+        ),
+        (
+            _doc() + "      grouping:\n        - slo\n",
+            "f.yaml:16: spec.indicator.ratio.grouping[0]: 'slo' is also a label this SLO sets on "
+            "every series and alert (labels, alerting labels, or the SLO's own): rename one of "
+            "them",
+        ),
+        (
+            _doc() + "      grouping:\n        - severity\n",
+            "f.yaml:16: spec.indicator.ratio.grouping[0]: label name 'severity' is set on every "
+            "alert by obskit; it cannot be a group label",
+        ),
+        (
+            _doc() + "      grouping: handler\n",
+            "f.yaml:15: spec.indicator.ratio.grouping: must be a non-empty list",
+        ),
+        (
+            _doc().replace(
+                "      total:\n", "        grouping:\n          - handler\n      total:\n"
+            ),
+            "f.yaml:13: spec.indicator.ratio.errors.grouping: belongs to the indicator: write it "
+            "as spec.indicator.ratio.grouping (Pyrra's CRD has no grouping here)",
+        ),
+        (
+            _doc(body=LATENCY + "      grouping: [le]\n"),
+            "f.yaml:15: spec.indicator.latency.grouping[0]: 'le' is what the SLI tells good from "
+            "bad events by: grouping by it would put good and bad events in different groups",
         ),
         (
             _doc().replace('http_requests_total{job="api"}\n', "rate(http_requests_total[5m])\n"),

@@ -32,6 +32,7 @@ from typing import Final
 from obskit import conventions as c
 from obskit.slo._errors import SpecError, SpecErrors
 from obskit.slo._model import SLO, AlertTier, Service
+from obskit.slo._promql import grouped_sum, sum_prefix
 
 __all__ = [
     "DEFAULT_MAX_RULES_PER_GROUP",
@@ -116,6 +117,11 @@ class _SLORules:
         labels[c.SLO_LABEL_SERVICE] = slo.service
         labels[c.SLO_LABEL_SLO] = slo.name
         labels[c.SLO_LABEL_ID] = slo.id
+        #: Grouping labels: every series carries them from its expression (loaders refuse a
+        #: static label of the same name; dropped here too, as Pyrra does, so it cannot win).
+        self.by = self.sli.group_by
+        for name in self.by:
+            labels.pop(name, None)
         self.labels = labels
         self.events = self.sli.error_query is not None and self.sli.total_query is not None
 
@@ -126,14 +132,20 @@ class _SLORules:
 
     def _sum(self, template: str, window: str) -> str:
         query = self.sli.render(template, window)
-        return query if _is_plain_sum(template) else f"sum({query})"
+        prefix = sum_prefix(self.by)
+        return query if _is_plain_sum(template, prefix) else grouped_sum(query, self.by)
 
     def _errors(self, window: str) -> str:
         # `or vector(0)`: an error series that never appeared (no 5xx yet) means 0 errors, not
         # "no data"; with no traffic the denominator is 0 or absent, so the ratio stays NaN or
         # absent and no alert can fire.
         assert self.sli.error_query is not None
-        return f"({self._sum(self.sli.error_query, window)} or vector(0))"
+        errors = self._sum(self.sli.error_query, window)
+        if self.by:
+            # Grouped: a label-less 0 would match no group.  0 x each group's total gives every
+            # group with traffic its own 0 (same labels), and none for a group without traffic.
+            return f"({errors} or 0 * {self._total(window)})"
+        return f"({errors} or vector(0))"
 
     def _total(self, window: str) -> str:
         assert self.sli.total_query is not None
@@ -246,7 +258,8 @@ class _SLORules:
             # raw counters again (every route/status/instance series, up to 3 days of them).
             seconds = c.window_seconds(tier.long_window)
             expr += (
-                f"\nand on ()\n(avg_over_time({c.RULE_SLI_TOTAL_RATE}{sel}[{tier.long_window}])"
+                f"\nand on ({', '.join(self.by)})\n"
+                f"(avg_over_time({c.RULE_SLI_TOTAL_RATE}{sel}[{tier.long_window}])"
                 f" * {seconds} >= {fmt_number(alerting.min_events)})"
             )
         page = tier.severity == "page"
@@ -283,9 +296,19 @@ class _SLORules:
         share_query = (
             f"{c.error_ratio_rule(tier.long_window)}{self.sel} / {self.budget} * {share_factor}"
         )
+        share = f"{{{{ with query `{share_query}` }}}}"
+        group = ""
+        if self.by:
+            # One alert per group: the query reads the alert's own group (printf %q quotes each
+            # label value as a PromQL string), and the summary names it.
+            matchers = ",".join(f"{name}=%q" for name in self.by)
+            values = " ".join(f"$labels.{name}" for name in self.by)
+            grouped = share_query.replace(self.sel, self.sel[:-1] + "," + matchers + "}", 1)
+            share = f"{{{{ with printf `{grouped}` {values} | query }}}}"
+            group = " (" + ", ".join(f"{n}={{{{ $labels.{n} }}}}" for n in self.by) + ")"
         annotations = {
             "summary": (
-                f"{slo.service} {slo.name} SLO: error budget burn above {rate}x "
+                f"{slo.service} {slo.name} SLO{group}: error budget burn above {rate}x "
                 f"over {tier.long_window} and {tier.short_window} ({tier.severity})"
             ),
             "description": (
@@ -294,7 +317,7 @@ class _SLORules:
                 f"over the last {tier.long_window} (1 spends exactly the budget in "
                 f"{slo.period}), and still above {rate} over the last {tier.short_window}. "
                 f"At this rate the last {tier.long_window} consumed "
-                f"{{{{ with query `{share_query}` }}}}"
+                f"{share}"
                 "{{ . | first | value | humanizePercentage }}{{ end }}"
                 f" of the {slo.period} error budget (this {tier.name} tier fires at "
                 f"{_percent(tier.budget_consumed)}; at {rate}x the whole budget lasts "
@@ -315,16 +338,18 @@ class _SLORules:
 
 
 @functools.lru_cache(maxsize=4096)
-def _is_plain_sum(query: str) -> bool:
-    """Whether ``query`` is one ``sum(...)`` without grouping: a single series already.
+def _is_plain_sum(query: str, prefix: str = "sum(") -> bool:
+    """Whether ``query`` is one ``sum(...)`` without grouping: a single series already — or,
+    for a grouped SLO (``prefix`` ``sum by (a, b) (``), one sum by exactly its labels.
 
     A cheap scan (string literals skipped) that spares ``sum(sum(...))`` in the output; when in
     doubt it answers ``False`` and the query is wrapped, which is always correct.
     """
-    if not query.startswith("sum("):
+    if not query.startswith(prefix):
         return False
+    start = len(prefix) - 1  # the aggregation's opening parenthesis
     depth, quote, escaped = 0, "", False
-    for index, char in enumerate(query):
+    for index, char in enumerate(query[start:], start):
         if quote:
             if escaped:
                 escaped = False
