@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from obskit._cli import main
+from obskit.slo import load
 from obskit.slo._explain import SCHEMA_VERSION, explain_services
-from obskit.slo._load import load_paths
 
 REPO = Path(__file__).resolve().parents[2]
 SPECS = str(REPO / "slo")
@@ -59,7 +59,7 @@ def test_json_shape_matches_the_model() -> None:
     assert doc["timing"] == {"evaluation_interval_seconds": 60, "scrape_interval_seconds": 60,
                              "prometheus_major": 2}  # fmt: skip
     assert doc["error_ratios"] == [1.0, 0.02, 0.005]
-    expected = explain_services(load_paths([SPECS]), [0.02, 0.005])
+    expected = explain_services(load([SPECS]), [0.02, 0.005])
     assert [s["id"] for s in doc["slos"]] == [e.slo.id for e in expected]
     for slo_doc, e in zip(doc["slos"], expected, strict=True):
         assert slo_doc["budget_outage_seconds"] == e.budget_outage_seconds
@@ -88,8 +88,8 @@ def test_max_rules_per_group_gives_the_cut_groups_figures() -> None:
     a bad limit exits 2 as `build` does."""
     result = _run(SPECS, "--format", "json", "--max-rules-per-group", "5")
     assert result.returncode == 0, result.stderr
-    cut = explain_services(load_paths([SPECS]), max_rules=5)
-    whole = explain_services(load_paths([SPECS]))
+    cut = explain_services(load([SPECS]), max_rules=5)
+    whole = explain_services(load([SPECS]))
     doc = json.loads(result.stdout)
     fires = [
         o["fires_after_seconds"] for s in doc["slos"] for t in s["tiers"] for o in t["outcomes"]

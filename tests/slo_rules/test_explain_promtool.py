@@ -41,6 +41,7 @@ import pytest
 import yaml
 
 from obskit import conventions as c
+from obskit.slo import load
 from obskit.slo._explain import (
     SLOExplanation,
     Timing,
@@ -48,7 +49,6 @@ from obskit.slo._explain import (
     group_reads,
     simulate_incident,
 )
-from obskit.slo._load import load_paths
 from obskit.slo._model import SLO, Service
 from obskit.slo._render import render_rule_file
 from obskit.slo._rules import DEFAULT_MAX_RULES_PER_GROUP, service_groups
@@ -138,7 +138,7 @@ class Case:
 
 
 def _example_slos() -> list[tuple[SLO, Service]]:
-    services = load_paths([REPO / "slo"])
+    services = load([REPO / "slo"])
     return [(s, service) for service in services for s in service.slos]
 
 

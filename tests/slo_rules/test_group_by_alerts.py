@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 
 from obskit import conventions as c
-from obskit.slo._load import load_paths
+from obskit.slo import load
 from obskit.slo._output import build_files
 from obskit.slo._rules import fmt_number, service_groups
 
@@ -47,7 +47,7 @@ def test_guard_and_annotations_are_per_group(promtool: str, tmp_path: Path) -> N
     ratio 1 / 0.001 x window / 30d) and burn rate (1000 → 1k), as Prometheus' template engine
     renders them."""
     (tmp_path / "checkout.yaml").write_text(SPEC, encoding="utf-8")
-    [service] = load_paths([tmp_path / "checkout.yaml"])
+    [service] = load([tmp_path / "checkout.yaml"])
     (tmp_path / "rules.yaml").write_text(
         build_files([service], "prometheus")["rules/checkout.yaml"], encoding="utf-8"
     )

@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 
 from obskit import conventions as c
-from obskit.slo._load import load_paths
+from obskit.slo import load
 from obskit.slo._output import build_files
 from obskit.slo._rules import RECORDED_WINDOWS
 
@@ -123,7 +123,7 @@ def test_pyrra_objectives_record_pyrras_own_ratios(promtool: str, tmp_path: Path
     longer windows, computed from the recorded 5-minute rates, within Pyrra's ratios of the
     last 5 minutes), and the ratio and latency ones equal the injected truth (5 % and 10 %)."""
     (tmp_path / "specs.yaml").write_text(SPECS, encoding="utf-8")
-    services = load_paths([tmp_path / "specs.yaml"])
+    services = load([tmp_path / "specs.yaml"])
     assert [s.name for s in services] == ["api"]
     files = build_files(services, "prometheus")
     (tmp_path / "rules.yaml").write_text(files["rules/api.yaml"], encoding="utf-8")

@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 
 from obskit import conventions as c
-from obskit.slo._load import load_paths
+from obskit.slo import load
 from obskit.slo._output import build_files
 from obskit.slo._rules import RECORDED_WINDOWS
 
@@ -161,7 +161,7 @@ def _sel(slo: str, **extra: str) -> str:
 
 def _promtool(promtool: str, tmp_path: Path, tests: list[dict[str, Any]]) -> None:
     (tmp_path / "specs.yaml").write_text(SPECS, encoding="utf-8")
-    services = load_paths([tmp_path / "specs.yaml"])
+    services = load([tmp_path / "specs.yaml"])
     assert [s.name for s in services] == ["operator"]
     files = build_files(services, "prometheus")
     (tmp_path / "rules.yaml").write_text(files["rules/operator.yaml"], encoding="utf-8")

@@ -22,7 +22,7 @@ import yaml
 
 from obskit import conventions as c
 from obskit._cli import main
-from obskit.slo._load import load_paths
+from obskit.slo import load
 from obskit.slo._render import render_rule_file
 from obskit.slo._rules import service_groups
 
@@ -189,7 +189,7 @@ def measured(promtool: str, tmp_path_factory: pytest.TempPathFactory) -> dict[st
     """Run the reference and obskit's rules over the same traffic in one promtool file."""
     folder = tmp_path_factory.mktemp("sloth-vs-obskit")
     (folder / "spec.yaml").write_text(textwrap.dedent(SPEC))
-    (service,) = load_paths([folder / "spec.yaml"])
+    (service,) = load([folder / "spec.yaml"])
     obskit_rules = render_rule_file("cart", service_groups(service), ["spec.yaml"], "prometheus")
     (folder / "obskit.yaml").write_text(obskit_rules)
     (folder / "sloth.yaml").write_text(_sloth_reference())

@@ -12,8 +12,8 @@ import jsonschema
 import pytest
 import yaml
 
+from obskit.slo import load
 from obskit.slo._errors import SpecErrors
-from obskit.slo._load import load_paths
 from obskit.slo._model import WINDOW_PLACEHOLDER as W
 from obskit.slo._schema import native_schema
 
@@ -24,7 +24,7 @@ INPUTS = ROOT / "tests" / "golden" / "inputs"
 def _errors(tmp_path: Path, text: str) -> list[str]:
     (tmp_path / "svc.yaml").write_text(textwrap.dedent(text), encoding="utf-8")
     with pytest.raises(SpecErrors) as caught:
-        load_paths([tmp_path / "svc.yaml"])
+        load([tmp_path / "svc.yaml"])
     return [str(e).replace(f"{tmp_path}{os.sep}", "") for e in caught.value.errors]
 
 
@@ -32,7 +32,7 @@ def test_pyrra_grouping_sums_every_template_by_the_labels() -> None:
     """Pyrra's grouping examples (ratio by `controller`, latencyNative by `service, method`)
     and a latency grouping by two labels: every rate is `sum by` the labels, sorted as Pyrra
     sorts them."""
-    [service] = load_paths([INPUTS / "pyrra-grouping.yaml"])
+    [service] = load([INPUTS / "pyrra-grouping.yaml"])
     errors, latency, native = service.slos
     assert errors.sli.group_by == ("controller",)
     assert errors.sli.error_query == (
@@ -68,13 +68,13 @@ def test_pyrra_empty_grouping_and_duplicates(tmp_path: Path) -> None:
               metric: up{job="api"}
         """
     (tmp_path / "a.yaml").write_text(textwrap.dedent(head) + "      grouping: []\n")
-    [service] = load_paths([tmp_path / "a.yaml"])
+    [service] = load([tmp_path / "a.yaml"])
     assert service.slos[0].sli.group_by == ()
     assert service.slos[0].sli.total_query == f'sum(count_over_time(up{{job="api"}}[{W}]))'
     (tmp_path / "a.yaml").write_text(
         textwrap.dedent(head) + "      grouping: [instance, instance]\n"
     )
-    [service] = load_paths([tmp_path / "a.yaml"])
+    [service] = load([tmp_path / "a.yaml"])
     assert service.slos[0].sli.group_by == ("instance",)
     assert service.slos[0].sli.total_query == (
         f'sum by (instance) (count_over_time(up{{job="api"}}[{W}]))'
@@ -84,7 +84,7 @@ def test_pyrra_empty_grouping_and_duplicates(tmp_path: Path) -> None:
 def test_native_group_by_on_every_kind() -> None:
     """The native golden input: availability by route (obskit's own metric), and a ratio whose
     errors already `sum by (queue)` (kept as written) and whose total is a bare rate (summed)."""
-    [service] = load_paths([INPUTS / "native-grouped.yaml"])
+    [service] = load([INPUTS / "native-grouped.yaml"])
     availability, jobs = service.slos
     assert availability.sli.group_by == ("http_route",)
     assert availability.sli.total_query.startswith("sum by (http_route) (rate(")

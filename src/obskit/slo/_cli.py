@@ -142,19 +142,6 @@ def _add_alert_shape(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _services(args: argparse.Namespace, paths: list[str]) -> Any:
-    """Load the specs, with ``--alert-shape`` applied."""
-    from obskit.slo._load import load_paths
-
-    services = load_paths(paths)
-    shape: Any = getattr(args, "alert_shape", "auto")
-    if shape != "auto":
-        from obskit.slo._sloth_alerts import with_alert_shape
-
-        services = with_alert_shape(services, shape)
-    return services
-
-
 def _guarded(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
     """Map every failure to an exit code and a message; never a traceback."""
 
@@ -192,15 +179,14 @@ def _guarded(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse
 
 def _files(args: argparse.Namespace, paths: list[str], fmt: str) -> dict[str, str]:
     """Load, validate and render everything; raises before anything is written."""
-    from obskit.dashboards import _build as dashboards
-    from obskit.slo._output import build_files
+    from obskit.dashboards._build import options_from_args
+    from obskit.slo._api import build, load
 
-    services = _services(args, paths)
-    return build_files(
-        services,
-        fmt,
-        dashboards.render(services, dashboards.options_from_args(args)),
+    return build(
+        load(paths, alert_shape=getattr(args, "alert_shape", "auto")),
+        format="prometheus-operator" if fmt == "prometheus-operator" else "prometheus",
         max_rules_per_group=args.max_rules_per_group,
+        dashboards=options_from_args(args),
     )
 
 
@@ -234,23 +220,22 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from obskit.dashboards._build import DashboardOptions, render
-    from obskit.slo._output import build_files
+    from obskit.slo._api import build, load
 
-    services = _services(args, args.paths)
-    files = build_files(services, "prometheus", render(services, DashboardOptions()))
+    services = load(args.paths, alert_shape=getattr(args, "alert_shape", "auto"))
+    files = build(services)
     slos = sum(len(s.slos) for s in services)
     print(f"obskit: {len(services)} service(s), {slos} SLO(s) OK ({len(files)} files)")
     return EXIT_OK
 
 
 def _backfill(args: argparse.Namespace) -> int:
-    from obskit.slo._load import load_paths
+    from obskit.slo._api import load
     from obskit.slo._output import display_path
     from obskit.slo._render import render_rule_file
     from obskit.slo._rules import backfill_groups, service_groups
 
-    services = load_paths(args.paths or ["slo/"])
+    services = load(args.paths or ["slo/"])
     groups = [g for s in services for g in backfill_groups(service_groups(s, max_rules=0))]
     sources = sorted({display_path(slo.source.path) for s in services for slo in s.slos})
     sys.stdout.write(render_rule_file("backfill", groups, sources, "prometheus"))
@@ -376,9 +361,9 @@ def _positive(text: str) -> float:
 
 
 def _explain(args: argparse.Namespace) -> int:
+    from obskit.slo._api import load
     from obskit.slo._explain import Timing, explain_services
     from obskit.slo._explain_render import render
-    from obskit.slo._load import load_paths
 
     timing = Timing(args.evaluation_interval, args.scrape_interval, args.prometheus_version)
     problems = timing.problems()
@@ -386,7 +371,7 @@ def _explain(args: argparse.Namespace) -> int:
         for problem in problems:
             print(f"obskit: --evaluation-interval/--scrape-interval: {problem}", file=sys.stderr)
         return EXIT_INPUT
-    services = load_paths(args.paths or ["slo/"])
+    services = load(args.paths or ["slo/"])
     explanations = explain_services(
         services,
         args.error_ratio,
