@@ -142,7 +142,7 @@ def build_state(
         extras["exposition"] = exposition
     tracer = None
     if config.traces:
-        drops = DropCounter(metrics.spans_dropped.inc)
+        drops = DropCounter(metrics.spans_dropped.inc, metrics.export_error)
         provider, processor = build_provider(config, redactor, drops, export=export)
         extras["provider"] = provider
         extras["processor"] = processor
@@ -212,6 +212,11 @@ def init(
         configure_structlog(st.pipeline)
         bridge_stdlib(st.pipeline)
         held.replay()
+        # Each fast path that uses a dependency's private internals is checked once against
+        # the public API; one that fails is switched off with one JSON warning.
+        from obskit._selftest import run as check_internals
+
+        check_internals(st)
         _patch_server_logging(st.pipeline)
         watch_logging_config()
         guard_call_errors()

@@ -35,6 +35,7 @@ from obskit._config import Config
 from obskit._envcheck import export_timeout_s
 from obskit._envcheck import sampler as env_sampler
 from obskit._redact import REDACTED, Redactor
+from obskit.conventions import EXPORT_ERROR_ENCODE, EXPORT_ERROR_EXPORT
 
 __all__ = ["DropCounter", "RedactingExporter", "build_provider"]
 
@@ -42,6 +43,16 @@ _log = logging.getLogger("obskit.tracing")
 DROPPED_WARNING: Final = "spans dropped: OTLP endpoint unreachable or slow"
 SHUTDOWN_WARNING: Final = (
     "spans dropped: obskit.shutdown() was called; spans of later requests are not exported"
+)
+#: obskit's own export path failed (a bug or an upstream change, never the network): one warning
+#: per process and kind, with the error; counted in ``obskit_export_errors_total{kind}``.
+ENCODE_WARNING: Final = (
+    "span batch encoded by the official OTLP encoder: obskit's encoder failed on it "
+    "(obskit's export path, not a network error; the batch is still sent)"
+)
+EXPORT_ERROR_WARNING: Final = (
+    "spans dropped: obskit's export path failed (not a network error; the endpoint was not "
+    "the cause)"
 )
 ATTRIBUTE_LIMIT_WARNING: Final = (
     "span attributes dropped: a span attribute count limit was reached "
@@ -62,11 +73,35 @@ def context_free(call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
 class DropCounter:
     """Counts dropped spans into a metric and warns once per process (per kind of loss)."""
 
-    def __init__(self, add: Callable[[int], None]) -> None:
+    def __init__(
+        self, add: Callable[[int], None], own_error: Callable[[str], None] | None = None
+    ) -> None:
         self._add = add
+        #: Counts one failure of obskit's own export path by kind (``Metrics.export_error``).
+        self._own_error = own_error
         self._warned_pid = 0
         self._closed_pid = 0
+        #: kind -> pid that already warned about obskit's own export-path failures.
+        self._own_warned: dict[str, int] = {}
         self._lock = threading.Lock()
+
+    def own_failure(self, kind: str, error: BaseException | str, dropped: int = 0) -> None:
+        """obskit's own export path failed (``kind``: ``encode`` or ``export``): counted, and
+        one warning per process and kind naming the error — never the endpoint's fault."""
+        if self._own_error is not None:
+            self._own_error(kind)
+        if dropped:
+            self._add(dropped)
+        with self._lock:
+            if self._own_warned.get(kind) == os.getpid():
+                return
+            self._own_warned[kind] = os.getpid()
+        text = error if isinstance(error, str) else f"{type(error).__qualname__}: {error}"
+        fields: dict[str, Any] = {"kind": kind, "error": text}
+        if dropped:
+            fields["dropped"] = dropped
+        message = ENCODE_WARNING if kind == "encode" else EXPORT_ERROR_WARNING
+        context_free(_log.warning, message, extra=fields)
 
     def dropped(self, count: int, reason: str) -> None:
         if count <= 0:
@@ -190,14 +225,21 @@ class RedactingExporter(SpanExporter):
         self.busy = True
         if self.started is not None:
             self.started.set()
+        own: BaseException | str | None = None
         try:
             result = self.inner.export([self._clean(s) for s in spans])
-        except Exception:  # an exporter bug must not kill the export thread
+        except Exception as exc:  # an exporter bug must not kill the export thread
             result = SpanExportResult.FAILURE
+            own = exc
         finally:
             self.busy = False
         if result is not SpanExportResult.SUCCESS and self._drops is not None:
-            self._drops.dropped(len(spans), "export failed")
+            if own is None:
+                own = getattr(self.inner, "own_failure", None)
+            if own is not None:  # obskit's own path failed: never reported as the network
+                self._drops.own_failure(EXPORT_ERROR_EXPORT, own, len(spans))
+            else:
+                self._drops.dropped(len(spans), "export failed")
         return result
 
     def shutdown(self) -> None:
@@ -295,7 +337,7 @@ def _env(*names: str) -> str | None:
     return None
 
 
-def _exporter(export: bool = True) -> SpanExporter | None:
+def _exporter(export: bool = True, drops: DropCounter | None = None) -> SpanExporter | None:
     """The exporter ``OTEL_TRACES_EXPORTER``/``OTEL_EXPORTER_OTLP_*`` ask for (None: ``none``, or
     ``export=False``: an endpoint that is not a URL).  The variables were checked and cleaned by
     :mod:`obskit._envcheck` first, so every value read here is usable."""
@@ -331,14 +373,18 @@ def _exporter(export: bool = True) -> SpanExporter | None:
                 },
             )
         else:
-            exporter: SpanExporter = GrpcExporter(timeout=timeout)
-            return exporter
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+            grpc_exporter: SpanExporter = GrpcExporter(timeout=timeout)
+            return grpc_exporter
+    from obskit._otlp import make_exporter
 
-    from obskit._otlp import install as install_fast_encoder
+    # obskit's own subclass of the official exporter (several times cheaper encoding on the
+    # export thread, same bytes); the official exporter class itself is left as it is.
+    def encode_failed(exc: BaseException) -> None:
+        if drops is not None:
+            drops.own_failure(EXPORT_ERROR_ENCODE, exc)
 
-    install_fast_encoder()  # several times cheaper on the export thread (same bytes)
-    return OTLPSpanExporter(timeout=timeout)
+    exporter: SpanExporter = make_exporter(encode_failed, timeout=timeout)
+    return exporter
 
 
 def resource(config: Config) -> Resource:
@@ -434,7 +480,7 @@ def build_provider(
     provider = TracerProvider(
         resource=resource(config), shutdown_on_exit=False, sampler=env_sampler()
     )
-    exporter = _exporter(export)
+    exporter = _exporter(export, drops)
     quiet_exporter_logs()
     processor = None
     if exporter is not None:
