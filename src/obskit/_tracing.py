@@ -59,6 +59,7 @@ ATTRIBUTE_LIMIT_WARNING: Final = (
     "(OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT / OTEL_ATTRIBUTE_COUNT_LIMIT)"
 )
 _SAFE_MAX = 4096
+_ABSENT: Final = object()
 #: Longest a request waits for the export thread to take over a full batch (see
 #: ``BoundedBatchProcessor``); once per batch (128 spans by default).
 _HANDOFF_S = 0.002
@@ -145,8 +146,12 @@ class RedactingExporter(SpanExporter):
         raw = getattr(span, "_attributes", None)  # the SDK's map, not a read-only proxy of it
         attrs = span.attributes if raw is None else raw
         clean = self._clean_attributes(attrs)
-        events = getattr(span, "_events", None) or ()  # read as the OTLP encoder does
-        links = getattr(span, "_links", None) or ()
+        # The SDK's own lists, read as the OTLP encoder does (no copy); the public properties
+        # when those fields are not there (an SDK release that renamed them).
+        raw_events: Any = getattr(span, "_events", _ABSENT)
+        events = span.events if raw_events is _ABSENT else raw_events or ()
+        raw_links: Any = getattr(span, "_links", _ABSENT)
+        links = span.links if raw_links is _ABSENT else raw_links or ()
         clean_events = self._clean_events(events) if events else None
         clean_links = self._clean_links(links) if links else None
         if clean is None and clean_events is None and clean_links is None:
