@@ -196,6 +196,14 @@ def check_send(st: _state.State, made: object) -> None:
         raise Mismatch(f"OTLPSpanExporter.{missing} is missing")
 
 
+def check_batch_processor(st: _state.State, made: object) -> None:
+    """The batch processor found the SDK's queue it counts drops on (else it hands every span
+    to the SDK's own ``on_end``: exported all the same, but a full queue's drops uncounted)."""
+    processor: Any = st.extras.get("processor")
+    if processor._queue is None or processor._emit is None:
+        raise Mismatch("BatchSpanProcessor._batch_processor._queue/.emit are not there")
+
+
 # -- histogram ------------------------------------------------------------------------------------
 def check_histogram(st: _state.State, made: object) -> None:
     """``_observe`` moves the same samples and exemplars as the public ``observe()``."""
@@ -310,6 +318,10 @@ def _has_send_path(st: _state.State) -> bool:
     return hasattr(_exporter(st), "missing_internal")
 
 
+def _has_processor(st: _state.State) -> bool:
+    return hasattr(st.extras.get("processor"), "_queue")
+
+
 def _always(st: _state.State) -> bool:
     return True
 
@@ -342,6 +354,14 @@ CHECKS: Final[tuple[Check, ...]] = (
         _has_send_path,
         check_send,
         lambda st: None,  # the exporter already sends through upstream's export()
+    ),
+    (
+        "batch processor",
+        "opentelemetry-sdk: BatchSpanProcessor._batch_processor and its _queue/_max_queue_size/"
+        "_max_export_batch_size/emit",
+        _has_processor,
+        check_batch_processor,
+        lambda st: None,  # the processor already hands spans to the SDK's own on_end
     ),
     (
         "histogram",

@@ -143,6 +143,8 @@ class RedactingExporter(SpanExporter):
         self._safe: set[str] = set()
 
     def _clean(self, span: ReadableSpan) -> ReadableSpan:
+        if RESOURCE_SWAP:  # after a fork, when the pid could not be refreshed in place
+            span = _with_fresh_resource(span)
         raw = getattr(span, "_attributes", None)  # the SDK's map, not a read-only proxy of it
         attrs = span.attributes if raw is None else raw
         clean = self._clean_attributes(attrs)
@@ -252,6 +254,27 @@ class RedactingExporter(SpanExporter):
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return self.inner.force_flush(timeout_millis)
+
+
+def _with_fresh_resource(span: ReadableSpan) -> ReadableSpan:
+    """``span`` with this process's resource if it carries a stale one (see ``refresh_pid``)."""
+    swap = RESOURCE_SWAP.get(id(span.resource))
+    if swap is None or swap[0] is not span.resource:
+        return span
+    return ReadableSpan(
+        name=span.name,
+        context=span.context,
+        parent=span.parent,
+        resource=swap[1],
+        attributes=span.attributes,
+        events=span.events,
+        links=span.links,
+        kind=span.kind,
+        status=span.status,
+        start_time=span.start_time,
+        end_time=span.end_time,
+        instrumentation_scope=span.instrumentation_scope,
+    )
 
 
 class BoundedBatchProcessor(BatchSpanProcessor):
@@ -467,15 +490,42 @@ def refresh_pid(provider: TracerProvider) -> None:
     """After a fork: the shared Resource object gets this process's ``process.pid``.
 
     Every tracer (obskit's and the libraries') holds the provider's one Resource object, so
-    replacing its attribute map in place fixes them all.
+    replacing its private attribute map in place fixes them all.  Should that map not be there
+    (or the write not take), the exporter swaps the stale resource for a new one on each
+    exported span instead (a copy per span: slower, same output) and one warning says so.
     """
     res = provider.resource
     attrs = dict(res.attributes)
     if attrs.get("process.pid") == os.getpid():
         return
     attrs["process.pid"] = os.getpid()
+    error = "Resource._attributes is not there"
     if hasattr(res, "_attributes"):
-        res._attributes = BoundedAttributes(attributes=attrs, immutable=True)
+        try:
+            res._attributes = BoundedAttributes(attributes=attrs, immutable=True)
+        except Exception as exc:
+            error = f"{type(exc).__qualname__}: {exc}"
+        else:
+            if res.attributes.get("process.pid") == os.getpid():
+                return
+            error = "writing Resource._attributes did not change Resource.attributes"
+    from obskit._selftest import SELFTEST_WARNING
+
+    RESOURCE_SWAP[id(res)] = (res, Resource(attrs, res.schema_url))
+    context_free(
+        logging.getLogger("obskit").warning,
+        SELFTEST_WARNING,
+        extra={
+            "fast_path": "resource pid",
+            "internal": "opentelemetry-sdk: Resource._attributes",
+            "error": error,
+        },
+    )
+
+
+#: ``id(stale resource) -> (stale resource, this process's resource)``: filled by
+#: :func:`refresh_pid` only when the in-place refresh is not possible; read by the exporter.
+RESOURCE_SWAP: dict[int, tuple[Resource, Resource]] = {}
 
 
 def build_provider(

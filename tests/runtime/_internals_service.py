@@ -71,6 +71,19 @@ BREAKS: dict[str, Callable[[], None]] = {
     "OTLPSpanExporter._client": _hide_attr(
         "opentelemetry.exporter.otlp.proto.http.trace_exporter", "OTLPSpanExporter", "_client"
     ),
+    "OTLPSpanExporter._metrics": _hide_attr(
+        "opentelemetry.exporter.otlp.proto.http.trace_exporter", "OTLPSpanExporter", "_metrics"
+    ),
+    "_OTLPHTTPClient.export": _hide_attr(
+        "opentelemetry.exporter.otlp.common.http", "_OTLPHTTPClient", "export"
+    ),
+    "BatchSpanProcessor._batch_processor": _hide_attr(
+        "opentelemetry.sdk.trace.export", "BatchSpanProcessor", "_batch_processor"
+    ),
+    "BatchProcessor._queue": _hide_attr(
+        "opentelemetry.sdk._shared_internal", "BatchProcessor", "_queue"
+    ),
+    "ParentBased._root": _hide_attr("opentelemetry.sdk.trace.sampling", "ParentBased", "_root"),
     "structlog _CONTEXT_VARS moved": _structlog_map_moved,
     "structlog _CONTEXT_VARS removed": _structlog_map_removed,
     "OTLP writer raises": _encoder_raises,

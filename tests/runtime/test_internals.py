@@ -52,6 +52,13 @@ CASES: dict[str, set[str]] = {
     "Histogram._buckets": {"histogram"},
     "Histogram._upper_bounds": {"histogram"},
     "OTLPSpanExporter._client": {"OTLP send"},
+    "OTLPSpanExporter._metrics": {"OTLP send"},
+    # Found missing at the first export (after the self-test): upstream's path from then on.
+    "_OTLPHTTPClient.export": {"OTLP send"},
+    "BatchSpanProcessor._batch_processor": {"batch processor"},
+    "BatchProcessor._queue": {"batch processor"},
+    # No warning: without it the sampler is asked for every root span (same decision).
+    "ParentBased._root": set(),
     "structlog _CONTEXT_VARS moved": {"structlog contextvars"},
     "structlog _CONTEXT_VARS removed": {"structlog contextvars"},
     "OTLP writer raises": {"OTLP encoder"},
@@ -146,7 +153,7 @@ def test_a_missing_internal_switches_to_the_public_api(broken: str) -> None:
         assert warning["logger"] == "obskit"
         assert warning["internal"]
         assert warning["error"]
-    if "." in broken:  # a hidden attribute: its name is in the error of the path that uses it
+    if "." in broken and CASES[broken]:  # a hidden attribute: named in the path's error
         assert any(attribute in w["error"] for w in warnings), warnings
     assert not [r for r in records if r.get("event") == DROPPED_WARNING]
     _assert_served(records, exposition, span)
@@ -317,3 +324,61 @@ def test_a_refused_connection_is_still_reported_as_the_network(
     counted, warnings = _export_through_obskit(inner, caplog)
     assert counted == ["dropped 1"]
     assert warnings == [(DROPPED_WARNING, {"reason": "export failed"})]
+
+
+_FORKED = """
+import json, os, sys
+import _hide
+from opentelemetry.sdk.resources import Resource
+if os.environ.get("HIDE") == "1":
+    _hide.hide(Resource, "_attributes")
+import obskit
+obskit.init("forked")
+sys.stdout.flush()
+pid = os.fork()
+if pid == 0:
+    with obskit.observe("in child"):
+        pass
+    obskit.shutdown()
+    os._exit(0)
+os.waitpid(pid, 0)
+os.write(1, (json.dumps({"child": pid, "parent": os.getpid()}) + "\\n").encode())
+"""
+
+
+@pytest.mark.parametrize("hidden", [False, True], ids=["in place", "Resource._attributes gone"])
+def test_a_forked_worker_exports_its_own_pid(hidden: bool) -> None:
+    """A span ended in a forked child carries the child's ``process.pid``: refreshed in place
+    in the shared Resource, or — when ``Resource._attributes`` is not there for obskit — by the
+    exporter swapping in a fresh resource, with one self-test warning naming the internal."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OBSKIT_", "OTEL_"))}
+    with OtlpReceiver() as receiver:
+        env.update(
+            OBSKIT_METRICS_PORT="0",
+            OBSKIT_INSTRUMENT_LIBRARIES="false",
+            OTEL_EXPORTER_OTLP_ENDPOINT=receiver.endpoint,
+            HIDE="1" if hidden else "0",
+            PYTHONPATH=str(_SERVICE.parent),
+        )
+        proc = subprocess.run(
+            [sys.executable, "-c", _FORKED],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+            check=False,
+        )
+        assert proc.returncode == 0, proc.stderr
+        [span] = receiver.wait_for_total(1)
+    records, bad = parse_json_lines(proc.stdout.splitlines())
+    assert not bad, bad
+    pids = records[-1]
+    assert span.name == "in child"
+    assert span.resource["process.pid"] == pids["child"] != pids["parent"]
+    warnings = _selftest_warnings(records)
+    if hidden:
+        [warning] = warnings
+        assert warning["fast_path"] == "resource pid"
+        assert "Resource._attributes" in warning["error"]
+    else:
+        assert warnings == []
