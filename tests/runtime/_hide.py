@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import inspect
 import sys
+import types
 from typing import Any
 
 _MISSING = object()
@@ -59,3 +60,20 @@ class Hidden:
 def hide(owner: type, name: str) -> None:
     """Hide ``owner.name`` from obskit (for the rest of the process)."""
     setattr(owner, name, Hidden(owner, name))
+
+
+def hide_module_attribute(module: types.ModuleType, name: str) -> None:
+    """Hide ``module.name`` from obskit (for the rest of the process): ``from module import
+    name`` and ``module.name`` raise for obskit's code, as after an upstream rename, while the
+    module's own functions (which read their globals directly) keep working."""
+
+    class _Hiding(type(module)):  # type: ignore[misc]
+        def __getattribute__(self, attr: str) -> Any:
+            if attr == name:
+                # 0: this method, 1: the frame doing the access (``from m import x`` included).
+                caller = sys._getframe(1).f_globals.get("__name__", "")
+                if isinstance(caller, str) and (caller == "obskit" or caller.startswith("obskit.")):
+                    raise AttributeError(f"module {module.__name__!r} has no {name!r} (renamed)")
+            return super().__getattribute__(attr)
+
+    module.__class__ = _Hiding

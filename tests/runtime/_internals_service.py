@@ -47,6 +47,13 @@ def _encoder_raises() -> None:
     _otlp._plain_span = broken
 
 
+def _span_key_renamed() -> None:
+    # obskit derives the API's span key through set_span_in_context: no import of the name.
+    import opentelemetry.trace.propagation as propagation
+
+    _hide.hide_module_attribute(propagation, "_SPAN_KEY")
+
+
 _SDK = "opentelemetry.sdk.trace"
 _ATTRS = "opentelemetry.attributes"
 BREAKS: dict[str, Callable[[], None]] = {
@@ -84,6 +91,10 @@ BREAKS: dict[str, Callable[[], None]] = {
         "opentelemetry.sdk._shared_internal", "BatchProcessor", "_queue"
     ),
     "ParentBased._root": _hide_attr("opentelemetry.sdk.trace.sampling", "ParentBased", "_root"),
+    "ContextVarsRuntimeContext._current_context": _hide_attr(
+        "opentelemetry.context.contextvars_context", "ContextVarsRuntimeContext", "_current_context"
+    ),
+    "propagation._SPAN_KEY": _span_key_renamed,
     "structlog _CONTEXT_VARS moved": _structlog_map_moved,
     "structlog _CONTEXT_VARS removed": _structlog_map_removed,
     "OTLP writer raises": _encoder_raises,

@@ -59,6 +59,10 @@ CASES: dict[str, set[str]] = {
     "BatchProcessor._queue": {"batch processor"},
     # No warning: without it the sampler is asked for every root span (same decision).
     "ParentBased._root": set(),
+    # The ContextVar behind the API's runtime context: attach()/detach() serve instead.
+    "ContextVarsRuntimeContext._current_context": {"OTel context"},
+    # Never imported by name (the key is derived through the public API): nothing to switch.
+    "propagation._SPAN_KEY": set(),
     "structlog _CONTEXT_VARS moved": {"structlog contextvars"},
     "structlog _CONTEXT_VARS removed": {"structlog contextvars"},
     "OTLP writer raises": {"OTLP encoder"},
@@ -382,3 +386,18 @@ def test_a_forked_worker_exports_its_own_pid(hidden: bool) -> None:
         assert "Resource._attributes" in warning["error"]
     else:
         assert warnings == []
+
+
+def test_the_span_key_is_the_apis_own_found_through_the_public_api() -> None:
+    """``context.SPAN_KEY`` (derived at import, never imported by name) is the very key
+    ``set_span_in_context`` stores a span under, and with the default runtime context the
+    ContextVar fast path is on (nothing reported unavailable)."""
+    from opentelemetry import trace
+    from opentelemetry.context.context import Context
+
+    from obskit._runtime import context
+
+    span = trace.NonRecordingSpan(trace.SpanContext(1, 2, False))
+    assert dict(trace.set_span_in_context(span, Context())) == {context.SPAN_KEY: span}
+    assert context.UNAVAILABLE is None
+    assert context.CONTEXT_VAR is not None

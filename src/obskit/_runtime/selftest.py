@@ -20,6 +20,9 @@ The checks (each a few hundred µs at most; see ``docs/runtime.md`` for the meas
   compared;
 * ``structlog contextvars`` (``logs/bindings.py``): a key bound with structlog's public API,
   read through the private map, cleared, and the access line rendered with it.
+* ``OTel context`` (``context.py``): a span made current through the ContextVar behind the
+  API's runtime context is the API's current span, with obskit's ids, and leaving restores the
+  context before it.
 """
 
 from __future__ import annotations
@@ -277,6 +280,55 @@ def check_log_context(st: _state.State, made: object) -> None:
                 bound_vars.pop(name, None)
 
 
+# -- OTel context -------------------------------------------------------------------------------
+def check_context(st: _state.State, made: object) -> None:
+    """A span made current by ``enter_span`` (the ContextVar fast path) is what the public API
+    reads — the current span, the same Context content as ``set_span_in_context`` — and
+    ``leave_span`` restores the Context before it."""
+    from opentelemetry import context as otel_context
+
+    from obskit._runtime import context as _context
+    from obskit._runtime.logs.bindings import current_ids
+
+    if _context.UNAVAILABLE is not None:
+        raise Mismatch(_context.UNAVAILABLE)
+    span = trace.NonRecordingSpan(
+        trace.SpanContext(0x0AF7651916CD43DD8448EB211C80319C, 0xB7AD6B7169203331, False)
+    )
+    ids = ("0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331")
+
+    def within() -> None:
+        before = otel_context.get_current()
+        token = _context.enter_span(span, None, *ids)
+        try:
+            if trace.get_current_span() is not span:
+                raise Mismatch("the span made current is not the API's current span")
+            expected = dict(trace.set_span_in_context(span, before))
+            got = {k: v for k, v in otel_context.get_current().items() if k != _context.IDS_KEY}
+            if got != expected:
+                raise Mismatch(f"the current Context holds {got}, the API's would be {expected}")
+            if current_ids() != ids:
+                raise Mismatch(f"log lines read ids {current_ids()}, expected {ids}")
+        finally:
+            _context.leave_span(token)
+        if otel_context.get_current() != before:
+            raise Mismatch("leave_span did not restore the Context before it")
+
+    contextvars.Context().run(within)
+
+
+def _public_context(st: _state.State) -> None:
+    from obskit._runtime import context as _context
+
+    _context.use_public_api()
+
+
+def _has_context_var(st: _state.State) -> bool:
+    from obskit._runtime import context as _context
+
+    return _context.CONTEXT_VAR is not None or _context.UNAVAILABLE is not None
+
+
 # -- the table --------------------------------------------------------------------------------
 def _exporter(st: _state.State) -> Any:
     processor = st.processor
@@ -374,6 +426,14 @@ CHECKS: Final[tuple[Check, ...]] = (
         _always,
         check_log_context,
         _public_contextvars,
+    ),
+    (
+        "OTel context",
+        "opentelemetry-api: opentelemetry.context._RUNTIME_CONTEXT._current_context (the span "
+        "key is derived through set_span_in_context/get_current_span)",
+        _has_context_var,
+        check_context,
+        _public_context,
     ),
 )
 
