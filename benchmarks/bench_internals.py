@@ -35,9 +35,10 @@ _ROUNDS = 40
 
 def _toggles(st: Any) -> dict[str, tuple[Callable[[], None], Callable[[], None]]]:
     """name -> (switch to the public API, switch back) for each fast path on the request path."""
+    from obskit._runtime import context
     from obskit._runtime.logs import bindings
 
-    spans, bound = st.server_spans, bindings._BOUND_VARS
+    spans, bound, var = st.server_spans, bindings._BOUND_VARS, context.CONTEXT_VAR
 
     def set_bound(value: Any) -> Callable[[], None]:
         return lambda: setattr(bindings, "_BOUND_VARS", value)
@@ -52,6 +53,7 @@ def _toggles(st: Any) -> dict[str, tuple[Callable[[], None], Callable[[], None]]
             lambda: setattr(st.metrics, "fast_observe", True),
         ),
         "structlog contextvars": (set_bound(None), set_bound(bound)),
+        "OTel context": (context.use_public_api, lambda: setattr(context, "CONTEXT_VAR", var)),
     }
 
 
