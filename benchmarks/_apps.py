@@ -196,25 +196,32 @@ def trio(framework: str, routes: int, real_export: bool = False) -> Any:
 
 # -- obskit ----------------------------------------------------------------------------------------
 def stub_otlp_export() -> None:
-    """Make the OTLP/HTTP exporter skip only its network send.
+    """Make obskit's OTLP/HTTP exporter skip only its network send.
 
     obskit's whole processor chain (bounded batch processor, redacting exporter) and the
-    protobuf encoding of each batch (``encode_spans``, looked up when called, so obskit's own
-    writer when it installs one) still run on the export thread, which shares the GIL with the
-    requests; only the HTTP POST is skipped.  (The OTel variants' exporter does not even encode:
-    this side of the comparison is the conservative one.)
+    protobuf encoding of each batch (obskit's own writer, in its exporter subclass) still run on
+    the export thread, which shares the GIL with the requests; only the HTTP POST is skipped.
+    (The OTel variants' exporter does not even encode: this side of the comparison is the
+    conservative one.)
     """
-    from opentelemetry.exporter.otlp.proto.http import trace_exporter
     from opentelemetry.sdk.trace.export import SpanExportResult
 
-    module: Any = trace_exporter
+    from obskit._runtime.tracing.otlp import _exporter_class
+
+    exporter_class: Any = _exporter_class()
+    encode_and_send = exporter_class.export
 
     def export(self: Any, spans: Any) -> SpanExportResult:
-        module.encode_spans(spans).SerializePartialToString()
-        CountingExporter.exported += len(spans)
-        return SpanExportResult.SUCCESS
+        result: SpanExportResult = encode_and_send(self, spans)
+        if result is SpanExportResult.SUCCESS:
+            CountingExporter.exported += len(spans)
+        return result
 
-    trace_exporter.OTLPSpanExporter.export = export  # type: ignore[method-assign]
+    def send(self: Any, operation: Any, post: Any, data: bytes) -> SpanExportResult:
+        return SpanExportResult.SUCCESS  # the HTTP POST, skipped
+
+    exporter_class.export = export
+    exporter_class._send = send
 
 
 def obskit_app(framework: str, routes: int, real_export: bool = False) -> Any:

@@ -30,11 +30,15 @@ __all__ = [
     "DEFAULT_BUCKETS",
     "DEFAULT_EXCLUDED_PATHS",
     "EXEMPLAR_TRACE_ID",
+    "EXPORT_ERRORS",
+    "EXPORT_ERROR_ENCODE",
+    "EXPORT_ERROR_EXPORT",
     "HTTP_DURATION",
     "HTTP_DURATION_BUCKET",
     "HTTP_DURATION_COUNT",
     "HTTP_DURATION_SUM",
     "LABEL_ERROR_TYPE",
+    "LABEL_EXPORT_ERROR_KIND",
     "LABEL_METHOD",
     "LABEL_OPERATION",
     "LABEL_OUTCOME",
@@ -192,6 +196,15 @@ LABEL_PROPAGATION_KIND: Final = "kind"
 PROPAGATION_KIND_TRACEPARENT: Final = "traceparent"
 PROPAGATION_KIND_TRACESTATE: Final = "tracestate"
 PROPAGATION_KIND_BAGGAGE: Final = "baggage"
+
+#: Failures in obskit's own span-export path (never network errors: those are
+#: ``SPANS_DROPPED``), by kind: ``encode`` (obskit's OTLP encoder failed on a batch, which was
+#: then encoded by the official encoder and still sent), ``export`` (the export path raised: the
+#: batch was dropped and is counted in ``SPANS_DROPPED`` too).
+EXPORT_ERRORS: Final = "obskit_export_errors_total"
+LABEL_EXPORT_ERROR_KIND: Final = "kind"
+EXPORT_ERROR_ENCODE: Final = "encode"
+EXPORT_ERROR_EXPORT: Final = "export"
 
 # --------------------------------------------------------------------------------------------
 # Compiler: recording rules and alert labels.  Every recorded series carries SLO_LABEL_SERVICE

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from obskit.dashboards._build import DashboardOptions, render
-from obskit.slo._load import load_paths
+from obskit.slo import load
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMAND = "python tests/dashboards/regenerate.py"
@@ -22,7 +22,7 @@ def expected_files() -> dict[str, str]:
     # Relative "slo" from the root, exactly like `obskit slo build slo` run there, so the
     # source paths named in the dashboards match a user's build byte for byte.
     with contextlib.chdir(ROOT):
-        return render(load_paths(["slo"]), DashboardOptions())
+        return render(load(["slo"]), DashboardOptions())
 
 
 def committed_files() -> dict[str, str]:

@@ -11,7 +11,7 @@ from pathlib import Path
 from obskit import conventions as c
 from obskit.dashboards._lint import lint
 from obskit.dashboards._queries import iter_queries, metric_names, substitute_variables
-from obskit.slo._load import load_paths
+from obskit.slo import load
 from obskit.slo._rules import service_groups
 
 from .regenerate import COMMAND, ROOT, committed_files, expected_files
@@ -19,7 +19,7 @@ from .test_build import RUNTIME_METRICS, SAMPLE_VALUES
 
 
 def test_committed_dashboards_match_a_fresh_build() -> None:
-    """dashboards/ differs in no byte and no file from render(load_paths(["slo"]))."""
+    """dashboards/ differs in no byte and no file from render(load(["slo"]))."""
     expected = expected_files()
     committed = committed_files()
     assert sorted(committed) == sorted(expected), f"dashboards/ is stale: run `{COMMAND}`"
@@ -30,14 +30,14 @@ def test_committed_dashboards_match_a_fresh_build() -> None:
 def test_committed_dashboards_include_generic_fleet_and_examples() -> None:
     """The generic dashboard, the fleet overview and one per example service are there."""
     names = {rel.rsplit("/", 1)[-1] for rel in committed_files()}
-    services = load_paths([str(ROOT / "slo")])
+    services = load([str(ROOT / "slo")])
     assert {"obskit-service.json", "obskit-slo-fleet.json", "provider.yaml"} <= names
     assert all(f"slo-{s.name}.json" in names for s in services)
 
 
 def test_committed_dashboards_pass_lint_and_query_checks() -> None:
     """Every committed dashboard is lint-clean and queries only produced metric names."""
-    services = load_paths([str(ROOT / "slo")])
+    services = load([str(ROOT / "slo")])
     recorded = {r.record for s in services for g in service_groups(s) for r in g.rules if r.record}
     known = recorded | RUNTIME_METRICS | {"ALERTS"}
     dashboards = {rel: text for rel, text in committed_files().items() if rel.endswith(".json")}

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import httpx
+import yaml
 from tests.support import ServerProcess, port_answers
 
 from ._spec import REPO
@@ -54,7 +55,15 @@ def test_demo_runs_on_victoriametrics_and_leaves_no_process_behind(
         groups = httpx.get(f"{vmalert[1]}/api/v1/rules").json()["data"]["groups"]
         assert len(groups) == 3, [g["name"] for g in groups]  # checkout x2, search x1
         rules = [rule for group in groups for rule in group["rules"]]
-        assert len(rules) > 60
+        # Every rule the demo built (its rule files as `obskit slo build` wrote them).
+        built = [
+            rule
+            for path in sorted((tmp_path / "demo" / "build" / "rules").glob("*.yaml"))
+            for group in yaml.safe_load(path.read_text())["groups"]
+            for rule in group["rules"]
+        ]
+        assert built, "the demo built no rule"
+        assert len(rules) == len(built), (len(rules), len(built))
         assert not [r for r in rules if r.get("lastError")], rules
 
         demo.signal(signal.SIGINT)

@@ -5,12 +5,14 @@ higher one, and the imports between its modules form no cycle.  Lowest first:
 
 0. ``obskit.conventions`` — every name the runtime emits;
 1. config: ``config``, ``envcheck``, ``urls`` — options and ``OBSKIT_*``/``OTEL_*`` checks;
-2. shared: ``redact``, ``context`` — what every signal needs (redaction, the OTel context);
+2. shared: ``redact``, ``context``, ``internals`` — what every signal needs (redaction, the OTel
+   context, the one warning a failing private internal gets);
 3. signals: ``logs/``, ``metrics/``, ``tracing/`` — each knows nothing of the other two;
 4. ``state`` — the one process-wide record of what ``init()`` built;
 5. ``http/`` (the middleware, ``/metrics``) and ``observe`` — what runs per request/operation;
 6. ``integrations/`` — one module per framework or server, hooking them into ``http``;
-7. ``lifecycle`` — ``init()``/``shutdown()``, which wires everything above.
+7. ``lifecycle`` — ``init()``/``shutdown()``, which wires everything above; ``selftest`` — the
+   private internals' checks ``init()`` runs on the state it built.
 
 Every import counts: module level, inside functions (lazy) and under ``TYPE_CHECKING``, so the
 rule says what the code may *know*, not only what it loads first.  A new module must be given a
@@ -33,6 +35,7 @@ LAYERS: dict[str, int] = {
     "urls": 1,
     "redact": 2,
     "context": 2,
+    "internals": 2,
     "logs": 3,
     "metrics": 3,
     "tracing": 3,
@@ -41,6 +44,7 @@ LAYERS: dict[str, int] = {
     "observe": 5,
     "integrations": 6,
     "lifecycle": 7,
+    "selftest": 7,
 }
 
 

@@ -22,7 +22,7 @@ from opentelemetry.trace import (
     set_span_in_context,
 )
 
-from obskit._runtime.tracing.otlp import encode_request, install
+from obskit._runtime.tracing.otlp import encode_request, make_exporter
 
 
 def _spans() -> list[ReadableSpan]:
@@ -81,23 +81,28 @@ def test_same_message_as_the_official_encoder() -> None:
     assert ours == official
 
 
-def test_install_uses_the_writer_and_falls_back_for_unknown_values() -> None:
-    """The patched exporter module encodes through obskit's writer, and hands a batch with a
-    value the writer does not know to the official encoder."""
-    from opentelemetry.exporter.otlp.proto.http import trace_exporter as module
+def test_obskit_exporter_sends_the_writers_bytes_and_falls_back_per_batch() -> None:
+    """obskit's exporter (a subclass of the official one) sends what its writer encodes; a
+    batch with a value the writer does not know goes out encoded by the official encoder, and
+    the failure is reported to ``on_encode_error`` (counted and logged by obskit)."""
+    from tests.support import OtlpReceiver
 
-    assert install()
+    errors: list[BaseException] = []
     spans = _spans()
-    encoded = module.encode_spans(spans)
-    assert type(encoded).__name__ == "_Serialised"
-    assert ExportTraceServiceRequest.FromString(encoded.SerializePartialToString()) == (
-        encode_spans(spans)
-    )
     odd = ReadableSpan(
         name="odd", context=spans[0].context, attributes={"weird": object(), "fine": 1}
     )
-    fallback = module.encode_spans([odd])
-    assert type(fallback).__name__ == "ExportTraceServiceRequest"
+    with OtlpReceiver() as receiver:
+        exporter = make_exporter(errors.append, endpoint=receiver.traces_url, timeout=5)
+        assert exporter.missing_internal is None
+        assert exporter.export(spans).name == "SUCCESS"
+        assert not errors
+        assert exporter.export([odd]).name == "SUCCESS"
+        received = receiver.wait_for_total(len(spans) + 1)
+    assert len(errors) == 1
+    assert sorted(s.name for s in received) == sorted([s.name for s in spans] + ["odd"])
+    weird = next(s for s in received if s.name == "odd")
+    assert weird.attributes["fine"] == 1
 
 
 def test_writer_is_faster_than_the_official_encoder() -> None:

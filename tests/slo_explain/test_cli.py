@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from obskit._cli import main
+from obskit.slo import load
 from obskit.slo._explain import SCHEMA_VERSION, explain_services
-from obskit.slo._load import load_paths
 
 REPO = Path(__file__).resolve().parents[2]
 SPECS = str(REPO / "slo")
@@ -41,7 +41,10 @@ def test_text_table_defaults_to_slo_folder_and_has_no_colour() -> None:
     assert "search/query-errors: 99.5% over 28d" in out
     row = next(line for line in out.splitlines() if line.strip().startswith("page-1h") and
                "14.4x" in line)  # fmt: skip
-    assert row.split()[-5:] == ["100%", "3m", "6.94%", "5m", "1m"], row
+    # A total outage: true at minute 3, firing at 5 (`for: 2m`), 5 / 43.2 of the budget spent,
+    # resolved 5 minutes after, two minutes of errors the shortest that pages (derived in
+    # test_arithmetic.py).
+    assert row.split()[-5:] == ["100%", "5m", "11.6%", "5m", "2m"], row
     assert "never: below threshold" in out
     assert "Assumptions:" in out
 
@@ -56,7 +59,7 @@ def test_json_shape_matches_the_model() -> None:
     assert doc["timing"] == {"evaluation_interval_seconds": 60, "scrape_interval_seconds": 60,
                              "prometheus_major": 2}  # fmt: skip
     assert doc["error_ratios"] == [1.0, 0.02, 0.005]
-    expected = explain_services(load_paths([SPECS]), [0.02, 0.005])
+    expected = explain_services(load([SPECS]), [0.02, 0.005])
     assert [s["id"] for s in doc["slos"]] == [e.slo.id for e in expected]
     for slo_doc, e in zip(doc["slos"], expected, strict=True):
         assert slo_doc["budget_outage_seconds"] == e.budget_outage_seconds
@@ -77,6 +80,29 @@ def test_json_shape_matches_the_model() -> None:
                 assert out_doc["resolves_after_seconds"] == outcome.resolves_after
                 assert out_doc["budget_spent_at_fire"] == outcome.budget_spent_at_fire
                 assert out_doc["shortest_incident_seconds"] == outcome.shortest_incident
+
+
+def test_max_rules_per_group_gives_the_cut_groups_figures() -> None:
+    """`--max-rules-per-group 5` (alerts in a later part than the windows they read) prints the
+    figures of explain_services(max_rules=5), which fire later than those of the uncut group;
+    a bad limit exits 2 as `build` does."""
+    result = _run(SPECS, "--format", "json", "--max-rules-per-group", "5")
+    assert result.returncode == 0, result.stderr
+    cut = explain_services(load([SPECS]), max_rules=5)
+    whole = explain_services(load([SPECS]))
+    doc = json.loads(result.stdout)
+    fires = [
+        o["fires_after_seconds"] for s in doc["slos"] for t in s["tiers"] for o in t["outcomes"]
+    ]
+    assert fires == [o.fires_after for e in cut for t in e.tiers for o in t.outcomes]
+    later = [
+        (a.fires_after or 0) > (b.fires_after or 0)
+        for x, y in zip(cut, whole, strict=True)
+        for t, u in zip(x.tiers, y.tiers, strict=True)
+        for a, b in zip(t.outcomes, u.outcomes, strict=True)
+    ]
+    assert any(later)
+    assert _run(SPECS, "--max-rules-per-group", "-1").returncode == 2
 
 
 def test_markdown_has_one_table_per_slo() -> None:

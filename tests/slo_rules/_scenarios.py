@@ -23,9 +23,16 @@ from typing import Any
 import yaml
 
 from obskit import conventions as c
-from obskit.slo._model import Service
+from obskit.slo._model import Service, tiers_for_period
 from obskit.slo._render import render_rule_file
-from obskit.slo._rules import Rule, RuleGroup, fmt_number, service_groups
+from obskit.slo._rules import (
+    DEFAULT_MAX_RULES_PER_GROUP,
+    SLI_WINDOWS,
+    Rule,
+    RuleGroup,
+    fmt_number,
+    service_groups,
+)
 
 from ._models import ERRORS, REQUESTS, events_sli, raw_sli, service, slo
 
@@ -55,12 +62,33 @@ class Scenario:
     #: Extra SLOs beyond p30/p28 (name → {"raw": True} for a raw-ratio SLI).
     extra: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: Keep only the rules the alerts read (faster; alert behaviour is unchanged because every
-    #: rule only reads rules above it in its group).  Off where recorded values are measured.
+    #: rule only reads rules above it).  Off where recorded values are measured.
     prune: bool = True
+    #: Cut each SLO's group at this many rules (`obskit slo build --max-rules-per-group`).
+    max_rules: int = DEFAULT_MAX_RULES_PER_GROUP
+    #: Evaluate the groups last part first, so that every read across groups sees the other
+    #: group's previous evaluation (the worst case of a ruler's independent group schedules).
+    reverse_groups: bool = False
+    #: Per-minute (requests, errors) instead of ``segments`` (bursty traffic).
+    per_minute: list[tuple[float, float]] = field(default_factory=list)
+    #: Minutes [start, end) during which the 5-minute rate rules do not run (a ruler that is
+    #: down, or not deployed yet) — the raw counters are scraped only where ``scraped``.
+    unrecorded: tuple[int, int] | None = None
+    #: Minutes [start, end) without scraped samples (Prometheus down).
+    unscraped: tuple[int, int] | None = None
+    #: Also record every window from raw counters (`test:raw_ratio_rate<w>`) and the 30-day
+    #: tiers' alerts on them (`RawWindows`), the Sloth way, for comparison.
+    raw_windows: bool = False
+    #: Minute from which recorded and raw windows are compared (max relative difference).
+    compare_from: int = 0
+    #: Also measure each tier's first firing at or after this minute.
+    after: int | None = None
 
     @property
     def minutes(self) -> int:
         """Length of the simulation."""
+        if self.per_minute:
+            return len(self.per_minute)
         return sum(m for m, _, _ in self.segments)
 
     @property
@@ -122,14 +150,72 @@ def service_for(scenario: Scenario) -> Service:
     return service(scenario.job, *slos)
 
 
-def _pruned(group: RuleGroup) -> RuleGroup:
+def _pruned(groups: list[RuleGroup]) -> list[RuleGroup]:
+    """Only the rules the alerts read, across all groups (parts of a cut group included)."""
     needed: set[str] = set()
-    kept: list[Rule] = []
-    for rule in reversed(group.rules):
-        if rule.alert or rule.record in needed:
-            kept.append(rule)
-            needed.update(_RULE_NAME_RE.findall(rule.expr))
-    return RuleGroup(group.name, tuple(reversed(kept)))
+    result: list[RuleGroup] = []
+    for group in reversed(groups):
+        kept: list[Rule] = []
+        for rule in reversed(group.rules):
+            if rule.alert or rule.record in needed:
+                kept.append(rule)
+                needed.update(_RULE_NAME_RE.findall(rule.expr))
+        if kept:
+            result.append(RuleGroup(group.name, tuple(reversed(kept))))
+    return list(reversed(result))
+
+
+#: Recording of an error ratio straight from the raw counters, for comparisons.
+RAW_RATIO = "test:raw_ratio_rate"
+
+
+def _gated(groups: list[RuleGroup], minutes: tuple[int, int]) -> list[RuleGroup]:
+    """The 5-minute rate rules write nothing during ``minutes`` (they did not run)."""
+    start, end = (m * 60 for m in minutes)
+    gate = f"and on () (vector(time()) < {start} or vector(time()) >= {end})"
+    rates = (c.RULE_SLI_ERRORS_RATE, c.RULE_SLI_TOTAL_RATE)
+    return [
+        RuleGroup(g.name, tuple(
+            Rule(r.expr if r.record not in rates else f"({r.expr})\n{gate}", r.labels,
+                 r.record, r.alert, r.for_, r.annotations)
+            for r in g.rules
+        ))
+        for g in groups
+    ]  # fmt: skip
+
+
+RAW_ALERT = "RawWindows"
+
+
+def _raw_group(scenario: Scenario) -> RuleGroup:
+    sel = f'{{job="{scenario.job}"}}'
+    rules = [
+        Rule(record=f"{RAW_RATIO}{w}", labels=(("job", scenario.job),),
+             expr=f"sum(rate({ERRORS}{sel}[{w}])) / sum(rate({REQUESTS}{sel}[{w}]))")
+        for w in SLI_WINDOWS
+    ]  # fmt: skip
+    for tier in tiers_for_period(30):
+        rate = fmt_number(tier.burn_rate)
+        rules.append(Rule(
+            alert=RAW_ALERT,
+            expr=(f"{RAW_RATIO}{tier.long_window} / 0.001 > {rate}\n"
+                  f"and {RAW_RATIO}{tier.short_window} / 0.001 > {rate}"),
+            labels=(("job", scenario.job), (c.ALERT_LABEL_TIER, tier.name)),
+            for_="2m" if tier.severity == "page" else "15m",
+        ))  # fmt: skip
+    return RuleGroup(f"test-raw-{scenario.job}", tuple(rules))
+
+
+def scenario_groups(scenario: Scenario) -> list[RuleGroup]:
+    """The rule groups a scenario evaluates, in promtool's evaluation order."""
+    groups = service_groups(service_for(scenario), max_rules=scenario.max_rules)
+    if scenario.prune:
+        groups = _pruned(groups)
+    if scenario.unrecorded:
+        groups = _gated(groups, scenario.unrecorded)
+    if scenario.raw_windows:
+        groups.append(_raw_group(scenario))
+    return groups
 
 
 def counter_notation(values: list[float]) -> str:
@@ -148,21 +234,33 @@ def counter_notation(values: list[float]) -> str:
     return " ".join(parts)
 
 
-def _counters(segments: list[Segment]) -> tuple[list[float], list[float]]:
+def _counters(scenario: Scenario) -> tuple[list[float], list[float]]:
+    steps = scenario.per_minute or [
+        (rpm, epm) for minutes, rpm, epm in scenario.segments for _ in range(minutes)
+    ]
     requests, errors = [0.0], [0.0]
-    for minutes, rpm, epm in segments:
-        for _ in range(minutes):
-            requests.append(requests[-1] + rpm)
-            errors.append(errors[-1] + epm)
+    for rpm, epm in steps:
+        requests.append(requests[-1] + rpm)
+        errors.append(errors[-1] + epm)
     return requests, errors
 
 
+def _notation(values: list[float], gap: tuple[int, int] | None) -> str:
+    if gap is None:
+        return counter_notation(values)
+    start, end = gap
+    return " ".join([
+        counter_notation(values[:start]), f"_x{end - start}", counter_notation(values[end:])
+    ])  # fmt: skip
+
+
 def input_series(scenario: Scenario) -> list[dict[str, str]]:
-    """The scenario's request and error counters."""
-    requests, errors = _counters(scenario.segments)
+    """The scenario's request and error counters (with `_` where nothing was scraped)."""
+    requests, errors = _counters(scenario)
+    gap = scenario.unscraped
     return [
-        {"series": f'{REQUESTS}{{job="{scenario.job}"}}', "values": counter_notation(requests)},
-        {"series": f'{ERRORS}{{job="{scenario.job}"}}', "values": counter_notation(errors)},
+        {"series": f'{REQUESTS}{{job="{scenario.job}"}}', "values": _notation(requests, gap)},
+        {"series": f'{ERRORS}{{job="{scenario.job}"}}', "values": _notation(errors, gap)},
     ]
 
 
@@ -196,6 +294,17 @@ def measures(scenario: Scenario) -> list[Measure]:
                     f"{name}/{tier}/{what}",
                     f"min({agg}_over_time(timestamp({sel}){span})) / 60 or vector(-1)",
                 ))  # fmt: skip
+    if scenario.after is not None:
+        since = f"[{scenario.minutes - scenario.after}m:1m]"
+        for name in scenario.slo_names:
+            for tier in TIERS:
+                sel = _alerts(scenario.job, name, f',{c.ALERT_LABEL_TIER}="{tier}"')
+                result.append(Measure(
+                    f"{name}/{tier}/first_after",
+                    f"min(min_over_time(timestamp({sel}){since})) / 60 or vector(-1)",
+                ))  # fmt: skip
+    if scenario.raw_windows:
+        result += _comparisons(scenario)
     if not scenario.prune:
         for name in scenario.slo_names:
             sel = f'{{{c.SLO_LABEL_SERVICE}="{scenario.job}",{c.SLO_LABEL_SLO}="{name}"}}'
@@ -213,26 +322,66 @@ def measures(scenario: Scenario) -> list[Measure]:
     return result
 
 
+def _comparisons(scenario: Scenario) -> list[Measure]:
+    """Recorded vs raw windows of the first SLO, and the raw-window alerts' firing times."""
+    sel = f'{{{c.SLO_LABEL_SERVICE}="{scenario.job}",{c.SLO_LABEL_SLO}="{scenario.slo_names[0]}"}}'
+    span = f"[{scenario.minutes - scenario.compare_from}m:1m]"
+    result = []
+    for window in SLI_WINDOWS[1:]:
+        recorded = f"sum({c.error_ratio_rule(window)}{sel})"
+        raw = f"sum({RAW_RATIO}{window})"
+        hi = f"sum(max_over_time({RAW_RATIO}{window}[5m]))"
+        lo = f"sum(min_over_time({RAW_RATIO}{window}[5m]))"
+        result += [
+            # The recorded ratio is a traffic-weighted mean of the raw ratios of the windows
+            # ending 0-4 minutes ago, so it lies between their lowest and highest: how far
+            # outside that bracket it ever is (relative), and how far from the current raw
+            # ratio wherever the raw burn rate is 1 or more.
+            Measure(f"above/{window}",
+                    f"max_over_time(clamp_min({recorded} / {hi} - 1, 0){span}) or vector(-1)"),
+            Measure(f"below/{window}",
+                    f"max_over_time(clamp_min(1 - {recorded} / {lo}, 0){span}) or vector(-1)"),
+            Measure(f"cmp/{window}",
+                    f"max_over_time((abs({recorded} - {raw}) / {raw} and {raw} >= 0.001){span})"
+                    " or vector(-1)"),
+            Measure(f"recorded/{window}", f"{recorded} or vector(-1)"),
+            Measure(f"raw/{window}", f"{raw} or vector(-1)"),
+        ]  # fmt: skip
+    full = f"[{scenario.minutes}m:1m]"
+    for tier in TIERS:
+        alert = (
+            f'ALERTS{{alertname="{RAW_ALERT}",alertstate="firing",{c.ALERT_LABEL_TIER}="{tier}"}}'
+        )
+        for agg, what in (("min", "first"), ("max", "last")):
+            result.append(Measure(
+                f"raw/{tier}/{what}",
+                f"min({agg}_over_time(timestamp({alert}){full})) / 60 or vector(-1)",
+            ))  # fmt: skip
+    return result
+
+
 def write_files(folder: Path, scenario: Scenario) -> Path:
     """The scenario's rule file (as `obskit slo build` renders it) and its measurement test
     file, whose every query expects nothing so that promtool prints each value."""
-    groups = service_groups(service_for(scenario))
-    if scenario.prune:
-        groups = [_pruned(g) for g in groups]
+    groups = scenario_groups(scenario)
     rules = folder / f"{scenario.key}-rules.yaml"
     rules.write_text(render_rule_file(scenario.job, groups, ["scenarios"], "prometheus"))
+    test: dict[str, Any] = {
+        "interval": "1m",
+        "input_series": input_series(scenario),
+        "promql_expr_test": [
+            {"expr": m.expr, "eval_time": f"{scenario.minutes}m", "exp_samples": []}
+            for m in measures(scenario)
+        ],
+    }
+    order = [g.name for g in groups]
     doc = {
         "rule_files": [rules.name],
         "evaluation_interval": "1m",
-        "tests": [{
-            "interval": "1m",
-            "input_series": input_series(scenario),
-            "promql_expr_test": [
-                {"expr": m.expr, "eval_time": f"{scenario.minutes}m", "exp_samples": []}
-                for m in measures(scenario)
-            ],
-        }],
-    }  # fmt: skip
+        # promtool evaluates the groups one after the other at each step, in this order.
+        "group_eval_order": order[::-1] if scenario.reverse_groups else order,
+        "tests": [test],
+    }
     path = folder / f"{scenario.key}-measure.yaml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False, width=1000))
     return path

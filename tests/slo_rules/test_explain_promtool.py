@@ -1,9 +1,10 @@
 """`obskit slo explain` agrees with the generated rules, to the minute, in `promtool test rules`.
 
 Every expected time below comes from :func:`obskit.slo._explain.explain_slo` (the function the
-CLI prints), never from a number written here: if the rule generation changes how fast an alert
-fires or resolves, these tests fail until `window_timing()` (the one place explain models it)
-is updated.
+CLI prints) or, for blips, :func:`obskit.slo._explain.simulate_incident` (the simulation
+explain's figures come from), never from a number written here: if the rule generation changes
+how fast an alert fires or resolves, these tests fail until the simulation in
+`obskit.slo._simulate` (the one place explain models the rules) is updated.
 
 The SLOs are the example specs of `slo/` (objectives, periods, tiers, `for:`, `min_events`
 exactly as written there), with the SLI swapped for two synthetic counters so promtool can
@@ -20,9 +21,13 @@ Per tier promtool reports the first and last minute `ALERTS{alertstate="firing"}
 how many evaluations it fired; they must equal errors start + `fires_after`, errors end +
 `resolves_after` - 1 minute (the last firing evaluation) and the difference + 1 (no flapping).
 Tiers explain calls "never" must not fire at all.  Two more cases run checkout's page tiers at
-a 30-second resolution (samples and evaluations every 30 s), where explain rounds to 30 s, and
+a 30-second resolution (samples and evaluations every 30 s), where explain rounds to 30 s;
 three are blips of one to three minutes, where a tier fires exactly when the blip lasts at least
-explain's `shortest_incident` (it then fires after the errors stopped).
+explain's `shortest_incident` (it then fires after the errors stopped), at the times the
+simulation gives for that blip; and four cut the SLO's group at 4 and 5 rules per group
+(`--max-rules-per-group`), with promtool evaluating the later parts first, so that every read
+across parts sees the previous evaluation (the one-interval lag explain assumes for cut groups,
+the worst case in Prometheus); two more use a raw-ratio SLI (every window a raw `rate()` ratio).
 """
 
 from __future__ import annotations
@@ -36,20 +41,28 @@ import pytest
 import yaml
 
 from obskit import conventions as c
-from obskit.slo._explain import SLOExplanation, Timing, explain_slo, window_timing
-from obskit.slo._load import load_paths
+from obskit.slo import load
+from obskit.slo._explain import (
+    SLOExplanation,
+    Timing,
+    explain_slo,
+    group_reads,
+    simulate_incident,
+)
 from obskit.slo._model import SLO, Service
 from obskit.slo._render import render_rule_file
-from obskit.slo._rules import service_groups
+from obskit.slo._rules import DEFAULT_MAX_RULES_PER_GROUP, service_groups
 
-from ._models import ERRORS, REQUESTS, events_sli
+from ._models import ERRORS, REQUESTS, events_sli, raw_sli
 from ._scenarios import _GOT_RE, _alerts, _pruned, counter_notation, run, sections
 
 REPO = Path(__file__).resolve().parents[2]
 #: Error ratios explained and simulated besides the total outage.  Chosen so that no window
 #: crosses a threshold exactly on an evaluation (a float tie; checked below), and so that each
-#: example spec has tiers that fire and tiers that never do.
-RATIOS = (1.0, 0.33, 0.061)
+#: example spec has tiers that fire and tiers that never do.  (0.33, used before, is a tie for
+#: checkout-latency's ticket-1d once its 1d window sums recorded 5m rates: 1/33 of the summed
+#: rates is exactly its threshold.)
+RATIOS = (1.0, 0.34, 0.061)
 MARGIN = 10
 #: Steady traffic of every case but the low-traffic one: 1000 requests per minute, so that every
 #: counter increment is a whole number.  (promtool expands `a+bxN` by repeated addition: with a
@@ -72,13 +85,22 @@ class Case:
     timing: Timing = field(default_factory=Timing)
     #: Errors last this long (a blip) instead of until every tier that fires has fired.
     blip_seconds: int = 0
+    #: `--max-rules-per-group`; below the default, the parts are evaluated last part first.
+    max_rules: int = DEFAULT_MAX_RULES_PER_GROUP
+
+    def explain(self, error_ratio: float) -> SLOExplanation:
+        return explain_slo(
+            self.slo,
+            [error_ratio],
+            timing=self.timing,
+            requests_per_second=self.rps,
+            max_rules=self.max_rules,
+        )
 
     @property
     def explanation(self) -> SLOExplanation:
         """What explain predicts (the public function the CLI prints)."""
-        return explain_slo(
-            self.slo, [self.error_ratio], timing=self.timing, requests_per_second=self.rps
-        )
+        return self.explain(self.error_ratio)
 
     @property
     def step(self) -> int:
@@ -116,7 +138,7 @@ class Case:
 
 
 def _example_slos() -> list[tuple[SLO, Service]]:
-    services = load_paths([REPO / "slo"])
+    services = load([REPO / "slo"])
     return [(s, service) for service in services for s in service.slos]
 
 
@@ -142,11 +164,21 @@ def _cases() -> list[Case]:
     half = Timing(evaluation_interval=30, scrape_interval=30)
     for ratio in RATIOS[::2]:
         cases.append(Case(f"checkout-availability-{ratio:g}-30s", driven, ratio, RPS, half))
-    # Blips: errors for a minute or three only.  A tier fires (after the errors stopped, `for:`
+    # Blips: errors for one to four minutes only.  A tier fires (after the errors stopped, `for:`
     # still counting) exactly when the blip lasts at least explain's `shortest_incident`.
-    for ratio, seconds in ((1.0, 60), (0.33, 180), (0.33, 120)):
+    for ratio, seconds in ((1.0, 60), (0.33, 180), (0.33, 120), (1.0, 180), (0.33, 240)):
         key = f"checkout-availability-{ratio:g}-blip{seconds}s"
         cases.append(Case(key, driven, ratio, RPS, blip_seconds=seconds))
+    # Cut groups: at 5 rules the page-1h alert is in part 2 and reads the 1h and 5m ratios of
+    # part 1; at 4 the 1h ratio is in part 2 too, reading the rates of part 1 (two lags chained).
+    for limit in (5, 4):
+        for ratio in RATIOS[:2]:
+            key = f"checkout-availability-{ratio:g}-max{limit}"
+            cases.append(Case(key, driven, ratio, RPS, max_rules=limit))
+    # A raw-ratio SLI (Sloth's `raw`): nothing recorded, every window its own rate() ratio.
+    raw = dataclasses.replace(driven, sli=raw_sli(checkout.service))
+    for ratio in RATIOS[:2]:
+        cases.append(Case(f"checkout-availability-{ratio:g}-raw", raw, ratio, RPS))
     return cases
 
 
@@ -155,19 +187,30 @@ CASES = _cases()
 
 def _outcome(case: Case, tier_name: str) -> tuple[float | None, float | None, str | None]:
     """(fires_after, resolves_after, why never) of a tier; a blip shorter than the tier's
-    shortest incident that fires counts as "never" for this case."""
+    shortest incident that fires counts as "never" for this case, a longer one fires and
+    resolves when the simulation of that blip says (from the start and the end of the blip)."""
     tier = next(t for t in case.explanation.tiers if t.tier.name == tier_name)
     o = next(o for o in tier.outcomes if o.error_ratio == case.error_ratio)
+    if not case.blip_seconds or o.never is not None:
+        return o.fires_after, o.resolves_after, o.never
+    assert o.shortest_incident is not None
     blip = case.error_steps * case.step
-    if o.never is None and o.shortest_incident is not None and blip < o.shortest_incident:
+    simulated = simulate_incident(
+        case.slo, case.error_ratio, blip, timing=case.timing, max_rules=case.max_rules
+    )[tier_name]
+    # The two figures explain prints agree with each other: a blip fires iff it lasts at least
+    # the shortest incident that fires.
+    assert (simulated is not None) == (blip >= o.shortest_incident), (tier_name, simulated)
+    if simulated is None:
         return None, None, "blip_too_short"
-    return o.fires_after, o.resolves_after, o.never
+    fires, resolves = simulated
+    return fires, resolves - blip, None
 
 
 def _write(folder: Path, case: Case) -> Path:
     slo = case.slo
     service = Service(slo.service, (slo,), slo.source, selector=(("job", slo.service),))
-    groups = [_pruned(g) for g in service_groups(service)]
+    groups = _pruned(service_groups(service, max_rules=case.max_rules))
     rules = folder / f"{case.key}-rules.yaml"
     rules.write_text(render_rule_file(slo.service, groups, ["explain"], "prometheus"))
     per_step = round(case.rps * case.step, 6)
@@ -191,6 +234,11 @@ def _write(folder: Path, case: Case) -> Path:
     doc = {
         "rule_files": [rules.name],
         "evaluation_interval": f"{case.step}s",
+        # Later parts of a cut group first: each read across parts sees the previous evaluation.
+        "group_eval_order": [
+            g.name for g in (groups if case.max_rules == DEFAULT_MAX_RULES_PER_GROUP
+                             else groups[::-1])
+        ],
         "tests": [{
             "interval": f"{case.step}s",
             "input_series": [
@@ -254,21 +302,46 @@ def test_cases_cover_both_periods_every_tier_and_never() -> None:
     assert {120.0, 900.0} <= fors
     nevers = {_outcome(case, t.tier.name)[2] for case in CASES for t in case.explanation.tiers}
     assert nevers == {None, "below_threshold", "low_traffic", "blip_too_short"}
+    blips_firing = {
+        case.key
+        for case in CASES
+        if case.blip_seconds
+        for t in case.explanation.tiers
+        if _outcome(case, t.tier.name)[2] is None
+    }
+    assert len(blips_firing) >= 2, blips_firing
+    assert any(case.slo.sli.error_ratio_query for case in CASES), "no raw-ratio SLI case"
+
+
+def test_cut_group_cases_read_across_parts() -> None:
+    """The cut-group cases put page alerts in a later part than the ratios they read (one
+    evaluation late), and at 4 rules the 1h ratio in a later part than the rates it sums (two
+    lags chained) — and explain's figures for them differ from the uncut group's."""
+    cut = [case for case in CASES if case.max_rules != DEFAULT_MAX_RULES_PER_GROUP]
+    assert {case.max_rules for case in cut} == {4, 5}
+    for case in cut:
+        reads = group_reads(case.slo, case.max_rules)["page-1h"]
+        assert reads.ratios == {"1h": 1, "5m": 1}, (case.key, reads)
+        assert reads.rates["1h"] == (1 if case.max_rules == 4 else 0), (case.key, reads)
+        whole = explain_slo(case.slo, [case.error_ratio], requests_per_second=case.rps)
+        assert case.explanation.tiers != whole.tiers, case.key
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.key for case in CASES])
 def test_no_threshold_crossing_is_a_float_tie(case: Case) -> None:
     """The chosen ratios cross no threshold exactly on an evaluation (where float rounding, not
-    the rules, would decide the evaluation): every predicted crossing falls between two."""
-    for tier in case.explanation.tiers:
-        share = tier.threshold_ratio / case.error_ratio
-        if share >= 1:
-            continue
-        for window in (tier.tier.long_window, tier.tier.short_window):
-            timing = window_timing(window, case.timing)
-            for point in (share * timing.span, (1 - share) * timing.span):
-                steps = (timing.lag + point) / case.step
-                assert abs(steps - round(steps)) > 1e-6, (tier.tier.name, window, point)
+    the rules, would decide the evaluation): moving the error ratio by one part in 10^7 either
+    way changes none of explain's figures, so no window ratio sits on a threshold."""
+    for factor in (1 - 1e-7, 1 + 1e-7):
+        moved = case.explain(case.error_ratio * factor)
+        for tier, other in zip(case.explanation.tiers, moved.tiers, strict=True):
+            (o,) = tier.outcomes[-1:]
+            (m,) = other.outcomes[-1:]
+            figures = ("never", "fires_after", "resolves_after", "shortest_incident")
+            assert [getattr(o, f) for f in figures] == [getattr(m, f) for f in figures], (
+                tier.tier.name,
+                factor,
+            )
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.key for case in CASES])

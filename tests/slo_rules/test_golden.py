@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from obskit.slo._load import load_paths
+from obskit.slo import load
 from obskit.slo._output import build_files
 
 REPO = Path(__file__).resolve().parents[2]
@@ -26,7 +26,7 @@ UPDATE = os.environ.get("OBSKIT_UPDATE_GOLDEN") == "1"
 def _build(case: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     # Built from the repository root, as a user runs it: headers name the relative input path.
     monkeypatch.chdir(REPO)
-    services = load_paths([f"tests/golden/inputs/{case}.yaml"])
+    services = load([f"tests/golden/inputs/{case}.yaml"])
     return build_files(services, "prometheus")
 
 

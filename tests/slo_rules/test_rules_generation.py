@@ -12,7 +12,7 @@ import yaml
 from obskit import conventions as c
 from obskit.slo._errors import SpecErrors
 from obskit.slo._render import render_rule_file
-from obskit.slo._rules import SLI_WINDOWS, RuleGroup, service_groups
+from obskit.slo._rules import RECORDED_WINDOWS, SLI_WINDOWS, RuleGroup, service_groups
 
 from ._models import SLI, events_sli, http_availability_sli, raw_sli, service, slo
 
@@ -88,14 +88,28 @@ def test_recordings_cover_every_window_and_the_metadata() -> None:
     records = [r.record for r in rules if r.record]
     for window in SLI_WINDOWS:
         assert records.count(c.error_ratio_rule(window)) == 1
-    burns = [r for r in rules if r.record == c.RULE_BURN_RATE]
-    burn_windows = [dict(r.labels)[c.SLO_LABEL_WINDOW] for r in burns]
+    # One burn-rate rule yields a series per window, labelled with the window.
+    (burn,) = [r for r in rules if r.record == c.RULE_BURN_RATE]
+    burn_windows = re.findall(rf'"{c.SLO_LABEL_WINDOW}", "(\w+)"', burn.expr)
     assert burn_windows == list(SLI_WINDOWS)
+    for window in SLI_WINDOWS:
+        assert f"{c.error_ratio_rule(window)}{{" in burn.expr
     for name in (c.RULE_SLI_ERRORS_RATE, c.RULE_SLI_TOTAL_RATE, c.RULE_OBJECTIVE,
                  c.RULE_ERROR_BUDGET, c.RULE_PERIOD_SECONDS, c.RULE_PERIOD_ERROR_RATIO,
                  c.RULE_PERIOD_BURN_RATE, c.RULE_ERROR_BUDGET_REMAINING):  # fmt: skip
         assert records.count(name) == 1, name
     exprs = {r.record: r.expr for r in rules if r.record}
+    # Windows of 2h and longer from the recorded 5m rates; 5m, 30m and 1h from raw counters.
+    for window in SLI_WINDOWS[1:]:
+        expr = exprs[c.error_ratio_rule(window)]
+        if window in RECORDED_WINDOWS:
+            assert c.HTTP_DURATION_COUNT not in expr, window
+            assert f"sum_over_time({c.RULE_SLI_ERRORS_RATE}{{" in expr
+            assert f"sum_over_time({c.RULE_SLI_TOTAL_RATE}{{" in expr
+            assert f"[{window}])" in expr
+        else:
+            assert f"{c.HTTP_DURATION_COUNT}{{" in expr, window
+            assert f"[{window}]))" in expr, window
     assert exprs[c.RULE_OBJECTIVE] == "vector(0.999)"
     assert exprs[c.RULE_ERROR_BUDGET] == "vector(0.001)"
     assert exprs[c.RULE_PERIOD_SECONDS] == "vector(2592000)"
@@ -119,7 +133,8 @@ def test_raw_ratio_slo_averages_its_recorded_5m_ratio() -> None:
 
 
 def test_each_rule_reads_only_rules_recorded_above_it() -> None:
-    """Within a group every obskit recording a rule reads is recorded earlier in that group."""
+    """Within a group every obskit recording a rule reads is recorded earlier in that group
+    (at the default limit each SLO is one group, so no read crosses groups)."""
     groups, _ = _mixed_service()
     for group in groups:
         seen: set[str] = set()

@@ -22,7 +22,7 @@ import yaml
 
 from obskit import conventions as c
 from obskit._cli import main
-from obskit.slo._load import load_paths
+from obskit.slo import load
 from obskit.slo._render import render_rule_file
 from obskit.slo._rules import service_groups
 
@@ -189,7 +189,7 @@ def measured(promtool: str, tmp_path_factory: pytest.TempPathFactory) -> dict[st
     """Run the reference and obskit's rules over the same traffic in one promtool file."""
     folder = tmp_path_factory.mktemp("sloth-vs-obskit")
     (folder / "spec.yaml").write_text(textwrap.dedent(SPEC))
-    (service,) = load_paths([folder / "spec.yaml"])
+    (service,) = load([folder / "spec.yaml"])
     obskit_rules = render_rule_file("cart", service_groups(service), ["spec.yaml"], "prometheus")
     (folder / "obskit.yaml").write_text(obskit_rules)
     (folder / "sloth.yaml").write_text(_sloth_reference())
@@ -232,16 +232,21 @@ def test_alerts_carry_sloths_labels_and_annotations_plus_obskits(measured: dict[
 def test_same_alerts_at_the_same_minutes(
     measured: dict[str, Any], severity: str, window: str
 ) -> None:
-    """Per severity and sloth_window: the same firing minutes, first and last minute as Sloth's.
+    """Per severity and sloth_window: the same alerts as Sloth's, starting and stopping at the
+    same minute or up to 5 minutes later, firing as many minutes give or take 5.
 
-    One minute of slack: a rule evaluated at one-minute steps can cross a threshold one step
-    apart when obskit computes a window differently (e.g. from recorded 5-minute rates).
+    obskit computes every window but 5m from its recorded 5-minute rates: such a window sees a
+    change fully 5 minutes after a raw `rate()` window does, and forgets it up to 5 minutes
+    later (docs/slo-rules.md, "How the windows are computed"); one more minute of slack for
+    one-minute evaluation steps.
     """
     values = measured["values"]
-    for what in ("minutes", "first", "last"):
+    for what in ("first", "last"):
         sloth = values[f"sloth/{severity}/{window}/{what}"]
         obskit = values[f"obskit/{severity}/{window}/{what}"]
-        assert abs(sloth - obskit) <= 1, (what, sloth, obskit)
+        assert -1 <= obskit - sloth <= 5, (what, sloth, obskit)
+    sloth, obskit = (values[f"{x}/{severity}/{window}/minutes"] for x in ("sloth", "obskit"))
+    assert abs(sloth - obskit) <= 5, ("minutes", sloth, obskit)
 
 
 def test_the_comparison_covers_firing_and_resetting(measured: dict[str, Any]) -> None:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from obskit.slo import load
 from obskit.slo._errors import SpecErrors
-from obskit.slo._load import load_paths
 
 GOOD_SLO = """\
   - name: ok
@@ -26,7 +26,7 @@ def _errors(tmp_path: Path, files: dict[str, str]) -> list[str]:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(textwrap.dedent(text), encoding="utf-8")
     with pytest.raises(SpecErrors) as caught:
-        load_paths([tmp_path])
+        load([tmp_path])
     return [str(e).replace(f"{tmp_path}{os.sep}", "") for e in caught.value.errors]
 
 
@@ -129,7 +129,7 @@ def test_periods_in_weeks_and_whole_hours_are_days(tmp_path: Path) -> None:
         + GOOD_SLO.replace("ok", "two")
         + "    period: 48h\n"
     )
-    (service,) = load_paths([tmp_path])
+    (service,) = load([tmp_path])
     assert [slo.period_days for slo in service.slos] == [28, 2]
 
 
@@ -160,7 +160,7 @@ def test_latency_threshold_follows_the_bucket_override(
         "service: a\nslos:\n  - name: s\n    objective: 99\n    sli:\n"
         "      latency: {threshold: 0.3}\n"
     )
-    (service,) = load_paths([tmp_path])
+    (service,) = load([tmp_path])
     assert 'le="0.3"' in (service.slos[0].sli.error_query or "")
 
 
@@ -329,7 +329,7 @@ def test_missing_and_unreadable_paths(tmp_path: Path) -> None:
     locked.chmod(0)
     try:
         with pytest.raises(SpecErrors) as caught:
-            load_paths([tmp_path / "nope.yaml", tmp_path / "empty", locked])
+            load([tmp_path / "nope.yaml", tmp_path / "empty", locked])
     finally:
         locked.chmod(0o644)
     messages = [str(e).replace(f"{tmp_path}{os.sep}", "") for e in caught.value.errors]
@@ -406,7 +406,7 @@ def test_anchors_and_merge_keys_work_like_safe_load(tmp_path: Path) -> None:
             """
         )
     )
-    (service,) = load_paths([tmp_path])
+    (service,) = load([tmp_path])
     assert [s.alerting.min_events for s in service.slos] == [5, 7]
     assert [s.alerting.runbook_url for s in service.slos] == ["https://r", "https://r"]
 
@@ -426,5 +426,5 @@ def test_zero_for_means_no_for(tmp_path: Path) -> None:
     (tmp_path / "a.yaml").write_text(
         "service: a\nslos:\n" + GOOD_SLO + "    alerting:\n      page:\n        for: 0\n"
     )
-    (service,) = load_paths([tmp_path])
+    (service,) = load([tmp_path])
     assert (service.slos[0].alerting.page_for, service.slos[0].alerting.ticket_for) == ("", "15m")

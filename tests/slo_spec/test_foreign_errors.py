@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from obskit.slo import load
 from obskit.slo._errors import SpecErrors
-from obskit.slo._load import load_paths
 
 OPENSLO_HEAD = """\
 apiVersion: openslo/v1
@@ -41,7 +41,7 @@ INDICATOR = """\
 def _errors(tmp_path: Path, text: str) -> list[str]:
     (tmp_path / "f.yaml").write_text(textwrap.dedent(text), encoding="utf-8")
     with pytest.raises(SpecErrors) as caught:
-        load_paths([tmp_path])
+        load([tmp_path])
     return [str(e).replace(f"{tmp_path}{os.sep}", "") for e in caught.value.errors]
 
 
@@ -111,7 +111,7 @@ def test_sloth_crd_is_read_with_its_camel_case_fields(tmp_path: Path) -> None:
             """
         )
     )
-    (service,) = load_paths([tmp_path])
+    (service,) = load([tmp_path])
     assert service.name == "crd-svc"
     assert service.slos[0].sli.error_ratio_query == (
         "sum(rate(e[{{.window}}])) / sum(rate(t[{{.window}}]))"
@@ -195,7 +195,7 @@ def test_openslo_indicator_ref_resolves_across_files(tmp_path: Path) -> None:
         INDICATOR.replace("  indicator:\n", "")
     )
     (tmp_path / "sli.yaml").write_text(sli)
-    (service,) = load_paths([tmp_path])
+    (service,) = load([tmp_path])
     assert service.slos[0].sli.error_query == 'sum(rate(reads_total{result="error"}[{{.window}}]))'
     assert service.slos[0].objective == 99.9
 
@@ -204,7 +204,7 @@ def test_openslo_slos_of_one_service_in_one_file_merge(tmp_path: Path) -> None:
     """Two OpenSLO SLO documents for one service in one file form one service."""
     second = (OPENSLO_HEAD + INDICATOR).replace("name: reads\n", "name: writes\n")
     (tmp_path / "two.yaml").write_text(OPENSLO_HEAD + INDICATOR + "---\n" + second)
-    (service,) = load_paths([tmp_path])
+    (service,) = load([tmp_path])
     assert [slo.name for slo in service.slos] == ["reads", "writes"]
 
 
@@ -224,7 +224,7 @@ def test_service_in_native_and_openslo_files_is_a_duplicate(tmp_path: Path) -> N
     )
     (tmp_path / "b.yaml").write_text(OPENSLO_HEAD + INDICATOR)
     with pytest.raises(SpecErrors) as caught:
-        load_paths([tmp_path])
+        load([tmp_path])
     assert [str(e).replace(f"{tmp_path}{os.sep}", "") for e in caught.value.errors] == [
         "b.yaml:6: spec.service: 'store' is already defined in a.yaml:1: keep each service "
         "in one format (that one is native)"

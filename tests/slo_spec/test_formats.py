@@ -9,7 +9,7 @@ import promql_parser
 import pytest
 
 from obskit import conventions as c
-from obskit.slo._load import load_paths
+from obskit.slo import load
 from obskit.slo._model import SLO, WINDOW_PLACEHOLDER, Service
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -17,7 +17,7 @@ INPUTS = ROOT / "tests" / "golden" / "inputs"
 
 
 def _one(name: str) -> tuple[Service, SLO]:
-    services = load_paths([INPUTS / name])
+    services = load([INPUTS / name])
     assert len(services) == 1
     assert len(services[0].slos) == 1
     return services[0], services[0].slos[0]
@@ -207,7 +207,7 @@ def test_openslo_counter_selectors_are_rated_over_the_window() -> None:
 
 def test_multi_document_file_detects_each_format() -> None:
     """One file, four documents: native, Sloth, an ignored OpenSLO Service, an OpenSLO SLO."""
-    services = load_paths([INPUTS / "multi-document.yaml"])
+    services = load([INPUTS / "multi-document.yaml"])
     assert [s.name for s in services] == ["auth", "sessions", "tokens"]
     auth, sessions, tokens = services
     assert auth.slos[0].sli.kind == "availability"
@@ -220,17 +220,17 @@ def test_multi_document_file_detects_each_format() -> None:
 
 def test_folder_loads_every_golden_input_sorted_by_service() -> None:
     """A folder is searched recursively; services come back sorted by name."""
-    services = load_paths([INPUTS])
+    services = load([INPUTS])
     names = [s.name for s in services]
     assert names == sorted(names)
     # fifteen single-service files (two Pyrra objects of one namespace make one service) +
     # three services in one file
-    assert len(names) == 18
+    assert len(names) == 20
 
 
 def test_bundled_examples_load() -> None:
     """slo/checkout.yaml (availability + latency) and the raw-query example load."""
-    services = load_paths([ROOT / "slo"])
+    services = load([ROOT / "slo"])
     by_name = {s.name: s for s in services}
     checkout = by_name["checkout"]
     assert [slo.name for slo in checkout.slos] == ["availability", "latency"]
@@ -244,7 +244,7 @@ def test_bundled_examples_load() -> None:
 @pytest.mark.parametrize("name", sorted(p.name for p in INPUTS.glob("*.yaml")))
 def test_every_golden_query_parses(name: str) -> None:
     """Every template the loader produces parses as PromQL once the window is filled."""
-    for service in load_paths([INPUTS / name]):
+    for service in load([INPUTS / name]):
         for slo in service.slos:
             for query in (slo.sli.error_query, slo.sli.total_query, slo.sli.error_ratio_query):
                 if query is not None:

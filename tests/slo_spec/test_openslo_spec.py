@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from obskit.slo import load
 from obskit.slo._errors import SpecErrors
-from obskit.slo._load import load_paths
 from obskit.slo._output import build_files
 
 SLO = """\
@@ -60,7 +60,7 @@ def _write(tmp_path: Path, text: str) -> None:
 def _errors(tmp_path: Path, text: str) -> list[str]:
     _write(tmp_path, text)
     with pytest.raises(SpecErrors) as caught:
-        load_paths([tmp_path])
+        load([tmp_path])
     return [str(e).replace(f"{tmp_path}{os.sep}", "") for e in caught.value.errors]
 
 
@@ -104,7 +104,7 @@ def test_list_form_with_every_object_kind_builds(tmp_path: Path) -> None:
         notificationTargets: [{targetRef: on-call}]
     """
     _write(tmp_path, textwrap.dedent(others) + _as_list_item(SLO))
-    (service,) = load_paths([tmp_path])
+    (service,) = load([tmp_path])
     (slo,) = service.slos
     assert (service.name, slo.name, slo.objective, slo.period_days) == (
         "search",
@@ -130,7 +130,7 @@ def test_list_form_errors_name_the_line_in_the_file(tmp_path: Path) -> None:
 def test_missing_time_window_defaults_to_30_days_stated_in_the_header(tmp_path: Path) -> None:
     """timeWindow is optional in the specification: 30 rolling days, said in the rule file."""
     _write(tmp_path, SLO)
-    files = build_files(load_paths([tmp_path]), "prometheus")
+    files = build_files(load([tmp_path]), "prometheus")
     head = files["rules/search.yaml"].split("groups:")[0]
     assert (
         "# Note: OpenSLO SLO search/search-availability: no timeWindow, so obskit assumes a "
@@ -141,7 +141,7 @@ def test_missing_time_window_defaults_to_30_days_stated_in_the_header(tmp_path: 
         "  timeWindow:\n    - duration: 28d\n      isRolling: true\n  objectives:\n",
     )
     _write(tmp_path, windowed)
-    (service,) = load_paths([tmp_path])
+    (service,) = load([tmp_path])
     assert service.slos[0].period_days == 28
     assert "# Note:" not in build_files([service], "prometheus")["rules/search.yaml"]
 
@@ -150,7 +150,7 @@ def test_missing_time_window_defaults_to_30_days_stated_in_the_header(tmp_path: 
 def test_empty_alert_policies_are_accepted(tmp_path: Path, empty: str) -> None:
     """An empty alertPolicies asks for nothing obskit would not do."""
     _write(tmp_path, SLO + f"  {empty}\n")
-    (service,) = load_paths([tmp_path])
+    (service,) = load([tmp_path])
     assert service.slos[0].name == "search-availability"
 
 
@@ -231,7 +231,7 @@ def test_metric_source_type_comes_from_the_referenced_data_source(tmp_path: Path
         "'Datadog': obskit reads Prometheus queries"
     )
     _write(tmp_path, text.replace("type: Datadog", "type: Prometheus"))
-    (service,) = load_paths([tmp_path])
+    (service,) = load([tmp_path])
     assert service.slos[0].objective == 99.5
 
 
@@ -239,11 +239,11 @@ def test_slos_of_one_service_merge_across_files(tmp_path: Path) -> None:
     """OpenSLO SLOs name their service one by one: two files of one service form one service."""
     (tmp_path / "a.yaml").write_text(SLO)
     (tmp_path / "b.yaml").write_text(SLO.replace("name: search-availability", "name: search-fast"))
-    (service,) = load_paths([tmp_path])
+    (service,) = load([tmp_path])
     assert [slo.name for slo in service.slos] == ["search-availability", "search-fast"]
     (tmp_path / "b.yaml").write_text(SLO)
     with pytest.raises(SpecErrors) as caught:
-        load_paths([tmp_path])
+        load([tmp_path])
     assert [str(e).replace(f"{tmp_path}{os.sep}", "") for e in caught.value.errors] == [
         "b.yaml:1: metadata.name: duplicate SLO name 'search-availability' in service "
         "'search': also defined at a.yaml:1"

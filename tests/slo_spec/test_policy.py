@@ -11,8 +11,8 @@ import jsonschema
 import pytest
 import yaml
 
+from obskit.slo import load
 from obskit.slo._errors import SpecErrors
-from obskit.slo._load import load_paths
 from obskit.slo._model import Policy
 from obskit.slo._policy import POLICY_KEYS, evaluate_policy
 from obskit.slo._schema import native_schema
@@ -41,20 +41,20 @@ slos:
 
 def _load(tmp_path: Path, text: str) -> list[object]:
     (tmp_path / "shop.yaml").write_text(textwrap.dedent(text))
-    return list(load_paths([tmp_path]))
+    return list(load([tmp_path]))
 
 
 def _errors(tmp_path: Path, text: str) -> list[str]:
     (tmp_path / "shop.yaml").write_text(textwrap.dedent(text))
     with pytest.raises(SpecErrors) as caught:
-        load_paths([tmp_path])
+        load([tmp_path])
     return [str(e).replace(f"{tmp_path}{os.sep}", "") for e in caught.value.errors]
 
 
 def test_service_policy_applies_to_every_slo_and_slo_keys_replace_it(tmp_path: Path) -> None:
     """a and c inherit the service policy; b replaces all three keys with its own; the policy
     source is the line of the policy in force (service or SLO)."""
-    (service,) = load_paths([_write(tmp_path, SPEC)])
+    (service,) = load([_write(tmp_path, SPEC)])
     a, b, c = service.slos
     assert a.policy is not None
     assert c.policy == a.policy
@@ -79,7 +79,7 @@ def _write(tmp_path: Path, text: str) -> Path:
 def test_no_policy_means_none(tmp_path: Path) -> None:
     """Without any `policy:` an SLO has none (the gate skips it)."""
     text = "service: s\nslos:\n  - name: a\n    objective: 99\n    sli: {availability: {}}\n"
-    (service,) = load_paths([_write(tmp_path, text)])
+    (service,) = load([_write(tmp_path, text)])
     assert service.slos[0].policy is None
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from obskit.slo import load
 from obskit.slo._errors import SpecErrors
-from obskit.slo._load import load_paths
 from obskit.slo._model import WINDOW_PLACEHOLDER as W
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,6 +34,14 @@ RATIO = """\
       total:
         metric: http_requests_total{job="api"}
 """
+LATENCY = """\
+  indicator:
+    latency:
+      success:
+        metric: http_request_duration_seconds_bucket{job="api",le="0.5"}
+      total:
+        metric: http_request_duration_seconds_count{job="api"}
+"""
 
 
 def _doc(
@@ -45,14 +53,14 @@ def _doc(
 def _errors(tmp_path: Path, text: str) -> list[str]:
     (tmp_path / "f.yaml").write_text(textwrap.dedent(text), encoding="utf-8")
     with pytest.raises(SpecErrors) as caught:
-        load_paths([tmp_path])
+        load([tmp_path])
     return [str(e).replace(f"{tmp_path}{os.sep}", "") for e in caught.value.errors]
 
 
 def test_ratio_and_latency_objectives_of_one_namespace_form_one_service() -> None:
     """Pyrra's ratio → errors/total rates; latency → total - success; 4w and 2w → 28 and 14
     days; the namespace names the service; Pyrra's `slo` label and default alert name kept."""
-    [service] = load_paths([INPUTS / "pyrra-ratio-latency.yaml"])
+    [service] = load([INPUTS / "pyrra-ratio-latency.yaml"])
     assert service.name == "storefront"
     errors, latency = service.slos
     assert (errors.name, errors.objective, errors.period_days) == ("ingress-errors", 99.9, 28)
@@ -77,7 +85,7 @@ def test_ratio_and_latency_objectives_of_one_namespace_form_one_service() -> Non
 def test_bool_gauge_propagates_prefixed_labels_and_annotations_only() -> None:
     """`pyrra.dev/` labels and annotations reach the rules without the prefix (as in Pyrra);
     `prometheus: k8s`-style object labels do not; `pyrra.dev/service` names the service."""
-    [service] = load_paths([INPUTS / "pyrra-bool-gauge.yaml"])
+    [service] = load([INPUTS / "pyrra-bool-gauge.yaml"])
     [slo] = service.slos
     assert service.name == "prometheus"
     assert dict(slo.labels) == {
@@ -96,7 +104,7 @@ def test_bool_gauge_propagates_prefixed_labels_and_annotations_only() -> None:
 
 def test_latency_native_uses_histogram_fraction_at_the_threshold_in_seconds() -> None:
     """latencyNative 200ms: errors = count * (1 - histogram_fraction(0, 0.2, …))."""
-    [service] = load_paths([INPUTS / "pyrra-latency-native.yaml"])
+    [service] = load([INPUTS / "pyrra-latency-native.yaml"])
     [slo] = service.slos
     rate = f'sum(rate(connect_server_requests_duration_seconds{{job="pyrra",code="ok"}}[{W}]))'
     assert slo.sli.total_query == f"histogram_count({rate})"
@@ -110,7 +118,7 @@ def test_objects_of_one_namespace_in_many_files_merge(tmp_path: Path) -> None:
     (tmp_path / "a.yaml").write_text(_doc("errors"), encoding="utf-8")
     (tmp_path / "b.yaml").write_text(_doc("more-errors"), encoding="utf-8")
     (tmp_path / "c.yaml").write_text(_doc("other", namespace="billing"), encoding="utf-8")
-    services = load_paths([tmp_path])
+    services = load([tmp_path])
     assert [(s.name, [slo.name for slo in s.slos]) for s in services] == [
         ("api", ["errors", "more-errors"]),
         ("billing", ["other"]),
@@ -122,7 +130,7 @@ def test_same_name_in_two_files_names_both_locations(tmp_path: Path) -> None:
     (tmp_path / "a.yaml").write_text(_doc("errors"), encoding="utf-8")
     (tmp_path / "b.yaml").write_text("# copy\n" + _doc("errors"), encoding="utf-8")
     with pytest.raises(SpecErrors) as caught:
-        load_paths([tmp_path])
+        load([tmp_path])
     [message] = [str(e).replace(f"{tmp_path}{os.sep}", "") for e in caught.value.errors]
     assert message == (
         "b.yaml:2: metadata.name: duplicate SLO name 'errors' in service 'api': "
@@ -134,7 +142,7 @@ def test_alerting_disabled_or_burnrates_false_keeps_recordings_only(tmp_path: Pa
     """`disabled: true` (deprecated) and `burnrates: false` both switch every alert off."""
     for flag in ("disabled: true", "burnrates: false"):
         (tmp_path / "f.yaml").write_text(_doc() + f"  alerting:\n    {flag}\n", encoding="utf-8")
-        [service] = load_paths([tmp_path / "f.yaml"])
+        [service] = load([tmp_path / "f.yaml"])
         alerting = service.slos[0].alerting
         assert (alerting.page, alerting.ticket) == (False, False), flag
 
@@ -160,10 +168,36 @@ def test_alerting_disabled_or_burnrates_false_keeps_recordings_only(tmp_path: Pa
             "f.yaml:7: spec.target: must be below 100: a 100 % objective leaves no error budget",
         ),
         (
-            _doc() + "      grouping:\n        - handler\n",
-            "f.yaml:15: spec.indicator.ratio.grouping: not supported: obskit compiles one SLI "
-            "series per SLO; write one SLO per value (a matcher on the label in each metric), "
-            "or remove grouping to cover them all",
+            _doc() + "      grouping:\n        - handler\n        - 'bad-name'\n",
+            "f.yaml:17: spec.indicator.ratio.grouping[1]: invalid label name 'bad-name': must "
+            "match [a-zA-Z_][a-zA-Z0-9_]*",
+        ),
+        (
+            _doc() + "      grouping:\n        - slo\n",
+            "f.yaml:16: spec.indicator.ratio.grouping[0]: 'slo' is also a label this SLO sets on "
+            "every series and alert (labels, alerting labels, or the SLO's own): rename one of "
+            "them",
+        ),
+        (
+            _doc() + "      grouping:\n        - severity\n",
+            "f.yaml:16: spec.indicator.ratio.grouping[0]: label name 'severity' is set on every "
+            "alert by obskit; it cannot be a group label",
+        ),
+        (
+            _doc() + "      grouping: handler\n",
+            "f.yaml:15: spec.indicator.ratio.grouping: must be a non-empty list",
+        ),
+        (
+            _doc().replace(
+                "      total:\n", "        grouping:\n          - handler\n      total:\n"
+            ),
+            "f.yaml:13: spec.indicator.ratio.errors.grouping: belongs to the indicator: write it "
+            "as spec.indicator.ratio.grouping (Pyrra's CRD has no grouping here)",
+        ),
+        (
+            _doc(body=LATENCY + "      grouping: [le]\n"),
+            "f.yaml:15: spec.indicator.latency.grouping[0]: 'le' is what the SLI tells good from "
+            "bad events by: grouping by it would put good and bad events in different groups",
         ),
         (
             _doc().replace('http_requests_total{job="api"}\n', "rate(http_requests_total[5m])\n"),

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from obskit.slo import load
 from obskit.slo._errors import SpecErrors
-from obskit.slo._load import load_paths
 from obskit.slo._output import build_files
 
 #: Sloth's k8s-getting-started example, in our own words (service and queries renamed).
@@ -89,14 +89,14 @@ def _write(tmp_path: Path, files: dict[str, str]) -> None:
 def _errors(tmp_path: Path, files: dict[str, str]) -> list[str]:
     _write(tmp_path, files)
     with pytest.raises(SpecErrors) as caught:
-        load_paths([tmp_path])
+        load([tmp_path])
     return [str(e).replace(f"{tmp_path}{os.sep}", "") for e in caught.value.errors]
 
 
 def test_crd_reads_every_camel_case_field(tmp_path: Path) -> None:
     """errorQuery/totalQuery, pageAlert/ticketAlert labels, annotations and service labels."""
     _write(tmp_path, {"crd.yaml": CRD})
-    (service,) = load_paths([tmp_path])
+    (service,) = load([tmp_path])
     (slo,) = service.slos
     assert slo.sli.error_query == (
         'sum(rate(http_requests_total{job="cart",code=~"(5..|429)"}[{{.window}}]))'
@@ -121,7 +121,7 @@ def test_crd_ignores_snake_case_like_sloth(tmp_path: Path) -> None:
     ]
     text = CRD.replace("pageAlert:", "page_alert:")
     _write(tmp_path, {"crd.yaml": text})
-    (service,) = load_paths([tmp_path])
+    (service,) = load([tmp_path])
     assert dict(service.slos[0].alerting.page_labels) == {}
     assert dict(service.slos[0].alerting.ticket_labels)["severity"] == "slack"
 
@@ -130,7 +130,7 @@ def test_plain_ignores_camel_case_like_sloth(tmp_path: Path) -> None:
     """In a plain spec, pageAlert has no effect (Sloth's YAML decoder skips it); typos fail."""
     text = PLAIN.replace("page_alert:", "pageAlert:")
     _write(tmp_path, {"plain.yaml": text})
-    (service,) = load_paths([tmp_path])
+    (service,) = load([tmp_path])
     assert dict(service.slos[0].alerting.page_labels) == {}
     typo = PLAIN.replace("ticket_alert:", "tiket_alert:")
     assert _errors(tmp_path, {"plain.yaml": typo}) == [
@@ -181,7 +181,7 @@ def test_plain_label_values_are_stringified_as_written(tmp_path: Path) -> None:
         '  owner: "shop-team"\n  generated: true\n  tier: 2\n  weight: 1.50\n',
     ).replace("      page_alert:\n", "      labels:\n        enabled: yes\n      page_alert:\n")
     _write(tmp_path, {"plain.yaml": text})
-    (service,) = load_paths([tmp_path])
+    (service,) = load([tmp_path])
     slo = service.slos[0]
     assert dict(slo.labels) == {
         "owner": "shop-team",
@@ -208,7 +208,7 @@ def test_one_service_over_several_files_builds(tmp_path: Path) -> None:
     """Two Sloth files (one plain, one CRD) of one service with distinct SLO names: one service."""
     second = CRD.replace('"requests-availability"', '"checkout-availability"')
     _write(tmp_path, {"a/plain.yaml": PLAIN, "b/crd.yaml": second})
-    (service,) = load_paths([tmp_path])
+    (service,) = load([tmp_path])
     assert [slo.name for slo in service.slos] == [
         "requests-availability",
         "checkout-availability",
@@ -235,7 +235,7 @@ def test_info_labels_and_interval_are_noted_in_the_header(tmp_path: Path) -> Non
         "    objective: 99.9\n    infoLabels:\n      team: shop\n    interval:\n      all: 2m\n",
     )
     _write(tmp_path, {"plain.yaml": text})
-    files = build_files(load_paths([tmp_path]), "prometheus")
+    files = build_files(load([tmp_path]), "prometheus")
     head = files["rules/cart.yaml"].split("groups:")[0]
     assert "# Note: SLO cart/requests-availability: Sloth's infoLabels is ignored" in head
     assert "# Note: SLO cart/requests-availability: Sloth's interval is ignored" in head
@@ -278,6 +278,6 @@ def test_both_alerts_disabled_builds_recordings_only(tmp_path: Path) -> None:
             disable: true
     """
     _write(tmp_path, {"tills.yaml": text})
-    rules = build_files(load_paths([tmp_path]), "prometheus")["rules/tills.yaml"]
+    rules = build_files(load([tmp_path]), "prometheus")["rules/tills.yaml"]
     assert "- alert:" not in rules
     assert "record: obskit_slo:error_budget_remaining:ratio" in rules

@@ -6,7 +6,7 @@ import json
 import re
 from pathlib import Path
 
-from obskit.slo._load import load_paths
+from obskit.slo import load
 from obskit.slo._status import Report, SLOStatus
 from obskit.slo._status_render import render_json
 
@@ -28,7 +28,7 @@ def test_every_slo_field_is_documented(tmp_path: Path) -> None:
     """The keys of one SLO object equal the field names in the docs' table; the top-level keys
     all appear in the documented example."""
     (tmp_path / "shop.yaml").write_text(SHOP_SPEC)
-    (service,) = load_paths([tmp_path])
+    (service,) = load([tmp_path])
     body = json.loads(render_json(Report(0.0, "http://x", [SLOStatus(service.slos[0])])))
     assert set(body["slos"][0]) == _documented_fields()
     text = DOC.read_text()

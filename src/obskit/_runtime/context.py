@@ -7,6 +7,14 @@ stored in that same ``Context`` (under obskit's own key), so log lines read them
 re-formatting and without a second context variable to set and reset per request.
 
 Any other runtime context (``OTEL_PYTHON_CONTEXT``) takes the public API's path.
+
+Two things are not public.  The key the API stores the span under is *derived* once through the
+public API (``set_span_in_context`` on an empty ``Context``, read back with
+``get_current_span``), never imported by name, so a rename upstream cannot break
+``import obskit``.  The ``ContextVar`` behind the API's runtime context
+(``_RUNTIME_CONTEXT._current_context``) is a private internal: when it is missing, or the key
+cannot be derived, :data:`CONTEXT_VAR` is None and the public API serves; ``init()``'s self-test
+(``selftest.py``, "OTel context") reports it once and also checks the fast path against the API.
 """
 
 from __future__ import annotations
@@ -17,25 +25,68 @@ from typing import Any, Final
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.context.context import Context
-from opentelemetry.trace.propagation import _SPAN_KEY
 
-__all__ = ["CONTEXT_VAR", "IDS_KEY", "SPAN_KEY", "enter_span", "leave_span"]
+__all__ = [
+    "CONTEXT_VAR",
+    "IDS_KEY",
+    "SPAN_KEY",
+    "UNAVAILABLE",
+    "enter_span",
+    "leave_span",
+    "use_public_api",
+]
 
-SPAN_KEY: Final = _SPAN_KEY
 #: ``(span, (trace_id_hex, span_id_hex))`` of the request's server span, in the OTel Context.
 IDS_KEY: Final = otel_context.create_key("obskit-request-ids")
 
 
-def _runtime_var() -> ContextVar[Context] | None:
-    runtime = getattr(otel_context, "_RUNTIME_CONTEXT", None)
-    var = getattr(runtime, "_current_context", None)
-    if type(runtime).__name__ == "ContextVarsRuntimeContext" and isinstance(var, ContextVar):
-        return var
+def _span_key() -> str | None:
+    """The key ``trace.set_span_in_context`` stores a span under, found through the public API
+    (None when the API keeps it any other way: the public path then serves)."""
+    try:
+        probe = trace.NonRecordingSpan(trace.INVALID_SPAN_CONTEXT)  # a fresh object: found by id
+        keys = [k for k, v in trace.set_span_in_context(probe, Context()).items() if v is probe]
+        if len(keys) == 1 and trace.get_current_span(Context({keys[0]: probe})) is probe:
+            return keys[0]
+    except Exception:  # the public API's Context is not a plain mapping any more
+        return None
     return None
 
 
-#: The ContextVar behind OpenTelemetry's current Context, or None (another runtime context).
-CONTEXT_VAR: Final = _runtime_var()
+def _runtime_var() -> tuple[ContextVar[Context] | None, str | None]:
+    """The ContextVar behind OpenTelemetry's current Context (None: another runtime context, or
+    the internal is not there), and why the fast path is off when it should have been on."""
+    runtime = getattr(otel_context, "_RUNTIME_CONTEXT", None)
+    if type(runtime).__name__ != "ContextVarsRuntimeContext":
+        return None, None  # OTEL_PYTHON_CONTEXT chose another runtime context: by design
+    try:
+        var = runtime._current_context  # type: ignore[union-attr]
+    except AttributeError as exc:
+        return None, f"AttributeError: {exc}"
+    if not isinstance(var, ContextVar):
+        return None, "ContextVarsRuntimeContext._current_context is not a ContextVar"
+    if _KEY is None:
+        return None, "the API's span key could not be derived from set_span_in_context()"
+    return var, None
+
+
+_KEY: Final = _span_key()
+#: The API's span key in the OTel Context ("" when not derived: :data:`CONTEXT_VAR` is None).
+SPAN_KEY: Final[str] = _KEY if _KEY is not None else ""
+#: The ContextVar behind OpenTelemetry's current Context, or None (the public API serves).
+#: Read through this module (``_context.CONTEXT_VAR``): :func:`use_public_api` may clear it.
+CONTEXT_VAR: ContextVar[Context] | None
+#: Why the fast path is off although the default runtime context is in use (None: it is on, or
+#: another runtime context was chosen).
+UNAVAILABLE: str | None
+CONTEXT_VAR, UNAVAILABLE = _runtime_var()
+
+
+def use_public_api() -> None:
+    """Switch the request context to the public API for the process (the self-test's
+    fallback)."""
+    global CONTEXT_VAR
+    CONTEXT_VAR = None
 
 
 def enter_span(

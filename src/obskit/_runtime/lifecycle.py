@@ -129,7 +129,7 @@ def build_state(
         )
         ProcessCollector(registry=exposition)
     if config.traces:
-        drops = DropCounter(metrics.spans_dropped.inc)
+        drops = DropCounter(metrics.spans_dropped.inc, metrics.export_error)
         provider, processor = build_provider(config, redactor, drops, export=export)
         tracer = provider.get_tracer("obskit")
     return _state.State(
@@ -208,6 +208,11 @@ def init(
         configure_structlog(st.pipeline)
         bridge_stdlib(st.pipeline)
         held.replay()
+        # Each fast path that uses a dependency's private internals is checked once against
+        # the public API; one that fails is switched off with one JSON warning.
+        from obskit._runtime.selftest import run as check_internals
+
+        check_internals(st)
         _patch_server_logging()
         watch_logging_config()
         guard_call_errors()

@@ -63,7 +63,8 @@ def fleet_queries(services: Sequence[Service]) -> list[str]:
     raw = [
         f"max by ({_BY}) ({c.RULE_OBJECTIVE}{{{only}}})",
         f"1 - max by ({_BY}) ({c.RULE_PERIOD_ERROR_RATIO}{{{only}}})",
-        f"max by ({_BY}) ({c.RULE_ERROR_BUDGET_REMAINING}{{{only}}})",
+        # min: a grouped SLO (one series per group) shows its worst group, like every column.
+        f"min by ({_BY}) ({c.RULE_ERROR_BUDGET_REMAINING}{{{only}}})",
         f'max by ({_BY}) ({c.RULE_BURN_RATE}{{{only}, {c.SLO_LABEL_WINDOW}="{BURN_WINDOW}"}})',
         f"max by ({_BY}) ({c.RULE_PERIOD_SECONDS}{{{only}}})",
     ]
@@ -163,7 +164,7 @@ def fleet_dashboard(services: Sequence[Service]) -> p.Json:
             "SLOs out of budget",
             "SLOs whose error budget for the period is spent (budget remaining below 0): "
             "their objective is already missed. Find them at the top of the table.",
-            f"count(max by ({_BY}) ({c.RULE_ERROR_BUDGET_REMAINING}{{{only}}}) < 0) or vector(0)",
+            f"count(min by ({_BY}) ({c.RULE_ERROR_BUDGET_REMAINING}{{{only}}}) < 0) or vector(0)",
             unit="none",
             threshold_steps=p.thresholds("green", (1.0, "red")),
         ),

@@ -60,6 +60,23 @@ def burn_thresholds(slo: SLO) -> p.Json:
     return p.thresholds("green", *sorted(steps))
 
 
+def _worst(slo: SLO, agg: str, expr: str) -> str:
+    """``expr`` as one figure: for a grouped SLO (one series per group) the worst group's."""
+    return f"{agg}({expr})" if slo.sli.group_by else expr
+
+
+def _groups(slo: SLO) -> str:
+    """``http_route`` / ``handler, method``: the grouping labels, for panel text."""
+    return ", ".join(slo.sli.group_by)
+
+
+def _legend(slo: SLO, text: str) -> str:
+    """A legend naming the group of each series (``{{http_route}}``) for a grouped SLO."""
+    if not slo.sli.group_by:
+        return text
+    return " ".join(f"{{{{{name}}}}}" for name in slo.sli.group_by)
+
+
 def _about(slo: SLO) -> str:
     """Markdown: what the SLO promises, what counts as an error, and when it alerts."""
     budget = f"{slo.error_budget * 100:.6g}"
@@ -72,6 +89,13 @@ def _about(slo: SLO) -> str:
         lines += [escape_markdown(slo.description), ""]
     if slo.sli.description:
         lines += [f"**Errors:** {escape_markdown(slo.sli.description)}", ""]
+    if slo.sli.group_by:
+        lines += [
+            f"**Grouped by** `{escape_markdown(_groups(slo))}`: each value has its own SLI, "
+            "budget and alerts. The figures on the right are the worst group's; the graphs "
+            "below draw one line per group.",
+            "",
+        ]
     lines += [
         f"**Alerts** (`{escape_markdown(slo.alerting.name)}`) fire when the burn rate over both "
         "windows exceeds the threshold:",
@@ -96,15 +120,16 @@ def _add_slo(grid: p.Grid, slo: SLO, *, collapsed: bool) -> None:
     ratio_decimals = percent_decimals(slo.objective)
     burn = burn_thresholds(slo)
     period = slo.period
+    worst = f" (worst {_groups(slo)})" if slo.sli.group_by else ""
     grid.row(p.row(f"SLO {slo.name}: {slo.objective:g} % over {period}", collapsed=collapsed))
     grid.add(p.text(f"About {slo.name}", _about(slo)), w=6, h=7)
     grid.add(
         p.stat(
-            f"SLI over {period}",
+            f"SLI over {period}{worst}",
             f"Share of good events over the last {period} (traffic-weighted: all errors of the "
             f"period divided by all requests of the period). Red below the objective "
             f"({slo.objective:g} %): the SLO is missed for this period.",
-            f"1 - {c.RULE_PERIOD_ERROR_RATIO}{{{sel}}}",
+            f"1 - {_worst(slo, 'max', f'{c.RULE_PERIOD_ERROR_RATIO}{{{sel}}}')}",
             unit="percentunit",
             decimals=ratio_decimals,
             threshold_steps=p.thresholds("red", (slo.objective_ratio, "green")),
@@ -114,11 +139,11 @@ def _add_slo(grid: p.Grid, slo: SLO, *, collapsed: bool) -> None:
     )
     grid.add(
         p.stat(
-            "Error budget remaining",
+            f"Error budget remaining{worst}",
             f"Share of the {period} error budget still unspent: 100 % untouched, 0 % spent, "
             "negative overspent. Below 25 % consider freezing risky releases and spending the "
             "time on reliability; below 0 the objective is already missed for this period.",
-            f"{c.RULE_ERROR_BUDGET_REMAINING}{{{sel}}}",
+            _worst(slo, "min", f"{c.RULE_ERROR_BUDGET_REMAINING}{{{sel}}}"),
             unit="percentunit",
             decimals=1,
             threshold_steps=p.thresholds("red", (0.25, "orange"), (0.5, "green")),
@@ -128,11 +153,15 @@ def _add_slo(grid: p.Grid, slo: SLO, *, collapsed: bool) -> None:
     )
     grid.add(
         p.stat(
-            f"Burn rate ({CURRENT_BURN_WINDOW})",
+            f"Burn rate ({CURRENT_BURN_WINDOW}){worst}",
             f"How fast the budget burns now, over the last {CURRENT_BURN_WINDOW}: 1 spends "
             f"exactly the budget over {period}, {round(slo.tiers[0].burn_rate, 4):g} spends 2 % "
             "of it in an hour (the fast page). Colours mark the alert tiers' thresholds.",
-            f'{c.RULE_BURN_RATE}{{{sel}, {c.SLO_LABEL_WINDOW}="{CURRENT_BURN_WINDOW}"}}',
+            _worst(
+                slo,
+                "max",
+                f'{c.RULE_BURN_RATE}{{{sel}, {c.SLO_LABEL_WINDOW}="{CURRENT_BURN_WINDOW}"}}',
+            ),
             unit="suffix:x",
             decimals=2,
             threshold_steps=burn,
@@ -140,13 +169,16 @@ def _add_slo(grid: p.Grid, slo: SLO, *, collapsed: bool) -> None:
         w=6,
         h=7,
     )
+    # A grouped SLO draws the 1h SLI of each group (both windows of every group would be
+    # twice as many lines as groups); an ungrouped one the 5m and the 1h SLI.
+    windows = SLI_WINDOWS[-1:] if slo.sli.group_by else SLI_WINDOWS
     sli_targets = [
         p.target(
             f"1 - {c.error_ratio_rule(window)}{{{sel}}}",
             i,
-            legend=f"SLI ({window})",
+            legend=_legend(slo, f"SLI ({window})"),
         )
-        for i, window in enumerate(SLI_WINDOWS)
+        for i, window in enumerate(windows)
     ]
     sli_targets.append(
         p.target(f"{c.RULE_OBJECTIVE}{{{sel}}}", len(sli_targets), legend="objective")
@@ -154,9 +186,14 @@ def _add_slo(grid: p.Grid, slo: SLO, *, collapsed: bool) -> None:
     grid.add(
         p.timeseries(
             "SLI vs objective",
-            "Share of good events over the last 5 minutes and the last hour, against the "
-            "objective. Dips below the objective line spend error budget; a short dip is "
-            "fine, a long one shows up in the burn rate next to it. Gaps mean no traffic.",
+            (
+                f"Share of good events over the last hour in each {_groups(slo)} group"
+                if slo.sli.group_by
+                else "Share of good events over the last 5 minutes and the last hour"
+            )
+            + ", against the objective. Dips below the objective line spend error budget; a "
+            "short dip is fine, a long one shows up in the burn rate next to it. Gaps mean no "
+            "traffic.",
             sli_targets,
             unit="percentunit",
             decimals=ratio_decimals,
@@ -170,8 +207,15 @@ def _add_slo(grid: p.Grid, slo: SLO, *, collapsed: bool) -> None:
             "Error ratio divided by the error budget, over each window the alerts use. A tier "
             "fires when both its long and its short window are above its threshold (dashed "
             "lines): see the table in 'About' for the pairs. A high short window alone is a "
-            "blip; a high long window alone is an incident that already ended.",
-            [p.target(f"{c.RULE_BURN_RATE}{{{sel}}}", 0, legend=f"{{{{{c.SLO_LABEL_WINDOW}}}}}")],
+            "blip; a high long window alone is an incident that already ended."
+            + (f" Each window shows its highest {_groups(slo)} group." if slo.sli.group_by else ""),
+            [
+                p.target(
+                    _worst(slo, f"max by ({c.SLO_LABEL_WINDOW}) ", f"{c.RULE_BURN_RATE}{{{sel}}}"),
+                    0,
+                    legend=f"{{{{{c.SLO_LABEL_WINDOW}}}}}",
+                )
+            ],
             unit="suffix:x",
             threshold_steps=burn,
             threshold_style="dashed",
@@ -186,7 +230,13 @@ def _add_slo(grid: p.Grid, slo: SLO, *, collapsed: bool) -> None:
             f"Share of the error budget spent over the rolling {period}. At 100 % (the red "
             "line) the objective is missed for the period. A steady climb means a constant "
             "error rate; a step means an incident: find it in the alert annotations.",
-            [p.target(f"1 - {c.RULE_ERROR_BUDGET_REMAINING}{{{sel}}}", 0, legend="consumed")],
+            [
+                p.target(
+                    f"1 - {c.RULE_ERROR_BUDGET_REMAINING}{{{sel}}}",
+                    0,
+                    legend=_legend(slo, "consumed"),
+                )
+            ],
             unit="percentunit",
             decimals=1,
             threshold_steps=p.thresholds("green", (1.0, "red")),

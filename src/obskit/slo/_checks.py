@@ -7,11 +7,13 @@ usable value or ``None``, so a file with several mistakes reports all of them at
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Final
 
 from obskit.slo._promql import (
     QueryInfo,
+    group_by_problem,
     has_window,
     label_name_problem,
     name_problem,
@@ -26,6 +28,7 @@ __all__ = [
     "alert_name",
     "check_alert_name",
     "check_duration",
+    "check_group_by",
     "check_labels",
     "check_name",
     "check_objective",
@@ -152,6 +155,47 @@ def alert_name(service: str, slo: str) -> str:
     words = service_words + slo_words
     name = "".join(w[:1].upper() + w[1:] for w in words) + "BudgetBurn"
     return name if name[:1].isalpha() else "Slo" + name
+
+
+def check_group_by(
+    doc: Document,
+    path: Path,
+    *,
+    static: Iterable[str] = (),
+    sli_labels: Iterable[str] = (),
+) -> tuple[str, ...] | None:
+    """Grouping labels (Pyrra's ``grouping``, the native ``group_by``): label names, each once,
+    sorted (as Pyrra sorts them); ``()`` when absent or empty, ``None`` after an error.
+
+    ``static`` are the labels the SLO writes on its series and alerts itself (a group label of
+    the same name would be overwritten); ``sli_labels`` those the SLI's own matchers tell good
+    from bad events by (``le``, a status code): grouping by one of them splits good and bad
+    events into different groups, so no group has a meaningful ratio.
+    """
+    value = doc.get(path)
+    if value is None or value == []:
+        return ()
+    names = doc.string_list(path)
+    if names is None:
+        return None
+    static, sli_labels = set(static), set(sli_labels)
+    ok = True
+    for i, name in enumerate(names):
+        problem = group_by_problem(name)
+        if problem is None and name in static:
+            problem = (
+                f"{name!r} is also a label this SLO sets on every series and alert (labels, "
+                "alerting labels, or the SLO's own): rename one of them"
+            )
+        if problem is None and name in sli_labels:
+            problem = (
+                f"{name!r} is what the SLI tells good from bad events by: grouping by it would "
+                "put good and bad events in different groups"
+            )
+        if problem:
+            doc.error((*path, i), problem)
+            ok = False
+    return tuple(sorted(set(names))) if ok else None
 
 
 def check_template(doc: Document, path: Path, *, window: bool = True) -> str | None:

@@ -26,6 +26,19 @@ EXIT_OK: Final = 0
 EXIT_DRIFT: Final = 1
 EXIT_INPUT: Final = 2
 EXIT_INTERNAL: Final = 70
+#: Mirrors ``obskit.slo._rules.DEFAULT_MAX_RULES_PER_GROUP`` (Mimir's default limit).
+DEFAULT_MAX_RULES_PER_GROUP: Final = 20
+
+
+def _rule_limit(text: str) -> int:
+    """``--max-rules-per-group``: a whole number, 0 (no limit) or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 (no limit) or more, got {value}")
+    return value
 
 
 def register(commands: Any) -> None:
@@ -65,6 +78,16 @@ def register(commands: Any) -> None:
         action="store_true",
         help="write nothing; exit 1 and list the files that differ from a fresh build (CI)",
     )
+    build.add_argument(
+        "--max-rules-per-group",
+        type=_rule_limit,
+        default=DEFAULT_MAX_RULES_PER_GROUP,
+        metavar="N",
+        help=(
+            "cut rule groups at N rules (default: 20, Mimir's default "
+            "ruler.max-rules-per-rule-group; 0 = no limit)"
+        ),
+    )
     _add_alert_shape(build)
     add_build_arguments(build)
     build.set_defaults(func=_guarded(_build))
@@ -77,6 +100,20 @@ def register(commands: Any) -> None:
     validate.add_argument("paths", nargs="+", metavar="PATH", help="spec files or folders")
     _add_alert_shape(validate)
     validate.set_defaults(func=_guarded(_validate))
+
+    backfill = sub.add_parser(
+        "backfill-rules",
+        help="print the 5-minute rate rules only, for promtool tsdb create-blocks-from rules",
+        description=(
+            "Print a rule file holding only each SLO's two 5-minute rate rules: backfill them "
+            "with `promtool tsdb create-blocks-from rules` when adding SLOs to a service with "
+            "history, so the windows longer than 5m see it (docs/slo-rules.md)."
+        ),
+    )
+    backfill.add_argument(
+        "paths", nargs="*", metavar="PATH", help="spec files or folders (default: slo/)"
+    )
+    backfill.set_defaults(func=_guarded(_backfill))
 
     schema = sub.add_parser(
         "schema",
@@ -103,19 +140,6 @@ def _add_alert_shape(parser: argparse.ArgumentParser) -> None:
             "for every SLO (see docs/coming-from-sloth.md)"
         ),
     )
-
-
-def _services(args: argparse.Namespace, paths: list[str]) -> Any:
-    """Load the specs, with ``--alert-shape`` applied."""
-    from obskit.slo._load import load_paths
-
-    services = load_paths(paths)
-    shape: Any = getattr(args, "alert_shape", "auto")
-    if shape != "auto":
-        from obskit.slo._sloth_alerts import with_alert_shape
-
-        services = with_alert_shape(services, shape)
-    return services
 
 
 def _guarded(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
@@ -155,12 +179,14 @@ def _guarded(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse
 
 def _files(args: argparse.Namespace, paths: list[str], fmt: str) -> dict[str, str]:
     """Load, validate and render everything; raises before anything is written."""
-    from obskit.dashboards import _build as dashboards
-    from obskit.slo._output import build_files
+    from obskit.dashboards._build import options_from_args
+    from obskit.slo._api import build, load
 
-    services = _services(args, paths)
-    return build_files(
-        services, fmt, dashboards.render(services, dashboards.options_from_args(args))
+    return build(
+        load(paths, alert_shape=getattr(args, "alert_shape", "auto")),
+        format="prometheus-operator" if fmt == "prometheus-operator" else "prometheus",
+        max_rules_per_group=args.max_rules_per_group,
+        dashboards=options_from_args(args),
     )
 
 
@@ -194,13 +220,25 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from obskit.dashboards._build import DashboardOptions, render
-    from obskit.slo._output import build_files
+    from obskit.slo._api import build, load
 
-    services = _services(args, args.paths)
-    files = build_files(services, "prometheus", render(services, DashboardOptions()))
+    services = load(args.paths, alert_shape=getattr(args, "alert_shape", "auto"))
+    files = build(services)
     slos = sum(len(s.slos) for s in services)
     print(f"obskit: {len(services)} service(s), {slos} SLO(s) OK ({len(files)} files)")
+    return EXIT_OK
+
+
+def _backfill(args: argparse.Namespace) -> int:
+    from obskit.slo._api import load
+    from obskit.slo._output import display_path
+    from obskit.slo._render import render_rule_file
+    from obskit.slo._rules import backfill_groups, service_groups
+
+    services = load(args.paths or ["slo/"])
+    groups = [g for s in services for g in backfill_groups(service_groups(s, max_rules=0))]
+    sources = sorted({display_path(slo.source.path) for s in services for slo in s.slos})
+    sys.stdout.write(render_rule_file("backfill", groups, sources, "prometheus"))
     return EXIT_OK
 
 
@@ -276,6 +314,16 @@ def _register_explain(sub: Any) -> None:
         metavar="Q",
         help="steady traffic to assume for the min_events guard (default: enough for every tier)",
     )
+    explain.add_argument(
+        "--max-rules-per-group",
+        type=_rule_limit,
+        default=DEFAULT_MAX_RULES_PER_GROUP,
+        metavar="N",
+        help=(
+            "the limit the rules are built with (obskit slo build's option, default 20): an "
+            "alert in a later part of a cut group reads its windows one evaluation late"
+        ),
+    )
     explain.set_defaults(func=_guarded(_explain))
 
 
@@ -313,9 +361,9 @@ def _positive(text: str) -> float:
 
 
 def _explain(args: argparse.Namespace) -> int:
+    from obskit.slo._api import load
     from obskit.slo._explain import Timing, explain_services
     from obskit.slo._explain_render import render
-    from obskit.slo._load import load_paths
 
     timing = Timing(args.evaluation_interval, args.scrape_interval, args.prometheus_version)
     problems = timing.problems()
@@ -323,9 +371,13 @@ def _explain(args: argparse.Namespace) -> int:
         for problem in problems:
             print(f"obskit: --evaluation-interval/--scrape-interval: {problem}", file=sys.stderr)
         return EXIT_INPUT
-    services = load_paths(args.paths or ["slo/"])
+    services = load(args.paths or ["slo/"])
     explanations = explain_services(
-        services, args.error_ratio, timing=timing, requests_per_second=args.requests_per_second
+        services,
+        args.error_ratio,
+        timing=timing,
+        requests_per_second=args.requests_per_second,
+        max_rules=args.max_rules_per_group,
     )
     sys.stdout.write(
         render(args.format, explanations, timing, args.requests_per_second, args.error_ratio)

@@ -8,23 +8,19 @@ SLO model (objective, period, tiers, ``for:``, ``min_events``) and from :class:`
 
 The traffic model (the assumptions every figure rests on):
 
-* steady traffic: the same request rate before, during and after the incident, so every
-  window's error ratio is the error ratio of the *time* it covers;
-* a clean history at least as long as the longest window before the errors start;
+* steady traffic: the same request rate before, during and after the incident;
+* a clean history at least as long as the longest window before the errors start (the error
+  counter exists, at 0);
 * at time 0, on a scrape, the error ratio jumps from 0 to ``e`` and stays there; when the errors
   stop it drops back to 0 at once (again on a scrape);
 * scrapes and rule evaluations are aligned (an evaluation happens on a scrape), the evaluation
   interval is a multiple of the scrape interval.
 
-The rounding (exact to the evaluation, as ``promtool test rules`` and Prometheus do it): the
-rules are evaluated at multiples of the evaluation interval ``i``; a tier's expression is true
-at the first evaluation where *both* window ratios are strictly above ``burn rate x budget``;
-``for: F`` turns it firing at the first evaluation at least ``F`` after that one (so
-``ceil(F / i)`` evaluations later); it resolves at the first evaluation where either ratio is no
-longer above the threshold (``for:`` never delays resolution).  A ratio exactly on a threshold
-is a tie that floating point may break either way.
-
-How a window's ratio lags the traffic is modelled in ONE place, :func:`window_timing`.
+The times are not a formula: :mod:`obskit.slo._simulate` steps the rules' own expressions
+(``rate()`` with Prometheus' extrapolation, the recorded 5-minute rates, ``sum_over_time`` per
+window, the threshold, ``for:``, one evaluation of lag per group boundary of a cut group) one
+evaluation at a time — the ONE place that models how the rules follow the traffic.  A ratio
+exactly on a threshold is a tie that floating point may break either way.
 """
 
 from __future__ import annotations
@@ -37,6 +33,14 @@ from typing import Final, Literal
 
 from obskit import conventions as c
 from obskit.slo._model import SLO, AlertTier, Service
+from obskit.slo._rules import (
+    DEFAULT_MAX_RULES_PER_GROUP,
+    RECORDED_WINDOWS,
+    fmt_number,
+    slo_group,
+    split_group,
+)
+from obskit.slo._simulate import RATE_RANGE, Incident, Reads, TierRun, Traffic, run_tier
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -44,12 +48,12 @@ __all__ = [
     "SLOExplanation",
     "TierExplanation",
     "Timing",
-    "WindowTiming",
     "explain_services",
     "explain_slo",
     "explained_ratios",
+    "group_reads",
     "parse_duration",
-    "window_timing",
+    "simulate_incident",
 ]
 
 #: Version of the JSON shape printed by ``--format json`` (bumped on incompatible changes).
@@ -114,40 +118,6 @@ class Timing:
 
 
 @dataclass(frozen=True)
-class WindowTiming:
-    """How one window's recorded error ratio follows the traffic.
-
-    At evaluation time ``t`` the ratio is the error ratio of the traffic in
-    ``(t - lag - span, t - lag]``.
-    """
-
-    span: float
-    lag: float
-
-
-def window_timing(window: str, timing: Timing) -> WindowTiming:
-    """THE one place that models how a window's ratio rule lags and smooths the traffic.
-
-    Today every ``obskit_slo:sli_error:ratio_rate<w>`` is ``rate()`` over the raw counters in the
-    same group as the alerts, evaluated just before them at the same timestamp: no lag, and a
-    span of ``w`` (Prometheus 2 includes the sample at ``t - w``; in Prometheus 3 the range is
-    left-open, so with aligned scrapes it spans one scrape less).  ``rate()``'s extrapolation
-    scales errors and requests alike, so it cancels in the ratio.
-
-    If the rules change, change this function only, e.g.: a ratio read from another rule group
-    (previous cycle's value) adds one evaluation interval of ``lag``; a window computed as
-    ``sum_over_time`` of the recorded 5-minute rates sees a step in the error ratio through 5m
-    rates that ramp up over 5 minutes, which is about ``(5m - evaluation interval) / 2`` of
-    ``lag`` (2 minutes at 1m evaluations) once the ramp is over — an approximation near the
-    start of the ramp.  ``tests/slo_rules/test_explain_promtool.py`` says whether the model
-    still matches the rules to the minute.
-    """
-    seconds = float(c.window_seconds(window))
-    span = seconds if timing.prometheus_major == 2 else seconds - timing.scrape_interval
-    return WindowTiming(span=span, lag=0.0)
-
-
-@dataclass(frozen=True)
 class Outcome:
     """What one tier does for one steady error ratio (times in seconds from the change)."""
 
@@ -202,26 +172,125 @@ def explained_ratios(error_ratios: Sequence[float]) -> tuple[float, ...]:
     return tuple(dict.fromkeys([TOTAL_OUTAGE, *error_ratios]))
 
 
-def _first_eval_after(seconds: float, interval: int) -> float:
-    """The first evaluation strictly after ``seconds`` (evaluations at multiples of ``interval``).
+def group_reads(slo: SLO, max_rules: int = DEFAULT_MAX_RULES_PER_GROUP) -> dict[str, Reads]:
+    """Per tier name, which of its alert's reads cross a group boundary (one evaluation late)
+    once the SLO's group is cut at ``max_rules`` rules, as ``obskit slo build`` cuts it."""
+    service = Service(slo.service, (slo,), slo.source)
+    part: dict[str, int] = {}
+    for index, group in enumerate(split_group(slo_group(slo, service), max_rules)):
+        for rule in group.rules:
+            name = rule.record or f"alert:{dict(rule.labels).get(c.ALERT_LABEL_TIER, '')}"
+            part[name] = index
+    rates = part.get(c.RULE_SLI_TOTAL_RATE, 0)
+    reads = {}
+    for tier in slo.tiers:
+        alert = part.get(f"alert:{tier.name}", 0)
+        windows = (tier.long_window, tier.short_window)
+        ratio = {w: part.get(c.error_ratio_rule(w), 0) for w in windows}
+        reads[tier.name] = Reads(
+            rates={w: int(ratio[w] > rates) for w in windows},
+            ratios={w: int(alert > ratio[w]) for w in windows},
+        )
+    return reads
 
-    Rounded to 1e-9 intervals first, so our own float noise does not move a result by a step.
-    """
-    return (math.floor(round(seconds / interval, 9)) + 1) * interval
 
+class _Simulator:
+    """The simulations of one SLO under one timing (:mod:`obskit.slo._simulate`), traffic runs
+    shared between tiers."""
 
-def _first_eval_from(seconds: float, interval: int) -> float:
-    """The first evaluation at or after ``seconds``."""
-    return max(0, math.ceil(round(seconds / interval, 9))) * interval
+    def __init__(
+        self, slo: SLO, timing: Timing, reads: dict[str, Reads], rps: float | None
+    ) -> None:
+        self.timing = timing
+        self.reads = reads
+        self.rps = rps or 1.0
+        events = slo.sli.error_query is not None and slo.sli.total_query is not None
+        self.recorded = frozenset(("5m", *RECORDED_WINDOWS)) if events else frozenset()
+        # The numbers exactly as the rule text spells them.
+        self.budget = float(fmt_number(slo.error_budget))
+        self._traffic: dict[tuple[float, int | None], Traffic] = {}
+
+    def traffic(self, error_ratio: float, scrapes: int | None) -> Traffic:
+        key = (error_ratio, scrapes)
+        if key not in self._traffic:
+            traffic = self._traffic[key] = Traffic(
+                Incident(error_ratio, scrapes),
+                scrape=self.timing.scrape_interval,
+                interval=self.timing.evaluation_interval,
+                prometheus_major=self.timing.prometheus_major,
+                rps=self.rps,
+            )
+            if scrapes is not None and (error_ratio, None) in self._traffic:
+                traffic.share(self._traffic[error_ratio, None])
+        return self._traffic[key]
+
+    def run(
+        self, tier: AlertTier, for_seconds: float, error_ratio: float, scrapes: int | None,
+        *, stop_at_fire: bool = False, start: int = 1, fired: int | None = None,
+    ) -> TierRun:  # fmt: skip
+        """The tier's alert in an incident of ``scrapes`` scrapes (``None``: steady errors),
+        stepped until it resolved, or could no longer fire (every window drained)."""
+        i, s = self.timing.evaluation_interval, self.timing.scrape_interval
+        windows = (tier.long_window, tier.short_window)
+        errors = (scrapes if scrapes is not None else 0) * s
+        # Errors for ever: every window full, then `for:`; errors that stop: the quicker
+        # window drained (each 5-minute rate too).  A few evaluations more for cut groups.
+        seconds = [c.window_seconds(w) for w in windows]
+        reach = max(seconds) if scrapes is None else min(seconds)
+        until = math.ceil((errors + reach + RATE_RANGE + for_seconds) / i) + 4
+        return run_tier(
+            self.traffic(error_ratio, scrapes),
+            windows,
+            budget=self.budget,
+            burn_rate=float(fmt_number(tier.burn_rate)),
+            for_seconds=for_seconds,
+            reads=self.reads[tier.name],
+            recorded=self.recorded,
+            until=until,
+            stop_at_fire=stop_at_fire,
+            start=start,
+            fired=fired,
+        )
+
+    def resolve_scrapes(self, fires: int) -> int:
+        """An incident long enough that the time to resolve after it no longer depends on its
+        length: until the tier fired, plus the 5-minute range and two evaluations, rounded up to
+        whole evaluations (in scrapes)."""
+        i, s = self.timing.evaluation_interval, self.timing.scrape_interval
+        evaluations = fires + math.ceil((RATE_RANGE + 2 * i) / i)
+        return evaluations * i // s
+
+    def shortest_incident(
+        self, tier: AlertTier, for_seconds: float, error_ratio: float, steady: TierRun
+    ) -> float:
+        """The fewest erroring scrapes that still fire the tier (binary search: more errors
+        never make any window's ratio lower, so firing is monotone in the incident's length;
+        an incident lasting until the steady case fires does fire).  A shorter incident's
+        ratios are never above the steady one's, so its condition cannot hold before the steady
+        condition did: the runs start there."""
+        assert steady.fires is not None
+        assert steady.condition is not None
+        s = self.timing.scrape_interval
+        low, high = 1, math.ceil(steady.fires * self.timing.evaluation_interval / s)
+        while low < high:
+            middle = (low + high) // 2
+            run = self.run(
+                tier, for_seconds, error_ratio, middle, stop_at_fire=True, start=steady.condition
+            )
+            if run.fires is not None:
+                high = middle
+            else:
+                low = middle + 1
+        return float(low * s)
 
 
 def _outcome(
+    sim: _Simulator,
     tier: AlertTier,
     budget: float,
     error_ratio: float,
     for_seconds: float,
     period_seconds: float,
-    timing: Timing,
     low_traffic: bool,
 ) -> Outcome:
     threshold = tier.burn_rate * budget
@@ -229,45 +298,61 @@ def _outcome(
         return Outcome(error_ratio, "below_threshold")
     if low_traffic:
         return Outcome(error_ratio, "low_traffic")
-    interval = timing.evaluation_interval
-    # A window's ratio at t is e x (erroring part of its span) / span.  It exceeds the
-    # threshold once the erroring part exceeds `share` of the span; after the errors stop it
-    # keeps exceeding it until less than `share` of the span still holds errors.
-    share = threshold / error_ratio
-    windows = [window_timing(w, timing) for w in (tier.long_window, tier.short_window)]
-    start = max(_first_eval_after(w.lag + share * w.span, interval) for w in windows)
-    stop = min(_first_eval_from(w.lag + (1 - share) * w.span, interval) for w in windows)
-    fires = start + math.ceil(round(for_seconds / interval, 9)) * interval
+    interval = sim.timing.evaluation_interval
+    steady = sim.run(tier, for_seconds, error_ratio, None, stop_at_fire=True)
+    if steady.fires is None or steady.condition is None:
+        # Only on a float tie: the steady ratio equals the threshold as the rule computes it.
+        return Outcome(error_ratio, "below_threshold")
+    scrapes = sim.resolve_scrapes(steady.fires)
+    # It fires when the steady case does (the rules only read the past), so only the
+    # resolution is stepped through.
+    after = sim.run(
+        tier, for_seconds, error_ratio, scrapes, start=steady.fires + 1, fired=steady.fires
+    )
+    assert after.resolves is not None, "an alert whose windows drained must have resolved"
+    fires = steady.fires * interval
     return Outcome(
         error_ratio=error_ratio,
         never=None,
-        condition_after=start,
+        condition_after=steady.condition * interval,
         fires_after=fires,
         budget_spent_at_fire=error_ratio * fires / (budget * period_seconds),
-        resolves_after=stop,
-        shortest_incident=_shortest_incident(windows, share, fires, timing),
+        resolves_after=after.resolves * interval - scrapes * sim.timing.scrape_interval,
+        shortest_incident=sim.shortest_incident(tier, for_seconds, error_ratio, steady),
     )
 
 
-def _shortest_incident(
-    windows: list[WindowTiming], share: float, fires: float, timing: Timing
-) -> float:
-    """The shortest run of errors (whole scrapes) after which the tier still fires.
+def simulate_incident(
+    slo: SLO,
+    error_ratio: float,
+    seconds: int,
+    *,
+    timing: Timing | None = None,
+    max_rules: int = DEFAULT_MAX_RULES_PER_GROUP,
+) -> dict[str, tuple[float, float] | None]:
+    """Per enabled tier, (fires, resolves) in seconds from the start of an incident of
+    ``seconds`` (whole scrapes) at ``error_ratio``, or ``None`` if it never fires — the
+    simulation explain's figures come from, for an incident of any length (a blip)."""
+    timing = timing or Timing()
+    sim = _Simulator(slo, timing, group_reads(slo, max_rules), None)
+    scrapes = math.ceil(seconds / timing.scrape_interval)
+    out: dict[str, tuple[float, float] | None] = {}
+    for tier in slo.tiers:
+        if not _enabled(slo, tier):
+            continue
+        run = sim.run(tier, _for_seconds(slo, tier), error_ratio, scrapes)
+        if run.fires is None or run.resolves is None:
+            out[tier.name] = None
+        else:
+            i = timing.evaluation_interval
+            out[tier.name] = (float(run.fires * i), float(run.resolves * i))
+    return out
 
-    Errors lasting ``d`` fill at most ``d`` of a window, so every window needs ``d`` above
-    ``share`` of its span.  The expression is then true from ``fires - for`` until the first
-    evaluation at or after ``d + lag + (1 - share) x span`` (the earliest window to drain), and
-    pending keeps counting ``for:`` after the errors stopped: the tier fires if that end comes
-    after ``fires``.  So a short blip can page minutes after it is over.
-    """
-    scrape, interval = timing.scrape_interval, timing.evaluation_interval
-    need = max(share * w.span for w in windows)
-    d = _first_eval_after(need, scrape)
-    while _first_eval_from(min(d + w.lag + (1 - share) * w.span for w in windows), interval) <= (
-        fires
-    ):
-        d += scrape
-    return d
+
+def _for_seconds(slo: SLO, tier: AlertTier) -> float:
+    return parse_duration(
+        slo.alerting.page_for if tier.severity == "page" else slo.alerting.ticket_for
+    )
 
 
 def _enabled(slo: SLO, tier: AlertTier) -> bool:
@@ -281,14 +366,18 @@ def explain_slo(
     *,
     timing: Timing | None = None,
     requests_per_second: float | None = None,
+    max_rules: int = DEFAULT_MAX_RULES_PER_GROUP,
 ) -> SLOExplanation:
     """Explain one SLO's generated alerts for a total outage, then each of ``error_ratios``.
 
     ``requests_per_second``: the steady traffic to assume for the low-traffic guard; ``None``
     assumes enough traffic that the guard never holds an alert back (its minimum rate per tier
-    is reported either way).
+    is reported either way).  ``max_rules``: the group limit the rules are built with
+    (``--max-rules-per-group``); an alert in a later part than what it reads sees it one
+    evaluation late.
     """
     timing = timing or Timing()
+    sim = _Simulator(slo, timing, group_reads(slo, max_rules), requests_per_second)
     ratios = explained_ratios(error_ratios)
     period_seconds = slo.period_days * 86400.0
     budget = slo.error_budget
@@ -298,15 +387,14 @@ def explain_slo(
     for tier in slo.tiers:
         if not _enabled(slo, tier):
             continue
-        for_text = slo.alerting.page_for if tier.severity == "page" else slo.alerting.ticket_for
-        for_seconds = parse_duration(for_text)
+        for_seconds = _for_seconds(slo, tier)
         long_seconds = c.window_seconds(tier.long_window)
         min_events = slo.alerting.min_events if guarded else 0.0
         # The guard: avg_over_time(requests/s over 5m [long]) x long >= min_events; with
         # steady traffic that is rate x long >= min_events.
         low = requests_per_second is not None and requests_per_second * long_seconds < min_events
         outcomes = tuple(
-            _outcome(tier, budget, r, for_seconds, period_seconds, timing, low) for r in ratios
+            _outcome(sim, tier, budget, r, for_seconds, period_seconds, low) for r in ratios
         )
         tiers.append(
             TierExplanation(
@@ -332,10 +420,17 @@ def explain_services(
     *,
     timing: Timing | None = None,
     requests_per_second: float | None = None,
+    max_rules: int = DEFAULT_MAX_RULES_PER_GROUP,
 ) -> list[SLOExplanation]:
     """:func:`explain_slo` for every SLO of ``services``, in build order."""
     return [
-        explain_slo(s, error_ratios, timing=timing, requests_per_second=requests_per_second)
+        explain_slo(
+            s,
+            error_ratios,
+            timing=timing,
+            requests_per_second=requests_per_second,
+            max_rules=max_rules,
+        )
         for service in services
         for s in service.slos
     ]

@@ -142,7 +142,8 @@ def _assumptions(timing: Timing) -> list[str]:
         "evaluation where the expression is true). 'budget spent': share of the period's "
         "budget spent by then. 'resolves after': from the last erroring scrape to the first "
         "evaluation at which it is no longer firing (`for:` never delays resolution), "
-        "assuming the errors lasted until it fired. 'shortest that fires': the shortest run of "
+        "assuming the errors lasted 5 minutes past its firing. 'shortest that fires': the "
+        "shortest run of "
         "errors after which it still fires (`for:` keeps counting after they stop).",
     ]
 

@@ -47,6 +47,10 @@ class SLI:
     error_ratio_query: str | None = None
     #: Human text for dashboards: what counts as an error (e.g. "5xx responses").
     description: str = ""
+    #: Labels the SLO is evaluated separately for (Pyrra's ``grouping``, the native
+    #: ``group_by``): the templates already aggregate ``sum by`` them, and every recorded series
+    #: and alert of the SLO carries them — one SLI per value combination.  Empty: one SLI.
+    group_by: tuple[str, ...] = ()
 
     def render(self, template: str, window: str) -> str:
         """Fill ``window`` (e.g. ``"5m"``) into one of this SLI's templates."""

@@ -7,6 +7,7 @@ spec value checked by :mod:`obskit.slo._promql` and escaped into its matcher.  S
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable
 from typing import Any, Final
@@ -18,6 +19,7 @@ from obskit.slo._checks import (
     alert_name,
     check_alert_name,
     check_duration,
+    check_group_by,
     check_labels,
     check_name,
     check_objective,
@@ -30,10 +32,13 @@ from obskit.slo._checks import (
 from obskit.slo._model import SLI, SLO, WINDOW_PLACEHOLDER, Alerting, Service, Source
 from obskit.slo._policy import merge_policies, parse_policy
 from obskit.slo._promql import (
+    grouped_sum,
     label_name_problem,
     matchers,
+    parse_query,
     regex_alternation,
     string_literal,
+    sum_prefix,
     value_problem,
 )
 from obskit.slo._yaml import Document, Path
@@ -54,10 +59,17 @@ SLO_KEYS: Final = (
 )  # fmt: skip
 KINDS: Final = ("availability", "latency", "operation", "ratio")
 SLI_KEYS: Final[dict[str, tuple[str, ...]]] = {
-    "availability": ("routes", "methods", "errors"),
-    "latency": ("threshold", "routes", "methods", "successful_only"),
-    "operation": ("name",),
-    "ratio": ("errors", "good", "total"),
+    "availability": ("routes", "methods", "errors", "group_by"),
+    "latency": ("threshold", "routes", "methods", "successful_only", "group_by"),
+    "operation": ("name", "group_by"),
+    "ratio": ("errors", "good", "total", "group_by"),
+}
+#: Per kind, the labels its SLI tells good from bad events by: never a grouping label.
+_SLI_LABELS: Final[dict[str, tuple[str, ...]]] = {
+    "availability": (c.LABEL_STATUS,),
+    "latency": ("le", c.LABEL_STATUS),
+    "operation": (c.LABEL_OUTCOME,),
+    "ratio": (),
 }
 ALERTING_KEYS: Final = (
     "name",
@@ -157,7 +169,7 @@ def _slo(
     period = check_period(doc, (*path, "period"))
     description = doc.string((*path, "description")) or ""
     labels = {**service_labels, **check_labels(doc, (*path, "labels"))}
-    sli = _sli(doc, (*path, "sli"), selector)
+    sli = _sli(doc, (*path, "sli"), selector, (*labels, *_alert_label_names(doc, path)))
     alerting = _alerting(doc, (*path, "alerting"), alert_name(service, name or ""))
     own_policy = parse_policy(doc, (*path, "policy"))
     policy = (
@@ -181,10 +193,22 @@ def _slo(
     )
 
 
+def _alert_label_names(doc: Document, path: Path) -> list[str]:
+    """Names of the labels ``alerting`` sets (checked by :func:`_alerting` itself)."""
+    names: list[str] = []
+    for where in (("labels",), ("page", "labels"), ("ticket", "labels")):
+        value = doc.get((*path, "alerting", *where)) if isinstance(doc.get(path), dict) else None
+        if isinstance(value, dict):
+            names += [k for k in value if isinstance(k, str)]
+    return names
+
+
 # -- SLIs ------------------------------------------------------------------------------------
 
 
-def _sli(doc: Document, path: Path, selector: tuple[tuple[str, str], ...]) -> SLI | None:
+def _sli(
+    doc: Document, path: Path, selector: tuple[tuple[str, str], ...], static: tuple[str, ...]
+) -> SLI | None:
     value = doc.mapping(path, KINDS)
     if value is None:
         return None
@@ -198,18 +222,22 @@ def _sli(doc: Document, path: Path, selector: tuple[tuple[str, str], ...]) -> SL
     if body is None and doc.get(kind_path) is not None:
         return None
     base = [(k, "=", string_literal(v)) for k, v in selector]
+    by = check_group_by(doc, (*kind_path, "group_by"), static=static, sli_labels=_SLI_LABELS[kind])
+    if by is None:
+        return None
     if kind == "ratio":
-        return _ratio(doc, kind_path, body or {})
-    if kind == "operation":
-        return _operation(doc, kind_path, base)
-    http = _http_matchers(doc, kind_path, base)
-    if kind == "availability":
-        return _availability(doc, kind_path, http)
-    return _latency(doc, kind_path, http)
+        sli = _ratio(doc, kind_path, body or {}, by)
+    elif kind == "operation":
+        sli = _operation(doc, kind_path, base, by)
+    elif kind == "availability":
+        sli = _availability(doc, kind_path, _http_matchers(doc, kind_path, base), by)
+    else:
+        sli = _latency(doc, kind_path, _http_matchers(doc, kind_path, base), by)
+    return None if sli is None else dataclasses.replace(sli, group_by=by)
 
 
-def _rate(metric: str, pairs: list[tuple[str, str, str]]) -> str:
-    return f"sum(rate({metric}{{{matchers(pairs)}}}[{WINDOW_PLACEHOLDER}]))"
+def _rate(metric: str, pairs: list[tuple[str, str, str]], by: tuple[str, ...]) -> str:
+    return grouped_sum(f"rate({metric}{{{matchers(pairs)}}}[{WINDOW_PLACEHOLDER}])", by)
 
 
 def _http_matchers(
@@ -260,7 +288,7 @@ def _status_regex(doc: Document, path: Path) -> tuple[str, str] | None:
 
 
 def _availability(
-    doc: Document, path: Path, pairs: list[tuple[str, str, str]] | None
+    doc: Document, path: Path, pairs: list[tuple[str, str, str]] | None, by: tuple[str, ...]
 ) -> SLI | None:
     status = _status_regex(doc, (*path, "errors"))
     if status is None or pairs is None:
@@ -268,13 +296,15 @@ def _availability(
     errors = [*pairs, (c.LABEL_STATUS, "=~", string_literal(status[0]))]
     return SLI(
         kind="availability",
-        error_query=_rate(c.HTTP_DURATION_COUNT, errors),
-        total_query=_rate(c.HTTP_DURATION_COUNT, pairs),
+        error_query=_rate(c.HTTP_DURATION_COUNT, errors, by),
+        total_query=_rate(c.HTTP_DURATION_COUNT, pairs, by),
         description=status[1],
     )
 
 
-def _latency(doc: Document, path: Path, pairs: list[tuple[str, str, str]] | None) -> SLI | None:
+def _latency(
+    doc: Document, path: Path, pairs: list[tuple[str, str, str]] | None, by: tuple[str, ...]
+) -> SLI | None:
     threshold = doc.number((*path, "threshold"), required=True)
     if threshold is None:
         return None
@@ -296,16 +326,18 @@ def _latency(doc: Document, path: Path, pairs: list[tuple[str, str, str]] | None
         # A fast 5xx is not a good event: it counts against the latency SLO too.
         good.append((c.LABEL_STATUS, "!~", string_literal("5..")))
         text += " or failed (5xx)"
-    total = _rate(c.HTTP_DURATION_COUNT, pairs)
+    total = _rate(c.HTTP_DURATION_COUNT, pairs, by)
     return SLI(
         kind="latency",
-        error_query=f"{total} - {_rate(c.HTTP_DURATION_BUCKET, good)}",
+        error_query=f"{total} - {_rate(c.HTTP_DURATION_BUCKET, good, by)}",
         total_query=total,
         description=text,
     )
 
 
-def _operation(doc: Document, path: Path, base: list[tuple[str, str, str]]) -> SLI | None:
+def _operation(
+    doc: Document, path: Path, base: list[tuple[str, str, str]], by: tuple[str, ...]
+) -> SLI | None:
     name = doc.string((*path, "name"), required=True)
     if name is None:
         return None
@@ -316,13 +348,13 @@ def _operation(doc: Document, path: Path, base: list[tuple[str, str, str]]) -> S
     errors = [*pairs, (c.LABEL_OUTCOME, "=", string_literal(c.OUTCOME_ERROR))]
     return SLI(
         kind="operation",
-        error_query=_rate(c.OPERATION_DURATION_COUNT, errors),
-        total_query=_rate(c.OPERATION_DURATION_COUNT, pairs),
+        error_query=_rate(c.OPERATION_DURATION_COUNT, errors, by),
+        total_query=_rate(c.OPERATION_DURATION_COUNT, pairs, by),
         description=f"failed {name} operations",
     )
 
 
-def _ratio(doc: Document, path: Path, body: dict[str, Any]) -> SLI | None:
+def _ratio(doc: Document, path: Path, body: dict[str, Any], by: tuple[str, ...]) -> SLI | None:
     has_errors, has_good = "errors" in body, "good" in body
     if has_errors == has_good:
         doc.error(path, "needs exactly one of 'errors' or 'good' (plus 'total')")
@@ -332,8 +364,33 @@ def _ratio(doc: Document, path: Path, body: dict[str, Any]) -> SLI | None:
     query = check_template(doc, (*path, which))
     if total is None or query is None:
         return None
+    if by:
+        total = _keeps_groups(doc, (*path, "total"), total, by)
+        query = _keeps_groups(doc, (*path, which), query, by)
+        if total is None or query is None:
+            return None
+        errors = query if has_errors else f"{total} - {query}"
+        return SLI(kind="ratio", error_query=errors, total_query=total)
     errors = one_series(query) if has_errors else good_to_errors(total, query)
     return SLI(kind="ratio", error_query=errors, total_query=one_series(total))
+
+
+def _keeps_groups(doc: Document, path: Path, query: str, by: tuple[str, ...]) -> str | None:
+    """``query`` summed by the grouping labels; an error when its own top-level aggregation
+    (``sum(…)``, ``sum by (other) (…)``) already dropped one of them.  obskit cannot see
+    deeper: a query must keep the group labels wherever it aggregates (docs/slo-spec.md)."""
+    kept = parse_query(query).kept
+    if kept is not None and not set(by) <= set(kept):
+        missing = ", ".join(n for n in by if n not in kept)
+        doc.error(
+            path,
+            f"the query's aggregation drops the group_by label(s) {missing}: write "
+            f"sum by ({', '.join(by)}) (…) or leave the aggregation out (obskit sums by them)",
+        )
+        return None
+    if kept == by and query.startswith(sum_prefix(by)):
+        return query  # already summed by exactly the group labels
+    return grouped_sum(query, by)
 
 
 # -- alerting ---------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ from typing import Final
 from obskit.slo._errors import SpecError, SpecErrors
 from obskit.slo._model import Service
 from obskit.slo._render import HEADER_MARKER, render_rule_file
-from obskit.slo._rules import service_groups
+from obskit.slo._rules import DEFAULT_MAX_RULES_PER_GROUP, service_groups
 
 __all__ = [
     "MANIFEST",
@@ -82,8 +82,13 @@ def build_files(
     services: Sequence[Service],
     fmt: str,
     dashboards: Mapping[str, str] | None = None,
+    *,
+    max_rules_per_group: int = DEFAULT_MAX_RULES_PER_GROUP,
 ) -> dict[str, str]:
     """Every file of a build, ``relpath → content`` (``rules/…`` and ``dashboards/…``).
+
+    No rule group holds more than ``max_rules_per_group`` rules (0: no limit; the default is
+    Mimir's default limit, 20).
 
     Raises:
         SpecErrors: a generated expression does not parse (every such problem, all services).
@@ -92,7 +97,7 @@ def build_files(
     errors: list[SpecError] = []
     for service in sorted(services, key=lambda s: s.name):
         try:
-            groups = service_groups(service)
+            groups = service_groups(service, max_rules=max_rules_per_group)
         except SpecErrors as exc:
             errors.extend(exc.errors)
             continue

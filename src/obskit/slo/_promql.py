@@ -12,10 +12,13 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
+from obskit import conventions as c
 from obskit.slo._model import WINDOW_PLACEHOLDER
 
 __all__ = [
     "QueryInfo",
+    "group_by_problem",
+    "grouped_sum",
     "has_window",
     "label_name_problem",
     "matchers",
@@ -24,6 +27,7 @@ __all__ = [
     "parse_query",
     "regex_alternation",
     "string_literal",
+    "sum_prefix",
     "value_problem",
 ]
 
@@ -39,6 +43,23 @@ _UNSAFE_VALUE_RE: Final = re.compile(r"[\"`\\\x00-\x1f\x7f]")
 _REGEX_META_RE: Final = re.compile(r"([.+*?()|\[\]{}^$])")
 #: obskit's own labels on recorded series and alerts; a spec may not set them.
 RESERVED_LABEL_PREFIX: Final = "obskit_"
+#: Labels obskit (or a Sloth-shaped alert, or Prometheus: ``alertname``) sets on every alert:
+#: a grouping label of the same name would be overwritten on the alert, so alerts of different
+#: groups would look alike.
+_ALERT_LABELS: Final = frozenset(
+    {
+        c.ALERT_LABEL_SEVERITY,
+        c.ALERT_LABEL_LONG_WINDOW,
+        c.ALERT_LABEL_SHORT_WINDOW,
+        c.ALERT_STATE_LABEL,
+        "alertname",
+        c.SLOTH_LABEL_ID,
+        c.SLOTH_LABEL_SERVICE,
+        c.SLOTH_LABEL_SLO,
+        c.SLOTH_LABEL_WINDOW,
+        c.SLOTH_LABEL_SEVERITY,
+    }
+)
 
 
 def normalise_window(query: str) -> str:
@@ -60,6 +81,30 @@ def label_name_problem(name: str) -> str | None:
     if name.startswith(RESERVED_LABEL_PREFIX):
         return f"label name {name!r} is reserved: obskit sets the {RESERVED_LABEL_PREFIX}* labels"
     return None
+
+
+def group_by_problem(name: str) -> str | None:
+    """Why ``name`` cannot be a grouping label (``None`` when it can).
+
+    A grouping label ends up in ``sum by (…)`` and on every recorded series and alert, so it
+    must be a label name a spec may set, and not one obskit writes on its alerts itself.
+    """
+    problem = label_name_problem(name)
+    if problem:
+        return problem
+    if name in _ALERT_LABELS:
+        return f"label name {name!r} is set on every alert by obskit; it cannot be a group label"
+    return None
+
+
+def sum_prefix(group_by: tuple[str, ...]) -> str:
+    """``sum(`` or, with grouping labels, ``sum by (a, b) (`` (names already checked)."""
+    return f"sum by ({', '.join(group_by)}) (" if group_by else "sum("
+
+
+def grouped_sum(query: str, group_by: tuple[str, ...]) -> str:
+    """``query`` summed ``by`` the grouping labels: one series per group (or one in all)."""
+    return f"{sum_prefix(group_by)}{query})"
 
 
 def value_problem(value: str) -> str | None:
@@ -113,6 +158,9 @@ class QueryInfo:
     single_sum: bool = False
     #: The query is a bare instant-vector selector (``metric{…}``), e.g. a raw counter.
     selector: bool = False
+    #: The labels a top-level ``sum by (…)`` / ``… by (…)`` aggregation keeps (``()`` for an
+    #: aggregation without ``by``); ``None`` when the query is no such aggregation.
+    kept: tuple[str, ...] | None = None
 
 
 _CACHE: dict[str, QueryInfo] = {}
@@ -144,7 +192,12 @@ def _parse(template: str) -> QueryInfo:
         return QueryInfo(problem="must return an instant vector, not a range vector or string")
     if isinstance(expr, promql_parser.AggregateExpr):
         single = str(expr.op) == "sum" and expr.modifier is None
-        return QueryInfo(single_sum=single)
+        modifier = expr.modifier
+        kept: tuple[str, ...] | None = ()
+        if modifier is not None:
+            by = modifier.type == promql_parser.AggModifierType.By
+            kept = tuple(modifier.labels) if by else None
+        return QueryInfo(single_sum=single, kept=kept)
     if isinstance(expr, promql_parser.VectorSelector):
         return QueryInfo(selector=True)
     return QueryInfo()

@@ -8,6 +8,9 @@ gauge — itself).  Labels and annotations under the ``pyrra.dev/`` prefix are p
 generated rules with the prefix removed, like Pyrra does, and every series carries Pyrra's
 ``slo="<name>"`` label so queries and routes written for Pyrra keep matching.
 
+``indicator.<kind>.grouping`` evaluates the SLO per value of the labels, as Pyrra does: every
+rate is ``sum by (labels)`` (Pyrra's ``sum by (grouping)``) and the rules keep them.
+
 Which obskit service an SLO belongs to: the ``pyrra.dev/service`` label if set, else the
 object's namespace, else its name.  Objects of one service may sit in many files.
 """
@@ -18,9 +21,15 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Final
 
-from obskit.slo._checks import check_alert_name, check_objective
+from obskit.slo._checks import check_alert_name, check_group_by, check_objective
 from obskit.slo._model import SLI, SLO, WINDOW_PLACEHOLDER, Alerting, Service, Source
-from obskit.slo._promql import label_name_problem, name_problem, parse_query, value_problem
+from obskit.slo._promql import (
+    grouped_sum,
+    label_name_problem,
+    name_problem,
+    parse_query,
+    value_problem,
+)
 from obskit.slo._yaml import Document, Path
 
 __all__ = ["PYRRA_API", "load_pyrra"]
@@ -99,8 +108,8 @@ def load_pyrra(doc: Document) -> Service | None:
         return None
     objective = _target(doc)
     period = _window(doc)
-    sli = _indicator(doc)
     labels = _propagated(doc, ("metadata", "labels"), values_safe=True)
+    sli = _indicator(doc, static=(_SLO_LABEL, *labels))
     annotations = _propagated(doc, ("metadata", "annotations"), values_safe=False)
     alerting = _alerting(doc, annotations)
     if (
@@ -193,7 +202,7 @@ def _window(doc: Document) -> int | None:
     return int(seconds // 86400)
 
 
-def _indicator(doc: Document) -> SLI | None:
+def _indicator(doc: Document, static: tuple[str, ...]) -> SLI | None:
     path: Path = ("spec", "indicator")
     body = doc.mapping(path, _INDICATORS)
     if body is None:
@@ -206,54 +215,64 @@ def _indicator(doc: Document) -> SLI | None:
     at: Path = (*path, kind)
     if doc.mapping(at, _INDICATOR_KEYS[kind]) is None:
         return None
-    if doc.get((*at, "grouping")):
-        doc.error(
-            (*at, "grouping"),
-            "not supported: obskit compiles one SLI series per SLO; write one SLO per value "
-            "(a matcher on the label in each metric), or remove grouping to cover them all",
-        )
-        return None
+    # Pyrra's grouping: one SLI per value combination, every rule `sum by` the labels (Pyrra's
+    # `sum by (grouping)`); `le` would split a latency SLI's good and total events apart.
+    by = check_group_by(
+        doc, (*at, "grouping"), static=static, sli_labels=("le",) if kind == "latency" else ()
+    )
     if kind == "ratio":
         errors, total = _selector(doc, (*at, "errors")), _selector(doc, (*at, "total"))
-        if errors is None or total is None:
+        if errors is None or total is None or by is None:
             return None
-        return SLI(kind="ratio", error_query=_rate(errors), total_query=_rate(total))
+        return SLI(
+            kind="ratio", error_query=_rate(errors, by), total_query=_rate(total, by), group_by=by
+        )
     if kind == "latency":
         success, total = _selector(doc, (*at, "success")), _selector(doc, (*at, "total"))
-        if success is None or total is None:
+        if success is None or total is None or by is None:
             return None
         if not _has_le(success):
             doc.error((*at, "success", "metric"), 'must select one bucket with le="…"')
             return None
         return SLI(
             kind="latency",
-            error_query=f"{_rate(total)} - {_rate(success)}",
-            total_query=_rate(total),
+            error_query=f"{_rate(total, by)} - {_rate(success, by)}",
+            total_query=_rate(total, by),
+            group_by=by,
         )
     if kind == "latencyNative":
         total = _selector(doc, (*at, "total"))
         seconds = _latency_seconds(doc, (*at, "latency"))
-        if total is None or seconds is None:
+        if total is None or seconds is None or by is None:
             return None
         # A native histogram: the share above the threshold is 1 - histogram_fraction(0, t).
-        rate = _rate(total)
+        rate = _rate(total, by)
         return SLI(
             kind="latency",
             error_query=f"histogram_count({rate}) * (1 - histogram_fraction(0, {seconds}, {rate}))",
             total_query=f"histogram_count({rate})",
+            group_by=by,
         )
-    gauge = _selector(doc, at)
-    if gauge is None:
+    gauge = _selector(doc, at, extra=("grouping",))
+    if gauge is None or by is None:
         return None
     # Pyrra's bool_gauge: each sample is one event, 1 = good and 0 = bad.
-    count = f"sum(count_over_time({gauge}[{WINDOW_PLACEHOLDER}]))"
-    good = f"sum(sum_over_time({gauge}[{WINDOW_PLACEHOLDER}]))"
-    return SLI(kind="ratio", error_query=f"{count} - {good}", total_query=count)
+    count = grouped_sum(f"count_over_time({gauge}[{WINDOW_PLACEHOLDER}])", by)
+    good = grouped_sum(f"sum_over_time({gauge}[{WINDOW_PLACEHOLDER}])", by)
+    return SLI(kind="ratio", error_query=f"{count} - {good}", total_query=count, group_by=by)
 
 
-def _selector(doc: Document, path: Path) -> str | None:
+def _selector(doc: Document, path: Path, extra: tuple[str, ...] = ()) -> str | None:
     """``<path>.metric``: a plain selector (Pyrra refuses anything else, so does obskit)."""
-    if doc.mapping(path, ("metric", "grouping"), required=("metric",)) is None:
+    if not extra and isinstance(doc.get(path), dict) and "grouping" in doc.get(path):
+        # Pyrra's `Query` has only `metric`: grouping is a field of the indicator.
+        doc.error(
+            (*path, "grouping"),
+            f"belongs to the indicator: write it as {'.'.join(map(str, path[:-1]))}.grouping "
+            "(Pyrra's CRD has no grouping here)",
+        )
+        return None
+    if doc.mapping(path, ("metric", *extra), required=("metric",)) is None:
         return None
     at: Path = (*path, "metric")
     query = doc.string(at, required=True)
@@ -271,8 +290,8 @@ def _selector(doc: Document, path: Path) -> str | None:
     return query.strip()
 
 
-def _rate(selector: str) -> str:
-    return f"sum(rate({selector}[{WINDOW_PLACEHOLDER}]))"
+def _rate(selector: str, by: tuple[str, ...]) -> str:
+    return grouped_sum(f"rate({selector}[{WINDOW_PLACEHOLDER}])", by)
 
 
 def _has_le(selector: str) -> bool:

@@ -1,19 +1,24 @@
 """Rule generation: the model → Prometheus rule groups (recording rules, then alerts).
 
-Group layout (see ``docs/slo-rules.md``): **one group per SLO**, named ``obskit-<service>-<slo>``,
-holding in this order
+Rules of one SLO (see ``docs/slo-rules.md``), in this order:
 
 1. the SLI's 5-minute error and total rates (:data:`RULE_SLI_ERRORS_RATE`,
-   :data:`RULE_SLI_TOTAL_RATE`), then its error ratio over every alert window;
-2. the burn rate per window, the metadata constants, the period ratio, the period burn rate and
-   the budget remaining;
-3. the four alert tiers.
+   :data:`RULE_SLI_TOTAL_RATE`), then its error ratio over every alert window — 5m from those
+   two rates, the longer :data:`RECORDED_WINDOWS` from ``sum_over_time`` of them, never a raw
+   ``rate(…[3d])`` over every series again;
+2. the four alert tiers;
+3. the burn rates (one rule, a series per window), the metadata constants, the period ratio, the
+   period burn rate and the budget remaining (dashboards' figures).
+
+An events SLO has 20 rules: one group, named ``obskit-<service>-<slo>``, fits Mimir's default
+``ruler.max-rules-per-rule-group`` (20).  A group over ``max_rules`` is cut, in that order, into
+``obskit-<service>-<slo>``, ``…:2``, ``…:3`` (see :func:`split_group`).
 
 Prometheus (and Thanos, Mimir, ``promtool test rules``) evaluates the rules of one group one
 after the other at the same timestamp, and a rule sees the samples the rules before it wrote.
-Every rule only reads rules *above* it in the same group, so each evaluation is consistent in
-itself: no rule ever reads a neighbour's value from the previous cycle.  Groups of different
-SLOs are independent and run concurrently.
+Every rule only reads rules above it, in its own group or in an earlier part of the same SLO; a
+read across groups sees the other group's latest evaluation, at most one evaluation interval
+old.  Groups of different SLOs are independent and run concurrently.
 """
 
 from __future__ import annotations
@@ -27,21 +32,36 @@ from typing import Final
 from obskit import conventions as c
 from obskit.slo._errors import SpecError, SpecErrors
 from obskit.slo._model import SLO, AlertTier, Service
+from obskit.slo._promql import grouped_sum, sum_prefix
 
 __all__ = [
+    "DEFAULT_MAX_RULES_PER_GROUP",
     "GROUP_PREFIX",
+    "PART_SEPARATOR",
+    "RECORDED_WINDOWS",
     "SLI_WINDOWS",
     "Rule",
     "RuleGroup",
+    "backfill_groups",
     "fmt_number",
     "service_groups",
     "slo_group",
+    "split_group",
 ]
 
 #: Every window an alert tier reads, shortest first (the Workbook's 5m … 3d).
 SLI_WINDOWS: Final = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
 #: Prefix of every group obskit writes: ``obskit-<service>-<slo>``.
 GROUP_PREFIX: Final = "obskit-"
+#: Windows whose error ratio is computed from the recorded 5-minute rates (``sum_over_time``),
+#: not from the raw counters: every window but 5m.  Reading every raw series of a service over
+#: a window at each evaluation is what makes an SLO expensive (a ``rate(…[3d])`` over 6,000
+#: series takes seconds; even 30m and 1h windows decode a chunk per series), while one recorded
+#: series per SLO costs next to nothing.  Cost: these windows see a change up to 5 minutes
+#: later (docs/slo-rules.md, "How the windows are computed").
+RECORDED_WINDOWS: Final = ("30m", "1h", "2h", "6h", "1d", "3d")
+#: Mimir's default ``ruler.max-rules-per-rule-group`` (Cortex and GEM share it); 0 = no limit.
+DEFAULT_MAX_RULES_PER_GROUP: Final = 20
 _ZERO_DURATION_RE: Final = re.compile(r"(?:0+(?:ms|[smhdwy]))+\Z")
 
 
@@ -97,6 +117,11 @@ class _SLORules:
         labels[c.SLO_LABEL_SERVICE] = slo.service
         labels[c.SLO_LABEL_SLO] = slo.name
         labels[c.SLO_LABEL_ID] = slo.id
+        #: Grouping labels: every series carries them from its expression (loaders refuse a
+        #: static label of the same name; dropped here too, as Pyrra does, so it cannot win).
+        self.by = self.sli.group_by
+        for name in self.by:
+            labels.pop(name, None)
         self.labels = labels
         self.events = self.sli.error_query is not None and self.sli.total_query is not None
 
@@ -107,14 +132,20 @@ class _SLORules:
 
     def _sum(self, template: str, window: str) -> str:
         query = self.sli.render(template, window)
-        return query if _is_plain_sum(template) else f"sum({query})"
+        prefix = sum_prefix(self.by)
+        return query if _is_plain_sum(template, prefix) else grouped_sum(query, self.by)
 
     def _errors(self, window: str) -> str:
         # `or vector(0)`: an error series that never appeared (no 5xx yet) means 0 errors, not
         # "no data"; with no traffic the denominator is 0 or absent, so the ratio stays NaN or
         # absent and no alert can fire.
         assert self.sli.error_query is not None
-        return f"({self._sum(self.sli.error_query, window)} or vector(0))"
+        errors = self._sum(self.sli.error_query, window)
+        if self.by:
+            # Grouped: a label-less 0 would match no group.  0 x each group's total gives every
+            # group with traffic its own 0 (same labels), and none for a group without traffic.
+            return f"({errors} or 0 * {self._total(window)})"
+        return f"({errors} or vector(0))"
 
     def _total(self, window: str) -> str:
         assert self.sli.total_query is not None
@@ -139,24 +170,33 @@ class _SLORules:
                 f"{c.RULE_SLI_ERRORS_RATE}{self.sel} / {c.RULE_SLI_TOTAL_RATE}{self.sel}",
             ),
         ]
-        rules.extend(
-            self._record(c.error_ratio_rule(w), f"{self._errors(w)}\n/\n{self._total(w)}")
-            for w in SLI_WINDOWS[1:]
-        )
+        for window in SLI_WINDOWS[1:]:
+            if window in RECORDED_WINDOWS:
+                # Traffic-weighted like the period ratio: both rates are recorded at the same
+                # timestamps, so the ratio of their sums is errors / requests over the window
+                # (each 5m rate counts the 5 minutes before it: the window's edges are smeared
+                # over 5 minutes, see docs/slo-rules.md).
+                expr = (
+                    f"sum_over_time({c.RULE_SLI_ERRORS_RATE}{self.sel}[{window}])\n/\n"
+                    f"sum_over_time({c.RULE_SLI_TOTAL_RATE}{self.sel}[{window}])"
+                )
+            else:
+                expr = f"{self._errors(window)}\n/\n{self._total(window)}"
+            rules.append(self._record(c.error_ratio_rule(window), expr))
         return rules
 
     # -- 2. burn rates, metadata, period ----------------------------------------------------------
 
     def meta_rules(self) -> list[Rule]:
         slo, sel, budget = self.slo, self.sel, self.budget
-        rules = [
-            self._record(
-                c.RULE_BURN_RATE,
-                f"{c.error_ratio_rule(w)}{sel} / {budget}",
-                **{c.SLO_LABEL_WINDOW: w},
-            )
+        # One rule, one series per window (told apart by SLO_LABEL_WINDOW): the same series as
+        # one rule per window, six rules fewer, so an SLO fits one Mimir-sized group.
+        burn = "\nor\n".join(
+            f'label_replace({c.error_ratio_rule(w)}{sel} / {budget}, "{c.SLO_LABEL_WINDOW}", '
+            f'"{w}", "", "")'
             for w in SLI_WINDOWS
-        ]
+        )
+        rules = [self._record(c.RULE_BURN_RATE, burn)]
         rules += [
             self._record(c.RULE_OBJECTIVE, f"vector({fmt_number(slo.objective_ratio)})"),
             self._record(c.RULE_ERROR_BUDGET, f"vector({budget})"),
@@ -218,7 +258,8 @@ class _SLORules:
             # raw counters again (every route/status/instance series, up to 3 days of them).
             seconds = c.window_seconds(tier.long_window)
             expr += (
-                f"\nand on ()\n(avg_over_time({c.RULE_SLI_TOTAL_RATE}{sel}[{tier.long_window}])"
+                f"\nand on ({', '.join(self.by)})\n"
+                f"(avg_over_time({c.RULE_SLI_TOTAL_RATE}{sel}[{tier.long_window}])"
                 f" * {seconds} >= {fmt_number(alerting.min_events)})"
             )
         page = tier.severity == "page"
@@ -255,9 +296,19 @@ class _SLORules:
         share_query = (
             f"{c.error_ratio_rule(tier.long_window)}{self.sel} / {self.budget} * {share_factor}"
         )
+        share = f"{{{{ with query `{share_query}` }}}}"
+        group = ""
+        if self.by:
+            # One alert per group: the query reads the alert's own group (printf %q quotes each
+            # label value as a PromQL string), and the summary names it.
+            matchers = ",".join(f"{name}=%q" for name in self.by)
+            values = " ".join(f"$labels.{name}" for name in self.by)
+            grouped = share_query.replace(self.sel, self.sel[:-1] + "," + matchers + "}", 1)
+            share = f"{{{{ with printf `{grouped}` {values} | query }}}}"
+            group = " (" + ", ".join(f"{n}={{{{ $labels.{n} }}}}" for n in self.by) + ")"
         annotations = {
             "summary": (
-                f"{slo.service} {slo.name} SLO: error budget burn above {rate}x "
+                f"{slo.service} {slo.name} SLO{group}: error budget burn above {rate}x "
                 f"over {tier.long_window} and {tier.short_window} ({tier.severity})"
             ),
             "description": (
@@ -266,7 +317,7 @@ class _SLORules:
                 f"over the last {tier.long_window} (1 spends exactly the budget in "
                 f"{slo.period}), and still above {rate} over the last {tier.short_window}. "
                 f"At this rate the last {tier.long_window} consumed "
-                f"{{{{ with query `{share_query}` }}}}"
+                f"{share}"
                 "{{ . | first | value | humanizePercentage }}{{ end }}"
                 f" of the {slo.period} error budget (this {tier.name} tier fires at "
                 f"{_percent(tier.budget_consumed)}; at {rate}x the whole budget lasts "
@@ -280,21 +331,25 @@ class _SLORules:
         return annotations
 
     def group(self) -> RuleGroup:
-        rules = self.sli_rules() + self.meta_rules() + self.alert_rules()
+        # Alerts right after what they read, so that a group cut at a rule limit keeps them
+        # with (or after) their inputs and the dashboards' figures go last.
+        rules = self.sli_rules() + self.alert_rules() + self.meta_rules()
         return RuleGroup(name=f"{GROUP_PREFIX}{self.slo.id}", rules=tuple(rules))
 
 
 @functools.lru_cache(maxsize=4096)
-def _is_plain_sum(query: str) -> bool:
-    """Whether ``query`` is one ``sum(...)`` without grouping: a single series already.
+def _is_plain_sum(query: str, prefix: str = "sum(") -> bool:
+    """Whether ``query`` is one ``sum(...)`` without grouping: a single series already — or,
+    for a grouped SLO (``prefix`` ``sum by (a, b) (``), one sum by exactly its labels.
 
     A cheap scan (string literals skipped) that spares ``sum(sum(...))`` in the output; when in
     doubt it answers ``False`` and the query is wrapped, which is always correct.
     """
-    if not query.startswith("sum("):
+    if not query.startswith(prefix):
         return False
+    start = len(prefix) - 1  # the aggregation's opening parenthesis
     depth, quote, escaped = 0, "", False
-    for index, char in enumerate(query):
+    for index, char in enumerate(query[start:], start):
         if quote:
             if escaped:
                 escaped = False
@@ -321,12 +376,56 @@ def _lasts(period_days: int, burn_rate: float) -> str:
 
 
 def slo_group(slo: SLO, service: Service) -> RuleGroup:
-    """The rule group of one SLO (recordings first, then alerts; see the module docstring)."""
+    """All rules of one SLO as one group (see the module docstring), before any split."""
     return _SLORules(slo, service).group()
 
 
-def service_groups(service: Service, *, check: bool = True) -> list[RuleGroup]:
-    """Every rule group of a service, one per SLO in spec order.
+#: Separates a group's part number from its name: ``:`` cannot occur in an SLO id, so
+#: ``obskit-checkout-availability:2`` never collides with an SLO named ``availability-2``.
+PART_SEPARATOR: Final = ":"
+
+
+def split_group(group: RuleGroup, max_rules: int) -> list[RuleGroup]:
+    """``group`` cut into consecutive groups of at most ``max_rules`` rules (0: no limit).
+
+    The rules keep their order, which is a dependency order (each rule reads only rules above
+    it), so every read across the cut goes from a later part to an earlier one.  The first
+    part keeps the group's name, so a group under the limit is unchanged; the others are named
+    ``<name>:2``, ``<name>:3`` ….
+    """
+    if max_rules < 0:
+        raise ValueError(f"max_rules must be 0 (no limit) or positive, not {max_rules}")
+    rules = group.rules
+    if max_rules == 0 or len(rules) <= max_rules:
+        return [group]
+    return [
+        RuleGroup(
+            name=f"{group.name}{PART_SEPARATOR}{start // max_rules + 1}" if start else group.name,
+            rules=rules[start : start + max_rules],
+        )
+        for start in range(0, len(rules), max_rules)
+    ]
+
+
+def backfill_groups(groups: list[RuleGroup]) -> list[RuleGroup]:
+    """Only the 5-minute rate rules of ``groups`` — all the windows longer than 5m, the
+    period ratio and the minimum-traffic guard read — for ``promtool tsdb create-blocks-from
+    rules`` when an SLO is added to a service that already has history (docs/slo-rules.md).
+    Each group keeps its name; groups without such rules (raw-ratio SLIs) are left out."""
+    rates = (c.RULE_SLI_ERRORS_RATE, c.RULE_SLI_TOTAL_RATE)
+    result = []
+    for group in groups:
+        kept = tuple(rule for rule in group.rules if rule.record in rates)
+        if kept:
+            result.append(RuleGroup(group.name, kept))
+    return result
+
+
+def service_groups(
+    service: Service, *, check: bool = True, max_rules: int = DEFAULT_MAX_RULES_PER_GROUP
+) -> list[RuleGroup]:
+    """Every rule group of a service: each SLO's group in spec order, cut at ``max_rules``
+    rules per group (:func:`split_group`; 0 = no limit).
 
     With ``check`` (the default) every expression is parsed with ``promql_parser``; a generated
     expression that does not parse raises :class:`SpecErrors` naming the SLO's source, so a
@@ -337,6 +436,8 @@ def service_groups(service: Service, *, check: bool = True) -> list[RuleGroup]:
     from obskit.slo._sloth_alerts import sloth_shaped
 
     groups = sloth_shaped(service, groups)
+    # Cut last, so that whatever the shape every part respects the limit.
+    groups = [part for group in groups for part in split_group(group, max_rules)]
     if check:
         errors = check_groups(service, groups)
         if errors:
@@ -375,7 +476,7 @@ def check_groups(service: Service, groups: list[RuleGroup]) -> list[SpecError]:
     errors: list[SpecError] = []
     by_group = {f"{GROUP_PREFIX}{slo.id}": slo for slo in service.slos}
     for group in groups:
-        slo = by_group.get(group.name)
+        slo = by_group.get(group.name.split(PART_SEPARATOR, 1)[0])
         for rule in group.rules:
             problem = parse_problem(rule.expr)
             if problem is not None:

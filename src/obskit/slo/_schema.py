@@ -93,6 +93,13 @@ def native_schema() -> dict[str, Any]:
         "items": {"enum": sorted(c.STANDARD_METHODS | {c.METHOD_OTHER})},
         "description": "HTTP methods to narrow the SLI to.",
     }
+    group_by = {
+        "type": "array",
+        "items": {"type": "string", "pattern": _LABEL_NAME_PATTERN},
+        "uniqueItems": True,
+        "description": "Labels to evaluate the SLO separately for (one SLI, budget and set of "
+        "alerts per value combination, e.g. [http_route]); multiplies the recorded series.",
+    }
     slis: dict[str, Any] = {
         "availability": _object(
             {
@@ -104,6 +111,7 @@ def native_schema() -> dict[str, Any]:
                     "items": {"type": ["string", "integer"], "pattern": r"^[1-5](xx|\d\d)$"},
                     "description": "Status codes or classes counted as errors (default 5xx).",
                 },
+                "group_by": group_by,
             },
             SLI_KEYS["availability"],
             description="Share of HTTP requests that did not fail (obskit's HTTP histogram).",
@@ -120,13 +128,17 @@ def native_schema() -> dict[str, Any]:
                     "type": "boolean",
                     "description": "Count fast 5xx responses as bad too (default false).",
                 },
+                "group_by": group_by,
             },
             SLI_KEYS["latency"],
             required=["threshold"],
             description="Share of HTTP requests answered within the threshold.",
         ),
         "operation": _object(
-            {"name": {"type": "string", "minLength": 1, "pattern": _SAFE_VALUE_PATTERN}},
+            {
+                "name": {"type": "string", "minLength": 1, "pattern": _SAFE_VALUE_PATTERN},
+                "group_by": group_by,
+            },
             SLI_KEYS["operation"],
             required=["name"],
             description='Share of obskit.observe("name") operations that did not raise.',
@@ -136,6 +148,7 @@ def native_schema() -> dict[str, Any]:
                 "errors": _query("PromQL rate of error events over {{.window}}."),
                 "good": _query("PromQL rate of good events over {{.window}}."),
                 "total": _query("PromQL rate of all events over {{.window}}."),
+                "group_by": group_by,
             },
             SLI_KEYS["ratio"],
             required=["total"],

@@ -133,7 +133,8 @@ def _pair(slo: SLO, tier: AlertTier, sel: str) -> str:
         # obskit's minimum-traffic guard, when the spec asks for it (never in Sloth input).
         seconds = c.window_seconds(tier.long_window)
         pair += (
-            f"\n    and on ()\n    (avg_over_time({c.RULE_SLI_TOTAL_RATE}{sel}"
+            f"\n    and on ({', '.join(slo.sli.group_by)})\n"
+            f"    (avg_over_time({c.RULE_SLI_TOTAL_RATE}{sel}"
             f"[{tier.long_window}]) * {seconds} >= {fmt_number(slo.alerting.min_events)})"
         )
     return f"(\n{pair}\n)"

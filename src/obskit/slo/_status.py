@@ -13,6 +13,11 @@ What is read, per SLO, at the instant ``at``:
 * the burn rate of every window, and the ``ALERTS`` of the SLO (firing and pending tiers);
 * events and errors in the period: the mean of the recorded 5-minute rates times the seconds
   those rates cover, and the oldest recorded sample in the period (how much data there is).
+
+A grouped SLO (Pyrra ``grouping``, native ``group_by``) records one series per group: its
+figures are the worst group's — the highest period error ratio, the lowest budget remaining
+(that group is :attr:`SLOStatus.worst_group`), per window the highest burn rate of any group,
+a tier firing when it fires for any group — and its events and errors are summed over groups.
 """
 
 from __future__ import annotations
@@ -79,6 +84,10 @@ class SLOStatus:
     errors: float | None = None
     #: Seconds of the period the recorded SLI series cover (``period_seconds`` when complete).
     data_seconds: float | None = None
+    #: Grouped SLOs only: how many groups have a budget-remaining series, and the labels of the
+    #: group with the least budget left (whose figures ``error_ratio``/``budget_remaining`` are).
+    groups: int | None = None
+    worst_group: dict[str, str] | None = None
 
     @property
     def period_seconds(self) -> int:
@@ -186,12 +195,34 @@ def _service(client: PromClient, service: Service, at: float) -> list[SLOStatus]
                 f"the loaded rules record objective {loaded * 100:g}% but the spec says "
                 f"{slo.objective:g}%: reload {rule_file}"
             )
-        status.error_ratio = _value(ratios.get(slo.name))
-        status.budget_remaining = _value(remaining.get(slo.name))
+        if slo.sli.group_by:
+            _worst_group(status, ratios.get(slo.name, []), remaining.get(slo.name, []))
+        else:
+            status.error_ratio = _value(ratios.get(slo.name))
+            status.budget_remaining = _value(remaining.get(slo.name))
         status.burn_rates = _burn_rates(slo, burns.get(slo.name, []))
         status.tiers = _tiers(slo, alerts.get(slo.name, []))
         _period_data(client, status, at)
     return out
+
+
+def _group(slo: SLO, sample: Sample) -> tuple[tuple[str, str], ...]:
+    return tuple((name, sample.labels.get(name, "")) for name in slo.sli.group_by)
+
+
+def _worst_group(status: SLOStatus, ratios: list[Sample], remaining: list[Sample]) -> None:
+    """A grouped SLO's period figures: the group with the least budget left (ties: the first
+    in label order), its error ratio, and how many groups there are."""
+    slo = status.slo
+    left = {_group(slo, s): s.value for s in remaining if not math.isnan(s.value)}
+    status.groups = len(left)
+    if not left:
+        return
+    group = min(sorted(left), key=lambda g: left[g])
+    status.worst_group = dict(group)
+    status.budget_remaining = left[group]
+    by_group = {_group(slo, s): s.value for s in ratios if not math.isnan(s.value)}
+    status.error_ratio = by_group.get(group)
 
 
 def _burn_rates(slo: SLO, samples: list[Sample]) -> dict[str, float | None]:
@@ -202,8 +233,12 @@ def _burn_rates(slo: SLO, samples: list[Sample]) -> dict[str, float | None]:
         rates.setdefault(tier.short_window, None)
     for sample in samples:
         window = sample.labels.get(c.SLO_LABEL_WINDOW)
-        if window:
-            rates[window] = None if math.isnan(sample.value) else sample.value
+        if not window:
+            continue
+        current = rates.setdefault(window, None)
+        if not math.isnan(sample.value):
+            # Grouped SLOs: one series per group and window; the highest burn rate is shown.
+            rates[window] = sample.value if current is None else max(current, sample.value)
     return dict(sorted(rates.items(), key=lambda item: window_order(item[0])))
 
 
@@ -253,7 +288,9 @@ def _period_data(client: PromClient, status: SLOStatus, at: float) -> None:
     )
     events_sli = slo.sli.error_query is not None
     series = (c.RULE_SLI_TOTAL_RATE if events_sli else c.error_ratio_rule("5m")) + sel
-    oldest = _oldest(client, series, slo.period, at)
+    # Grouped SLOs: the oldest sample of any group, the events of every group.
+    grouped = bool(slo.sli.group_by)
+    oldest = _oldest(client, series, slo.period, at, grouped)
     period_s = status.period_seconds
     if oldest is None:
         status.data_seconds = 0.0
@@ -274,27 +311,40 @@ def _period_data(client: PromClient, status: SLOStatus, at: float) -> None:
         )
     if events_sli:
         window = f"[{slo.period}]"
-        total = _value(client.query(f"avg_over_time({c.RULE_SLI_TOTAL_RATE}{sel}{window})", at))
-        errors = _value(client.query(f"avg_over_time({c.RULE_SLI_ERRORS_RATE}{sel}{window})", at))
+        total_q = f"avg_over_time({c.RULE_SLI_TOTAL_RATE}{sel}{window})"
+        errors_q = f"avg_over_time({c.RULE_SLI_ERRORS_RATE}{sel}{window})"
+        if grouped:
+            # Each group's mean rate x the seconds covered: approximate for a group younger
+            # than the others (its mean is over its own, shorter, history).
+            total_q, errors_q = f"sum({total_q})", f"sum({errors_q})"
+        total = _value(client.query(total_q, at))
+        errors = _value(client.query(errors_q, at))
         # Mean rate x seconds covered = events; both series are sampled at the same instants.
         status.events = None if total is None else total * covered
         status.errors = None if errors is None else errors * covered
 
 
-def _oldest(client: PromClient, series: str, period: str, at: float) -> float | None:
+def _oldest(
+    client: PromClient, series: str, period: str, at: float, grouped: bool = False
+) -> float | None:
     """Timestamp of the oldest sample of ``series`` within the period before ``at``.
 
     A subquery at 5-minute steps finds it over the whole period; its steps are aligned to
     multiples of 5 minutes, so data younger than two hours is looked for again at 10 s, then 1 s
     steps.
     """
+    wrap = "min({})" if grouped else "{}"
     oldest = _value(
-        client.query(f"min_over_time(timestamp({series})[{period}:{COVERAGE_STEP}])", at)
+        client.query(
+            wrap.format(f"min_over_time(timestamp({series})[{period}:{COVERAGE_STEP}])"), at
+        )
     )
     for span, step in (("2h", "10s"), ("10m", "1s")):
         if oldest is not None and at - oldest >= 7200:
             break
-        recent = _value(client.query(f"min_over_time(timestamp({series})[{span}:{step}])", at))
+        recent = _value(
+            client.query(wrap.format(f"min_over_time(timestamp({series})[{span}:{step}])"), at)
+        )
         if recent is not None:
             oldest = recent if oldest is None else min(oldest, recent)
     return oldest

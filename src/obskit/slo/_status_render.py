@@ -65,6 +65,9 @@ def status_dict(status: SLOStatus) -> dict[str, Any]:
         "events": _finite(status.events),
         "errors": _finite(status.errors),
         "data_seconds": _finite(status.data_seconds),
+        "group_by": list(slo.sli.group_by),
+        "groups": status.groups,
+        "worst_group": status.worst_group,
         "burn_rates": {w: _finite(v) for w, v in status.burn_rates.items()},
         "tiers": [
             {
@@ -148,10 +151,20 @@ def _firing(status: SLOStatus) -> str:
     return ", ".join(shown) or "-"
 
 
+def _name(status: SLOStatus) -> str:
+    """``service/slo``; a grouped SLO's figures are its worst group's, so that group is named."""
+    slo = status.slo
+    name = f"{slo.service}/{slo.name}"
+    if slo.sli.group_by and status.worst_group is not None:
+        group = ",".join(f"{k}={v}" for k, v in status.worst_group.items())
+        name += f" [worst of {status.groups}: {group}]"
+    return name
+
+
 def _row(status: SLOStatus) -> list[str]:
     slo = status.slo
     return [
-        f"{slo.service}/{slo.name}",
+        _name(status),
         f"{slo.objective:g}% {slo.period}",
         _pct(status.sli, 4),
         _pct(status.budget_remaining, 1),

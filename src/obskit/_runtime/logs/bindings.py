@@ -10,7 +10,8 @@ import structlog
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 
-from obskit._runtime.context import CONTEXT_VAR, IDS_KEY, SPAN_KEY
+from obskit._runtime import context as _context
+from obskit._runtime.context import IDS_KEY, SPAN_KEY
 
 __all__ = ["clear_contextvars", "current_ids"]
 
@@ -57,8 +58,9 @@ def current_ids() -> tuple[str, str] | None:
     The middleware stores its server span's ids (formatted once per request) next to the span
     in the OTel Context (``obskit._runtime.context``); any other span's are formatted here."""
     cached: Any
-    if CONTEXT_VAR is not None:
-        values = CONTEXT_VAR.get()
+    var = _context.CONTEXT_VAR
+    if var is not None:
+        values = var.get()
         if not values:
             return None
         cached = values.get(IDS_KEY)

@@ -19,7 +19,8 @@ import orjson
 import structlog
 
 from obskit._runtime.config import Config
-from obskit._runtime.logs.bindings import _BOUND_VARS, _get_contextvars, current_ids
+from obskit._runtime.logs import bindings as _bindings
+from obskit._runtime.logs.bindings import _get_contextvars, current_ids
 from obskit._runtime.logs.output import write
 from obskit._runtime.logs.processors import UserProcessors
 from obskit._runtime.logs.render import (
@@ -263,10 +264,12 @@ class LogPipeline:
         ``orjson.dumps`` of one dict after the pre-rendered fixed part."""
         duration_ms = round(seconds * 1000.0, 3)
         # Something bound in this context (structlog keeps a var per key ever bound: look).
+        # (Read through the module: the self-test may switch the map off after import.)
+        bound_vars = _bindings._BOUND_VARS
         if (
             self.capture is not None
             or self.console
-            or ((_BOUND_VARS is None or _BOUND_VARS) and _get_contextvars())
+            or ((bound_vars is None or bound_vars) and _get_contextvars())
         ):
             self.access(
                 {

@@ -16,7 +16,7 @@ from typing import Any, Final
 
 from opentelemetry.trace import SpanKind
 
-__all__ = ["encode_request", "install"]
+__all__ = ["encode_request", "make_exporter", "official_request"]
 
 _SPAN_KIND: Final = {0: 1, 1: 2, 2: 3, 3: 4, 4: 5}  # SDK SpanKind value -> OTLP enum
 _FLAG_HAS_IS_REMOTE: Final = 0x100
@@ -347,45 +347,128 @@ _PLAIN: list[frozenset[type]] = []
 def _plain_types() -> frozenset[type]:
     """The span classes whose fields ``_plain_span`` reads (imported late: no import cycle)."""
     if not _PLAIN:
-        from opentelemetry.sdk.trace import ReadableSpan, _Span
+        from opentelemetry.sdk import trace as sdk_trace
 
         from obskit._runtime.tracing.span import ServerSpan
 
-        _PLAIN.append(frozenset((ReadableSpan, _Span, ServerSpan)))
+        # ``_Span`` is the SDK's private concrete span class: without it, those spans take
+        # ``_span`` (public properties), still this writer.
+        kinds = (sdk_trace.ReadableSpan, getattr(sdk_trace, "_Span", None), ServerSpan)
+        _PLAIN.append(frozenset(k for k in kinds if k is not None))
     return _PLAIN[0]
 
 
-class _Serialised:
-    """Quacks like the protobuf request the HTTP exporter serialises."""
+def official_request(spans: Sequence[Any]) -> bytes:
+    """The official encoder's serialised request (the fallback, and the self-test's reference)."""
+    from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 
-    __slots__ = ("_data",)
-
-    def __init__(self, data: bytes) -> None:
-        self._data = data
-
-    def SerializePartialToString(self) -> bytes:
-        return self._data
-
-    SerializeToString = SerializePartialToString
+    data: bytes = encode_spans(spans).SerializePartialToString()
+    return data
 
 
-def install() -> bool:
-    """Make the OTLP/HTTP span exporter use this writer (official encoder as the fallback)."""
-    try:
-        from opentelemetry.exporter.otlp.proto.http import trace_exporter
-    except ImportError:  # pragma: no cover - a dependency
-        return False
-    module: Any = trace_exporter
-    official = module.encode_spans
-    if getattr(official, "_obskit", False):
-        return True
+#: The exporter's private parts the direct send uses (``_client.export`` posts the bytes with
+#: upstream's retries, compression and headers; ``_metrics.export_operation`` records upstream's
+#: own exporter metrics).  Checked when the exporter is made: missing, the upstream ``export``.
+SEND_INTERNALS: Final = ("_client", "_metrics", "_shutdown", "_max_request_size")
 
-    def encode_spans(spans: Sequence[Any]) -> Any:
-        try:
-            return _Serialised(encode_request(spans))
-        except Exception:  # an unknown value somewhere: the official encoder handles it
-            return official(spans)
 
-    encode_spans._obskit = True  # type: ignore[attr-defined]
-    module.encode_spans = encode_spans
-    return True
+def make_exporter(on_encode_error: Any, **kwargs: Any) -> Any:
+    """obskit's OTLP/HTTP span exporter (``kwargs``: the official exporter's), see
+    :func:`_exporter_class`; typed Any: the class is made late (an optional import)."""
+    return _exporter_class()(on_encode_error, **kwargs)
+
+
+_CLASS: list[type] = []
+
+
+def _warn_send_moved(exc: BaseException) -> None:
+    """One warning, as the self-test's: the exporter's send internals moved."""
+    import logging
+
+    from obskit._runtime.internals import SELFTEST_WARNING
+
+    logging.getLogger("obskit").warning(
+        SELFTEST_WARNING,
+        extra={
+            "fast_path": "OTLP send",
+            "internal": "opentelemetry-exporter-otlp-proto-http: "
+            + ", ".join(f"OTLPSpanExporter.{name}" for name in SEND_INTERNALS),
+            "error": f"{type(exc).__qualname__}: {exc}",
+        },
+    )
+
+
+def _exporter_class() -> type:
+    """``ObskitSpanExporter``: the official ``OTLPSpanExporter`` whose batches are encoded by
+    :func:`encode_request`.  Only obskit's processor uses it: a user's own ``OTLPSpanExporter``
+    is untouched (no module-level patch).
+
+    * ``fast_encode`` (True unless ``obskit._runtime.selftest`` found the encoder's output
+      differs from the official encoder's): when False, every batch takes upstream's ``export``;
+    * a batch :func:`encode_request` fails on is encoded by the official encoder and still sent;
+      ``on_encode_error(exc)`` counts it (``obskit_export_errors_total{kind="encode"}``) and
+      warns once — an encoding problem is never reported as a network one;
+    * ``send_path`` (the upstream internals of :data:`SEND_INTERNALS`, or None when one is
+      missing): None sends through upstream's ``export`` (official encoding again).
+    """
+    if _CLASS:
+        return _CLASS[0]
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.trace.export import SpanExportResult
+
+    success, failure = SpanExportResult.SUCCESS, SpanExportResult.FAILURE
+
+    class ObskitSpanExporter(OTLPSpanExporter):
+        fast_encode = True
+        #: Why the last batch failed, when obskit's own path (not the network) failed it.
+        own_failure: str | None = None
+
+        def __init__(self, on_encode_error: Any, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.on_encode_error = on_encode_error
+            missing = [name for name in SEND_INTERNALS if not hasattr(self, name)]
+            #: The name of a missing send internal (then upstream's ``export`` sends), or None.
+            self.missing_internal = missing[0] if missing else None
+
+        def export(self, spans: Sequence[Any]) -> Any:
+            self.own_failure = None
+            if self.missing_internal is not None:
+                return super().export(spans)  # upstream's whole path (it encodes officially)
+            data = None
+            if self.fast_encode:
+                try:
+                    data = encode_request(spans)
+                except Exception as exc:  # a value or span shape the writer does not know
+                    self.on_encode_error(exc)
+            if data is None:  # the official encoder for this batch
+                try:
+                    data = official_request(spans)
+                except Exception as exc:
+                    self.own_failure = f"the official OTLP encoder failed: {exc!r}"
+                    return failure
+            if self._shutdown:
+                return super().export(spans)  # upstream's warning and result
+            try:
+                operation = self._metrics.export_operation(len(spans))
+                post = self._client.export
+            except AttributeError as exc:  # moved since the self-test: upstream's path from now
+                self.missing_internal = str(exc)
+                _warn_send_moved(exc)
+                return super().export(spans)
+            return self._send(operation, post, data)
+
+        def _send(self, operation: Any, post: Any, data: bytes) -> Any:
+            """Upstream's ``export`` after its encoding step, with ``data`` as the body."""
+            limit = self._max_request_size
+            with operation as result:
+                if limit > 0 and len(data) > limit:
+                    self.own_failure = f"request of {len(data)} bytes over max_request_size"
+                    return failure
+                sent = post(data)
+                if not sent.success:
+                    result.error = sent.error
+                    return failure
+            return success
+
+    _CLASS.append(ObskitSpanExporter)
+    return ObskitSpanExporter

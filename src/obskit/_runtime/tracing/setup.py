@@ -35,6 +35,7 @@ from obskit._runtime.config import Config
 from obskit._runtime.envcheck import export_timeout_s
 from obskit._runtime.envcheck import sampler as env_sampler
 from obskit._runtime.redact import REDACTED, Redactor
+from obskit.conventions import EXPORT_ERROR_ENCODE, EXPORT_ERROR_EXPORT
 
 __all__ = ["DropCounter", "RedactingExporter", "build_provider"]
 
@@ -43,11 +44,22 @@ DROPPED_WARNING: Final = "spans dropped: OTLP endpoint unreachable or slow"
 SHUTDOWN_WARNING: Final = (
     "spans dropped: obskit.shutdown() was called; spans of later requests are not exported"
 )
+#: obskit's own export path failed (a bug or an upstream change, never the network): one warning
+#: per process and kind, with the error; counted in ``obskit_export_errors_total{kind}``.
+ENCODE_WARNING: Final = (
+    "span batch encoded by the official OTLP encoder: obskit's encoder failed on it "
+    "(obskit's export path, not a network error; the batch is still sent)"
+)
+EXPORT_ERROR_WARNING: Final = (
+    "spans dropped: obskit's export path failed (not a network error; the endpoint was not "
+    "the cause)"
+)
 ATTRIBUTE_LIMIT_WARNING: Final = (
     "span attributes dropped: a span attribute count limit was reached "
     "(OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT / OTEL_ATTRIBUTE_COUNT_LIMIT)"
 )
 _SAFE_MAX = 4096
+_ABSENT: Final = object()
 #: Longest a request waits for the export thread to take over a full batch (see
 #: ``BoundedBatchProcessor``); once per batch (128 spans by default).
 _HANDOFF_S = 0.002
@@ -62,11 +74,35 @@ def context_free(call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
 class DropCounter:
     """Counts dropped spans into a metric and warns once per process (per kind of loss)."""
 
-    def __init__(self, add: Callable[[int], None]) -> None:
+    def __init__(
+        self, add: Callable[[int], None], own_error: Callable[[str], None] | None = None
+    ) -> None:
         self._add = add
+        #: Counts one failure of obskit's own export path by kind (``Metrics.export_error``).
+        self._own_error = own_error
         self._warned_pid = 0
         self._closed_pid = 0
+        #: kind -> pid that already warned about obskit's own export-path failures.
+        self._own_warned: dict[str, int] = {}
         self._lock = threading.Lock()
+
+    def own_failure(self, kind: str, error: BaseException | str, dropped: int = 0) -> None:
+        """obskit's own export path failed (``kind``: ``encode`` or ``export``): counted, and
+        one warning per process and kind naming the error — never the endpoint's fault."""
+        if self._own_error is not None:
+            self._own_error(kind)
+        if dropped:
+            self._add(dropped)
+        with self._lock:
+            if self._own_warned.get(kind) == os.getpid():
+                return
+            self._own_warned[kind] = os.getpid()
+        text = error if isinstance(error, str) else f"{type(error).__qualname__}: {error}"
+        fields: dict[str, Any] = {"kind": kind, "error": text}
+        if dropped:
+            fields["dropped"] = dropped
+        message = ENCODE_WARNING if kind == "encode" else EXPORT_ERROR_WARNING
+        context_free(_log.warning, message, extra=fields)
 
     def dropped(self, count: int, reason: str) -> None:
         if count <= 0:
@@ -107,11 +143,17 @@ class RedactingExporter(SpanExporter):
         self._safe: set[str] = set()
 
     def _clean(self, span: ReadableSpan) -> ReadableSpan:
+        if RESOURCE_SWAP:  # after a fork, when the pid could not be refreshed in place
+            span = _with_fresh_resource(span)
         raw = getattr(span, "_attributes", None)  # the SDK's map, not a read-only proxy of it
         attrs = span.attributes if raw is None else raw
         clean = self._clean_attributes(attrs)
-        events = getattr(span, "_events", None) or ()  # read as the OTLP encoder does
-        links = getattr(span, "_links", None) or ()
+        # The SDK's own lists, read as the OTLP encoder does (no copy); the public properties
+        # when those fields are not there (an SDK release that renamed them).
+        raw_events: Any = getattr(span, "_events", _ABSENT)
+        events = span.events if raw_events is _ABSENT else raw_events or ()
+        raw_links: Any = getattr(span, "_links", _ABSENT)
+        links = span.links if raw_links is _ABSENT else raw_links or ()
         clean_events = self._clean_events(events) if events else None
         clean_links = self._clean_links(links) if links else None
         if clean is None and clean_events is None and clean_links is None:
@@ -190,14 +232,21 @@ class RedactingExporter(SpanExporter):
         self.busy = True
         if self.started is not None:
             self.started.set()
+        own: BaseException | str | None = None
         try:
             result = self.inner.export([self._clean(s) for s in spans])
-        except Exception:  # an exporter bug must not kill the export thread
+        except Exception as exc:  # an exporter bug must not kill the export thread
             result = SpanExportResult.FAILURE
+            own = exc
         finally:
             self.busy = False
         if result is not SpanExportResult.SUCCESS and self._drops is not None:
-            self._drops.dropped(len(spans), "export failed")
+            if own is None:
+                own = getattr(self.inner, "own_failure", None)
+            if own is not None:  # obskit's own path failed: never reported as the network
+                self._drops.own_failure(EXPORT_ERROR_EXPORT, own, len(spans))
+            else:
+                self._drops.dropped(len(spans), "export failed")
         return result
 
     def shutdown(self) -> None:
@@ -205,6 +254,27 @@ class RedactingExporter(SpanExporter):
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return self.inner.force_flush(timeout_millis)
+
+
+def _with_fresh_resource(span: ReadableSpan) -> ReadableSpan:
+    """``span`` with this process's resource if it carries a stale one (see ``refresh_pid``)."""
+    swap = RESOURCE_SWAP.get(id(span.resource))
+    if swap is None or swap[0] is not span.resource:
+        return span
+    return ReadableSpan(
+        name=span.name,
+        context=span.context,
+        parent=span.parent,
+        resource=swap[1],
+        attributes=span.attributes,
+        events=span.events,
+        links=span.links,
+        kind=span.kind,
+        status=span.status,
+        start_time=span.start_time,
+        end_time=span.end_time,
+        instrumentation_scope=span.instrumentation_scope,
+    )
 
 
 class BoundedBatchProcessor(BatchSpanProcessor):
@@ -295,10 +365,10 @@ def _env(*names: str) -> str | None:
     return None
 
 
-def _exporter(export: bool = True) -> SpanExporter | None:
+def _exporter(export: bool = True, drops: DropCounter | None = None) -> SpanExporter | None:
     """The exporter ``OTEL_TRACES_EXPORTER``/``OTEL_EXPORTER_OTLP_*`` ask for (None: ``none``, or
     ``export=False``: an endpoint that is not a URL).  The variables were checked and cleaned by
-    :mod:`obskit._envcheck` first, so every value read here is usable."""
+    :mod:`obskit._runtime.envcheck` first, so every value read here is usable."""
     kind = (_env("OTEL_TRACES_EXPORTER") or "otlp").split(",")[0].strip().lower()
     if kind == "none" or not export:
         return None
@@ -331,14 +401,18 @@ def _exporter(export: bool = True) -> SpanExporter | None:
                 },
             )
         else:
-            exporter: SpanExporter = GrpcExporter(timeout=timeout)
-            return exporter
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+            grpc_exporter: SpanExporter = GrpcExporter(timeout=timeout)
+            return grpc_exporter
+    from obskit._runtime.tracing.otlp import make_exporter
 
-    from obskit._runtime.tracing.otlp import install as install_fast_encoder
+    # obskit's own subclass of the official exporter (several times cheaper encoding on the
+    # export thread, same bytes); the official exporter class itself is left as it is.
+    def encode_failed(exc: BaseException) -> None:
+        if drops is not None:
+            drops.own_failure(EXPORT_ERROR_ENCODE, exc)
 
-    install_fast_encoder()  # several times cheaper on the export thread (same bytes)
-    return OTLPSpanExporter(timeout=timeout)
+    exporter: SpanExporter = make_exporter(encode_failed, timeout=timeout)
+    return exporter
 
 
 def resource(config: Config) -> Resource:
@@ -416,15 +490,42 @@ def refresh_pid(provider: TracerProvider) -> None:
     """After a fork: the shared Resource object gets this process's ``process.pid``.
 
     Every tracer (obskit's and the libraries') holds the provider's one Resource object, so
-    replacing its attribute map in place fixes them all.
+    replacing its private attribute map in place fixes them all.  Should that map not be there
+    (or the write not take), the exporter swaps the stale resource for a new one on each
+    exported span instead (a copy per span: slower, same output) and one warning says so.
     """
     res = provider.resource
     attrs = dict(res.attributes)
     if attrs.get("process.pid") == os.getpid():
         return
     attrs["process.pid"] = os.getpid()
+    error = "Resource._attributes is not there"
     if hasattr(res, "_attributes"):
-        res._attributes = BoundedAttributes(attributes=attrs, immutable=True)
+        try:
+            res._attributes = BoundedAttributes(attributes=attrs, immutable=True)
+        except Exception as exc:
+            error = f"{type(exc).__qualname__}: {exc}"
+        else:
+            if res.attributes.get("process.pid") == os.getpid():
+                return
+            error = "writing Resource._attributes did not change Resource.attributes"
+    from obskit._runtime.internals import SELFTEST_WARNING
+
+    RESOURCE_SWAP[id(res)] = (res, Resource(attrs, res.schema_url))
+    context_free(
+        logging.getLogger("obskit").warning,
+        SELFTEST_WARNING,
+        extra={
+            "fast_path": "resource pid",
+            "internal": "opentelemetry-sdk: Resource._attributes",
+            "error": error,
+        },
+    )
+
+
+#: ``id(stale resource) -> (stale resource, this process's resource)``: filled by
+#: :func:`refresh_pid` only when the in-place refresh is not possible; read by the exporter.
+RESOURCE_SWAP: dict[int, tuple[Resource, Resource]] = {}
 
 
 def build_provider(
@@ -434,7 +535,7 @@ def build_provider(
     provider = TracerProvider(
         resource=resource(config), shutdown_on_exit=False, sampler=env_sampler()
     )
-    exporter = _exporter(export)
+    exporter = _exporter(export, drops)
     quiet_exporter_logs()
     processor = None
     if exporter is not None:

@@ -41,7 +41,8 @@ from opentelemetry.sdk.trace.sampling import (
 from opentelemetry.sdk.util import BoundedList
 from opentelemetry.trace import Link, SpanContext, SpanKind, TraceFlags
 
-from obskit._runtime.context import CONTEXT_VAR, SPAN_KEY
+from obskit._runtime import context as _context
+from obskit._runtime.context import SPAN_KEY
 
 __all__ = ["ServerSpan", "ServerSpans", "root_bound"]
 
@@ -226,7 +227,8 @@ class ServerSpans:
             sc = sdk_span.get_span_context()
             return sdk_span, sc.trace_id, sc.span_id, sc.trace_flags.sampled
         parent_ctx: SpanContext | None
-        if parent is None and CONTEXT_VAR is not None and SPAN_KEY not in CONTEXT_VAR.get():
+        var = _context.CONTEXT_VAR
+        if parent is None and var is not None and SPAN_KEY not in var.get():
             parent_ctx = None  # no active span: a root span (a server's usual case)
         else:
             parent_ctx = _get_current_span(parent).get_span_context()

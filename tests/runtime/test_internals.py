@@ -1,0 +1,403 @@
+"""Every private internal obskit uses can disappear and the service stays correct.
+
+Each case runs a real service in its own interpreter (``_internals_service.py``: Starlette,
+``obskit.init()``, one request through the app, spans exported over OTLP/HTTP to a receiver on
+127.0.0.1) after breaking one internal the way an upstream release would — renamed for obskit's
+code only (``_hide.py``: the dependency itself keeps working), or a map obskit reads no longer
+filled, or obskit's OTLP writer raising — and checks that the request still gets its span
+exported with every attribute, its histogram sample (with the trace-id exemplar), its access and
+handler log lines (with the bound contextvar), and that exactly one JSON warning names the
+internal for each fast path switched to the public API (none when nothing is broken).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prometheus_client.openmetrics.parser import text_string_to_metric_families
+from tests.support import OtlpReceiver, ReceivedSpan, parse_json_lines
+
+from obskit import conventions as c
+from obskit._runtime.internals import SELFTEST_WARNING
+from obskit._runtime.tracing.setup import DROPPED_WARNING, ENCODE_WARNING
+
+_SERVICE = Path(__file__).with_name("_internals_service.py")
+_ROUTE = "/items/{item_id}"
+
+#: broken internal -> the fast paths the self-test must switch to the public API.
+CASES: dict[str, set[str]] = {
+    "BoundedAttributes._set_items": {"server span"},
+    "BoundedAttributes._dict": {"server span"},
+    "BoundedAttributes._immutable": {"server span"},
+    "BoundedAttributes._lock": {"server span"},
+    "Tracer._tracer_metrics": {"server span"},
+    "Tracer._tracer_config": {"server span"},
+    "Tracer._span_limits": {"server span"},
+    "Tracer._instrumentation_scope": {"server span"},
+    # Spans reach the exporter as the SDK's ReadableSpan copies: the writer is not affected.
+    "Span._name": {"server span"},
+    "Span._context": {"server span"},
+    # Read by obskit's span and by the writer (and by the redacting exporter, which then uses
+    # the public properties: the event's password is still redacted).
+    "ReadableSpan._attributes": {"server span", "OTLP encoder"},
+    "ReadableSpan._events": {"OTLP encoder"},
+    "SynchronousMultiSpanProcessor._on_ending": {"server span"},
+    "Histogram._sum": {"histogram"},
+    "Histogram._buckets": {"histogram"},
+    "Histogram._upper_bounds": {"histogram"},
+    "OTLPSpanExporter._client": {"OTLP send"},
+    "OTLPSpanExporter._metrics": {"OTLP send"},
+    # Found missing at the first export (after the self-test): upstream's path from then on.
+    "_OTLPHTTPClient.export": {"OTLP send"},
+    "BatchSpanProcessor._batch_processor": {"batch processor"},
+    "BatchProcessor._queue": {"batch processor"},
+    # No warning: without it the sampler is asked for every root span (same decision).
+    "ParentBased._root": set(),
+    # The ContextVar behind the API's runtime context: attach()/detach() serve instead.
+    "ContextVarsRuntimeContext._current_context": {"OTel context"},
+    # Never imported by name (the key is derived through the public API): nothing to switch.
+    "propagation._SPAN_KEY": set(),
+    "structlog _CONTEXT_VARS moved": {"structlog contextvars"},
+    "structlog _CONTEXT_VARS removed": {"structlog contextvars"},
+    "OTLP writer raises": {"OTLP encoder"},
+}
+
+
+def _run(receiver: OtlpReceiver, broken: str, **env: str) -> tuple[list[dict[str, Any]], str]:
+    """Run the service with ``broken``; its JSON log records and its OpenMetrics exposition."""
+    full_env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("OBSKIT_", "OTEL_", "PROMETHEUS"))
+    }
+    full_env.update(
+        OBSKIT_METRICS_PORT="0",
+        OBSKIT_LOG_FORMAT="json",
+        OBSKIT_INSTRUMENT_LIBRARIES="false",
+        OTEL_EXPORTER_OTLP_ENDPOINT=receiver.endpoint,
+        OTEL_BSP_SCHEDULE_DELAY="50",
+        OBSKIT_TEST_BREAK=broken,
+        PYTHONPATH=os.pathsep.join([str(_SERVICE.parent), str(_SERVICE.parents[2])]),
+        **env,
+    )
+    proc = subprocess.run(
+        [sys.executable, str(_SERVICE)],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    records, bad = parse_json_lines(proc.stdout.splitlines())
+    assert not bad, bad
+    assert not proc.stderr.strip(), proc.stderr
+    [exposition] = [r["exposition"] for r in records if "exposition" in r]
+    return [r for r in records if "exposition" not in r], exposition
+
+
+def _assert_served(records: list[dict[str, Any]], exposition: str, span: ReceivedSpan) -> None:
+    """The request's span, histogram sample and log lines are all there and agree."""
+    assert span.name == f"GET {_ROUTE}"
+    assert span.kind == "SERVER"
+    attrs = span.attributes
+    assert attrs["http.request.method"] == "GET"
+    assert attrs["url.path"] == "/items/7"
+    assert attrs["http.route"] == _ROUTE
+    assert attrs["http.response.status_code"] == 200
+    assert attrs["user_agent.original"] == "internals-test"
+    assert attrs["app.order"] == "o-1"
+    assert span.resource["service.name"] == "internals"
+    assert span.events == (("login", {"password": "[REDACTED]", "user": "ann"}),)
+    [access] = [r for r in records if r.get("logger") == "obskit.access"]
+    assert access["route"] == _ROUTE
+    assert access["status"] == 200
+    assert access["trace_id"] == span.trace_id
+    assert access["span_id"] == span.span_id
+    assert access["order"] == "o-1"  # the bound contextvar
+    [handled] = [r for r in records if r.get("event") == "handled"]
+    assert handled["trace_id"] == span.trace_id
+    assert handled["item"] == "7"
+    assert handled["order"] == "o-1"
+    count = None
+    exemplars = []
+    for family in text_string_to_metric_families(exposition):
+        for sample in family.samples:
+            if sample.labels.get(c.LABEL_ROUTE) != _ROUTE:
+                continue
+            if sample.name == c.HTTP_DURATION_COUNT:
+                count = sample.value
+            if sample.name == c.HTTP_DURATION_BUCKET and sample.exemplar is not None:
+                exemplars.append(sample.exemplar.labels[c.EXEMPLAR_TRACE_ID])
+    assert count == 1
+    assert exemplars == [span.trace_id]
+
+
+def _selftest_warnings(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [r for r in records if r.get("event") == SELFTEST_WARNING]
+
+
+@pytest.mark.parametrize("broken", sorted(CASES))
+def test_a_missing_internal_switches_to_the_public_api(broken: str) -> None:
+    """With ``broken``, the self-test switches the expected fast paths to the public API with
+    one JSON warning each (naming the internal and the error), and the request is served
+    exactly as with every internal in place."""
+    with OtlpReceiver() as receiver:
+        records, exposition = _run(receiver, broken)
+        [span] = receiver.wait_for_total(1)
+    warnings = _selftest_warnings(records)
+    assert sorted(w["fast_path"] for w in warnings) == sorted(CASES[broken])
+    attribute = broken.split(".")[-1].split()[0]
+    for warning in warnings:
+        assert warning["level"] == "warning"
+        assert warning["logger"] == "obskit"
+        assert warning["internal"]
+        assert warning["error"]
+    if "." in broken and CASES[broken]:  # a hidden attribute: named in the path's error
+        assert any(attribute in w["error"] for w in warnings), warnings
+    assert not [r for r in records if r.get("event") == DROPPED_WARNING]
+    _assert_served(records, exposition, span)
+
+
+def test_nothing_broken_keeps_every_fast_path_and_warns_nothing() -> None:
+    """On the installed versions every self-test passes: no warning, same output."""
+    with OtlpReceiver() as receiver:
+        records, exposition = _run(receiver, "nothing")
+        [span] = receiver.wait_for_total(1)
+    assert _selftest_warnings(records) == []
+    assert [r for r in records if r.get("level") == "warning"] == []
+    _assert_served(records, exposition, span)
+
+
+def test_an_encoding_failure_at_run_time_still_exports_and_is_counted() -> None:
+    """obskit's writer failing on a batch after ``init()`` (the self-test passed): the batch is
+    encoded by the official encoder and still exported, the failure is counted in
+    ``obskit_export_errors_total{kind="encode"}`` and one warning says it was obskit's encoder
+    (never "endpoint unreachable")."""
+    with OtlpReceiver() as receiver:
+        records, exposition = _run(receiver, "nothing", OBSKIT_TEST_BREAK_AFTER_INIT="1")
+        [span] = receiver.wait_for_total(1)
+    _assert_served(records, exposition, span)
+    [warning] = [r for r in records if r.get("event") == ENCODE_WARNING]
+    assert warning["kind"] == c.EXPORT_ERROR_ENCODE
+    assert warning["error"] == "RuntimeError: obskit's OTLP writer is broken"
+    assert not [r for r in records if r.get("event") == DROPPED_WARNING]
+    errors = {
+        s.labels[c.LABEL_EXPORT_ERROR_KIND]: s.value
+        for family in text_string_to_metric_families(exposition)
+        for s in family.samples
+        if s.name == c.EXPORT_ERRORS
+    }
+    assert errors == {c.EXPORT_ERROR_ENCODE: 1.0}
+
+
+_USER_EXPORTER = """
+import json, os
+import obskit
+from obskit._runtime.tracing import otlp as _otlp
+from opentelemetry.exporter.otlp.proto.common import trace_encoder
+from opentelemetry.exporter.otlp.proto.http import trace_exporter
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+upstream_export = trace_exporter.OTLPSpanExporter.export
+upstream_encode = trace_exporter.encode_spans
+obskit.init("user-exporter")
+calls = []
+writer = _otlp.encode_request
+_otlp.encode_request = lambda spans: calls.append(len(spans)) or writer(spans)
+mine = trace_exporter.OTLPSpanExporter(endpoint=os.environ["USER_ENDPOINT"], timeout=5)
+provider = TracerProvider()
+provider.add_span_processor(SimpleSpanProcessor(mine))
+provider.get_tracer("user").start_span("user span", attributes={"k": "v"}).end()
+calls_for_user = list(calls)
+with obskit.observe("obskit op"):
+    pass
+obskit.shutdown()
+print(json.dumps({
+    "export_is_upstream": trace_exporter.OTLPSpanExporter.export is upstream_export,
+    "encoder_is_upstream": trace_exporter.encode_spans is upstream_encode
+        and upstream_encode is trace_encoder.encode_spans,
+    "obskit_exporter_is_subclass": issubclass(_otlp._exporter_class(),
+        trace_exporter.OTLPSpanExporter),
+    "writer_calls_for_user": calls_for_user,
+    "writer_calls": calls,
+}))
+"""
+
+
+def test_a_users_own_otlp_exporter_is_upstreams() -> None:
+    """After ``obskit.init()`` the official ``OTLPSpanExporter`` class and its module's
+    ``encode_spans`` are upstream's own objects (obskit patches neither: its writer lives in its
+    own subclass), and a user's exporter sends its span without ever calling obskit's writer,
+    while obskit's own exporter, in the same process, encodes its batch with it."""
+    with OtlpReceiver() as receiver:
+        _user_exporter_case(receiver)
+
+
+def _user_exporter_case(otlp_receiver: OtlpReceiver) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OBSKIT_", "OTEL_"))}
+    env.update(
+        OBSKIT_METRICS_PORT="0",
+        OTEL_EXPORTER_OTLP_ENDPOINT=otlp_receiver.endpoint,
+        USER_ENDPOINT=otlp_receiver.traces_url,
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", _USER_EXPORTER],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout.splitlines()[-1])
+    assert result == {
+        "export_is_upstream": True,
+        "encoder_is_upstream": True,
+        "obskit_exporter_is_subclass": True,
+        "writer_calls_for_user": [],
+        "writer_calls": [1],
+    }
+    spans = {s.name: s for s in otlp_receiver.wait_for_total(2)}
+    assert sorted(spans) == ["obskit op", "user span"]
+    assert spans["user span"].attributes == {"k": "v"}
+
+
+def _export_through_obskit(
+    inner: Any, caplog: pytest.LogCaptureFixture
+) -> tuple[list[str], list[tuple[str, dict[str, Any]]]]:
+    """Export one span through obskit's redacting exporter around ``inner``; the metric calls
+    and the ``obskit.tracing`` warnings."""
+    from opentelemetry.sdk.trace import TracerProvider
+
+    from obskit._runtime.redact import Redactor
+    from obskit._runtime.tracing.setup import DropCounter, RedactingExporter
+
+    counted: list[str] = []
+    drops = DropCounter(lambda n: counted.append(f"dropped {n}"), counted.append)
+    exporter = RedactingExporter(inner, Redactor(frozenset(), ()), drops)
+    provider = TracerProvider()
+    span = provider.get_tracer("t").start_span("s")
+    span.end()
+    with caplog.at_level("WARNING", logger="obskit.tracing"):
+        exporter.export([span])  # type: ignore[list-item]
+    warnings = [
+        (r.getMessage(), {k: v for k, v in r.__dict__.items() if k in ("kind", "error", "reason")})
+        for r in caplog.records
+        if r.name == "obskit.tracing"
+    ]
+    return counted, warnings
+
+
+def test_an_oversize_batch_is_reported_as_obskits_not_the_network(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """obskit's exporter refusing a batch itself (over ``max_request_size``) is counted as an
+    export error of obskit's path, with its own warning — not "endpoint unreachable"."""
+    from obskit._runtime.tracing.otlp import make_exporter
+    from obskit._runtime.tracing.setup import EXPORT_ERROR_WARNING
+
+    with OtlpReceiver() as receiver:
+        inner = make_exporter(lambda exc: None, endpoint=receiver.traces_url, max_request_size=8)
+        counted, warnings = _export_through_obskit(inner, caplog)
+        assert receiver.requests == 0
+    assert counted == [c.EXPORT_ERROR_EXPORT, "dropped 1"]
+    [(message, fields)] = warnings
+    assert message == EXPORT_ERROR_WARNING
+    assert fields["kind"] == c.EXPORT_ERROR_EXPORT
+    assert "over max_request_size" in fields["error"]
+
+
+def test_a_refused_connection_is_still_reported_as_the_network(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A closed port: the drop is the endpoint's (``DROPPED_WARNING``, reason "export failed"),
+    and no export error of obskit's own path is counted."""
+    from tests.support import closed_port
+
+    from obskit._runtime.tracing.otlp import make_exporter
+
+    inner = make_exporter(
+        lambda exc: None, endpoint=f"http://127.0.0.1:{closed_port()}/v1/traces", timeout=1
+    )
+    counted, warnings = _export_through_obskit(inner, caplog)
+    assert counted == ["dropped 1"]
+    assert warnings == [(DROPPED_WARNING, {"reason": "export failed"})]
+
+
+_FORKED = """
+import json, os, sys
+import _hide
+from opentelemetry.sdk.resources import Resource
+if os.environ.get("HIDE") == "1":
+    _hide.hide(Resource, "_attributes")
+import obskit
+obskit.init("forked")
+sys.stdout.flush()
+pid = os.fork()
+if pid == 0:
+    with obskit.observe("in child"):
+        pass
+    obskit.shutdown()
+    os._exit(0)
+os.waitpid(pid, 0)
+os.write(1, (json.dumps({"child": pid, "parent": os.getpid()}) + "\\n").encode())
+"""
+
+
+@pytest.mark.parametrize("hidden", [False, True], ids=["in place", "Resource._attributes gone"])
+def test_a_forked_worker_exports_its_own_pid(hidden: bool) -> None:
+    """A span ended in a forked child carries the child's ``process.pid``: refreshed in place
+    in the shared Resource, or — when ``Resource._attributes`` is not there for obskit — by the
+    exporter swapping in a fresh resource, with one self-test warning naming the internal."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OBSKIT_", "OTEL_"))}
+    with OtlpReceiver() as receiver:
+        env.update(
+            OBSKIT_METRICS_PORT="0",
+            OBSKIT_INSTRUMENT_LIBRARIES="false",
+            OTEL_EXPORTER_OTLP_ENDPOINT=receiver.endpoint,
+            HIDE="1" if hidden else "0",
+            PYTHONPATH=str(_SERVICE.parent),
+        )
+        proc = subprocess.run(
+            [sys.executable, "-c", _FORKED],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+            check=False,
+        )
+        assert proc.returncode == 0, proc.stderr
+        [span] = receiver.wait_for_total(1)
+    records, bad = parse_json_lines(proc.stdout.splitlines())
+    assert not bad, bad
+    pids = records[-1]
+    assert span.name == "in child"
+    assert span.resource["process.pid"] == pids["child"] != pids["parent"]
+    warnings = _selftest_warnings(records)
+    if hidden:
+        [warning] = warnings
+        assert warning["fast_path"] == "resource pid"
+        assert "Resource._attributes" in warning["error"]
+    else:
+        assert warnings == []
+
+
+def test_the_span_key_is_the_apis_own_found_through_the_public_api() -> None:
+    """``context.SPAN_KEY`` (derived at import, never imported by name) is the very key
+    ``set_span_in_context`` stores a span under, and with the default runtime context the
+    ContextVar fast path is on (nothing reported unavailable)."""
+    from opentelemetry import trace
+    from opentelemetry.context.context import Context
+
+    from obskit._runtime import context
+
+    span = trace.NonRecordingSpan(trace.SpanContext(1, 2, False))
+    assert dict(trace.set_span_in_context(span, Context())) == {context.SPAN_KEY: span}
+    assert context.UNAVAILABLE is None
+    assert context.CONTEXT_VAR is not None
