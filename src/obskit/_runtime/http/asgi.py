@@ -26,6 +26,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 _UNMATCHED: Final = c.UNMATCHED_ROUTE
 #: Headers the middleware reads, in one pass over ``scope["headers"]``.
 _WANTED: Final = frozenset({b"traceparent", b"tracestate", b"baggage", b"user-agent"})
+_UA: Final = b"user-agent"
 
 
 def route_of_scope(scope: Scope, root_path: str, status: int) -> str:
@@ -100,7 +101,8 @@ class ObskitASGI:
         path: str = scope["path"]
         if (
             st is None
-            or st.is_excluded(path)
+            or path in st.excluded
+            or (path[-1:] == "/" and st.is_excluded(path))  # the call only for a trailing "/"
             or (st.excluded_urls is not None and st.excluded_urls.asgi(self.framework, scope))
         ):
             await self.app(scope, receive, send)
@@ -113,21 +115,26 @@ class ObskitASGI:
         req.send = send
         tracer = st.tracer
         if tracer is not None:
-            found: dict[str, str] = {}
+            found: dict[str, str] | None = None
+            ua: bytes | None = None  # decoded only if the span records
             for key, value in scope["headers"]:
                 if key in _WANTED:
-                    name, text = key.decode("latin-1"), value.decode("latin-1")
                     # A repeated field is one comma-joined list, in order (RFC 9110 5.3; W3C
                     # Trace Context for tracestate), as WSGI servers already hand it over.
+                    if key == _UA:
+                        ua = value if ua is None else ua + b"," + value
+                        continue
+                    name, text = key.decode("latin-1"), value.decode("latin-1")
+                    if found is None:
+                        found = {}
                     found[name] = found[name] + "," + text if name in found else text
             parent = None
-            if "traceparent" in found or "baggage" in found:
+            if found is not None and ("traceparent" in found or "baggage" in found):
                 parent = st.propagator.extract(found)
             if req.start_span(tracer, parent, scheme):
                 attributes: Any = req.attributes
-                ua = found.get("user-agent")
                 if ua:
-                    attributes["user_agent.original"] = ua
+                    attributes["user_agent.original"] = ua.decode("latin-1")
                 query = scope.get("query_string")
                 if query:
                     attributes["url.query"] = st.redactor.redact_query(query.decode("latin-1"))
@@ -142,7 +149,10 @@ class ObskitASGI:
             req.failed(exc)
             raise
         finally:
-            req.finish(route_of_scope(scope, root_path, req.status), req.settle(error, scope))
+            status = req.status
+            if error is not None or status >= 500:  # else settle() returns None: skip the call
+                error = req.settle(error, scope)
+            req.finish(route_of_scope(scope, root_path, status), error)
 
 
 class _ASGIRequest(Request):

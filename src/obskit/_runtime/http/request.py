@@ -23,6 +23,7 @@ from opentelemetry.trace import SpanKind
 
 from obskit import conventions as c
 from obskit._runtime.context import enter_span, leave_span
+from obskit._runtime.logs import bindings as _bindings
 from obskit._runtime.logs.bindings import clear_contextvars as _clear_contextvars
 from obskit._runtime.state import State
 from obskit._runtime.tracing.span import ServerSpan
@@ -35,6 +36,7 @@ _OTHER: Final = c.METHOD_OTHER
 _SPAN_OTHER: Final = c.SPAN_METHOD_OTHER
 _UNMATCHED: Final = c.UNMATCHED_ROUTE
 _SERVER: Final = SpanKind.SERVER
+_NonRecordingSpan: Final = trace.NonRecordingSpan
 _ERROR: Final = trace.Status(trace.StatusCode.ERROR)
 #: Set on an exception leaving the app: the server logs it after the request's context is gone,
 #: and the stdlib bridge finds the request's ids on the exception itself.
@@ -60,8 +62,11 @@ def begin(
         path = st.redactor.redact_path(path)
     req.path = path
     # Servers reuse threads (WSGI) and in-process clients reuse one context (httpx's
-    # ASGITransport, test clients): bindings must not leak across requests.
-    _clear_contextvars()
+    # ASGITransport, test clients): bindings must not leak across requests.  No call when
+    # structlog never bound a key in this process (its dict of vars is empty).
+    bound = _bindings._BOUND_VARS
+    if bound is None or bound:
+        _clear_contextvars()
     req.raw_method = raw_method
     req.method = method = raw_method if raw_method in _STANDARD else _OTHER
     req.client = client
@@ -123,11 +128,15 @@ class Request:
             initial["http.request.method_original"] = self.raw_method
         spans = self.st.server_spans
         if spans is not None:
-            span = spans.start(name, parent, initial)
+            span, trace_id, span_id, self.sampled = spans.start_ids(name, parent, initial)
         else:
             span = tracer.start_span(name, parent, _SERVER, initial)
+            sc = span.get_span_context()
+            trace_id, span_id, self.sampled = sc.trace_id, sc.span_id, sc.trace_flags.sampled
         self.span = span
-        recording = span.is_recording()
+        # A ServerSpan always records; the lean path's unsampled span never does.
+        kind = type(span)
+        recording = kind is ServerSpan or (kind is not _NonRecordingSpan and span.is_recording())
         attributes: dict[str, Any] | None = None
         if recording:
             # Unsampled requests skip the rest of the attribute work.
@@ -135,10 +144,9 @@ class Request:
             if self.client:
                 attributes["client.address"] = self.client
         self.attributes = attributes
-        sc = span.get_span_context()
-        self.trace_hex = trace_hex = format(sc.trace_id, "032x")
-        self.span_hex = span_hex = format(sc.span_id, "016x")
-        self.sampled = sc.trace_flags.sampled
+        # f-strings format in the eval loop (FORMAT_VALUE): no global lookup and call of format().
+        self.trace_hex = trace_hex = f"{trace_id:032x}"
+        self.span_hex = span_hex = f"{span_id:016x}"
         self.token = enter_span(span, parent, trace_hex, span_hex)
         return recording
 

@@ -266,8 +266,11 @@ class LogPipeline:
         # Something bound in this context (structlog keeps a var per key ever bound: look).
         # (Read through the module: the self-test may switch the map off after import.)
         bound_vars = _bindings._BOUND_VARS
-        bound = (bound_vars is None or bool(bound_vars)) and bool(_get_contextvars())
-        if self.capture is not None or self.console or bound:
+        if (
+            self.capture is not None
+            or self.console
+            or ((bound_vars is None or bound_vars) and _get_contextvars())
+        ):
             self.access(
                 {
                     "method": method,
@@ -306,8 +309,13 @@ class LogPipeline:
         except Exception:  # a lone surrogate in a path from an unusual server
             self.access(tail, None, None)
             return
-        start, micros = self._clock.line_start()
-        line = b"%s%06dZ%s%s" % (start, micros, self._access_head, body[1:])
+        # _Clock.line_start() inlined (one call fewer per request).
+        ns = _time_ns()
+        clock = self._clock
+        cached = clock._cached
+        if ns // 1_000_000_000 != cached[0]:
+            cached = clock._refresh(ns // 1_000_000_000)
+        line = b"%s%06dZ%s%s" % (cached[2], ns // 1000 % 1_000_000, self._access_head, body[1:])
         if len(line) > self.line_max:  # a very long path
             line = fit_line(orjson.loads(line), len(line), self.line_max)
         write(line)

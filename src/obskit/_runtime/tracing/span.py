@@ -49,6 +49,7 @@ __all__ = ["ServerSpan", "ServerSpans", "root_bound"]
 _SERVER: Final = SpanKind.SERVER
 _INVALID: Final = trace.INVALID_SPAN_CONTEXT
 _get_current_span = trace.get_current_span
+_NonRecordingSpan = trace.NonRecordingSpan
 _Lock = threading.Lock
 _new_attributes = BoundedAttributes.__new__
 _SAMPLED_RANDOM: Final = TraceFlags(TraceFlags.SAMPLED | TraceFlags.RANDOM_TRACE_ID)
@@ -212,9 +213,19 @@ class ServerSpans:
 
     def start(self, name: str, parent: Context | None, attributes: dict[str, Any]) -> trace.Span:
         """A started SERVER span, as ``tracer.start_span(name, parent, SERVER, attributes)``."""
+        return self.start_ids(name, parent, attributes)[0]
+
+    def start_ids(
+        self, name: str, parent: Context | None, attributes: dict[str, Any]
+    ) -> tuple[trace.Span, int, int, bool]:
+        """:meth:`start`, plus the span's trace id, span id and sampled flag as this method
+        made them (the caller then reads no ``SpanContext`` property: five Python calls fewer
+        per request, sampled or not)."""
         tracer = self._tracer
         if not tracer._tracer_config.is_enabled:
-            return tracer.start_span(name, parent, _SERVER, attributes)
+            sdk_span = tracer.start_span(name, parent, _SERVER, attributes)
+            sc = sdk_span.get_span_context()
+            return sdk_span, sc.trace_id, sc.span_id, sc.trace_flags.sampled
         parent_ctx: SpanContext | None
         var = _context.CONTEXT_VAR
         if parent is None and var is not None and SPAN_KEY not in var.get():
@@ -231,9 +242,11 @@ class ServerSpans:
                 # The SDK's TraceIdRatioBased decision (root spans: no trace state, the
                 # sampler's attributes are the ones passed in).
                 if trace_id & _TRACE_ID_LIMIT >= bound:
-                    return trace.NonRecordingSpan(
-                        SpanContext(trace_id, ids.generate_span_id(), False, _RANDOM_FLAGS)
-                    )
+                    span_id = ids.generate_span_id()
+                    return (
+                        _NonRecordingSpan(SpanContext(trace_id, span_id, False, _RANDOM_FLAGS)),
+                        trace_id, span_id, False,
+                    )  # fmt: skip
                 decision = _RECORD_AND_SAMPLE
                 flags = _SAMPLED_RANDOM
                 initial: Any = attributes
@@ -255,10 +268,11 @@ class ServerSpans:
             initial = result.attributes
             fresh = False
             flags = _flags(decision, parent_ctx.trace_flags.random_trace_id)
-        context = SpanContext(trace_id, ids.generate_span_id(), False, flags, trace_state)
+        span_id = ids.generate_span_id()
+        context = SpanContext(trace_id, span_id, False, flags, trace_state)
         record_end = tracer._tracer_metrics.start_span(parent_ctx, decision)
         if not decision.is_recording():  # type: ignore[no-untyped-call]
-            return trace.NonRecordingSpan(context)
+            return _NonRecordingSpan(context), trace_id, span_id, flags.sampled
         limits = tracer._span_limits
         span: ServerSpan = ServerSpan.__new__(ServerSpan)  # type: ignore[no-untyped-call]
         span._name = name
@@ -294,7 +308,7 @@ class ServerSpans:
         span._status = _UNSET
         span._start_time = time_ns()
         processor.on_start(span, parent_context=parent)
-        return span
+        return span, trace_id, span_id, flags is _SAMPLED_RANDOM or flags.sampled
 
 
 def root_bound(sampler: Sampler) -> int | None:
