@@ -5,11 +5,9 @@ the description's budget share is queried for that group alone)."""
 from __future__ import annotations
 
 import re
-import subprocess
-import textwrap
 from pathlib import Path
 
-import yaml
+from tests.slo_rules._promtool import assert_unit_passes
 
 from obskit import conventions as c
 from obskit.slo import load
@@ -110,12 +108,4 @@ def test_guard_and_annotations_are_per_group(promtool: str, tmp_path: Path) -> N
             }
         ],
     }
-    (tmp_path / "test.yaml").write_text(yaml.safe_dump(unit, sort_keys=False), encoding="utf-8")
-    result = subprocess.run(
-        [promtool, "test", "rules", "test.yaml"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, textwrap.shorten(result.stdout + result.stderr, 6000)
+    assert_unit_passes(promtool, tmp_path, unit)

@@ -8,11 +8,9 @@ Debian's promtool 2.42 cannot load native-histogram series in a unit test.
 
 from __future__ import annotations
 
-import subprocess
-import textwrap
 from pathlib import Path
 
-import yaml
+from tests.slo_rules._promtool import assert_unit_passes
 
 from obskit import conventions as c
 from obskit.slo import load
@@ -142,13 +140,5 @@ def test_pyrra_objectives_record_pyrras_own_ratios(promtool: str, tmp_path: Path
         "evaluation_interval": "1m",
         "tests": [{"interval": "1m", "input_series": _series(), "promql_expr_test": tests}],
     }
-    (tmp_path / "test.yaml").write_text(yaml.safe_dump(unit, sort_keys=False), encoding="utf-8")
-    result = subprocess.run(
-        [promtool, "test", "rules", "test.yaml"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, textwrap.shorten(result.stdout + result.stderr, 4000)
+    assert_unit_passes(promtool, tmp_path, unit)
     assert len(tests) == len(PYRRA) * len(WINDOWS) + len(TRUE_RATIO)

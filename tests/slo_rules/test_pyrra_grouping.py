@@ -14,12 +14,10 @@ The specs are in the shape of Pyrra's own grouping example
 
 from __future__ import annotations
 
-import subprocess
-import textwrap
 from pathlib import Path
 from typing import Any
 
-import yaml
+from tests.slo_rules._promtool import assert_unit_passes
 
 from obskit import conventions as c
 from obskit.slo import load
@@ -166,15 +164,7 @@ def _promtool(promtool: str, tmp_path: Path, tests: list[dict[str, Any]]) -> Non
     files = build_files(services, "prometheus")
     (tmp_path / "rules.yaml").write_text(files["rules/operator.yaml"], encoding="utf-8")
     unit = {"rule_files": ["rules.yaml"], "evaluation_interval": "1m", "tests": tests}
-    (tmp_path / "test.yaml").write_text(yaml.safe_dump(unit, sort_keys=False), encoding="utf-8")
-    result = subprocess.run(
-        [promtool, "test", "rules", "test.yaml"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, textwrap.shorten(result.stdout + result.stderr, 4000)
+    assert_unit_passes(promtool, tmp_path, unit)
 
 
 def test_grouped_ratios_equal_pyrras_per_group(promtool: str, tmp_path: Path) -> None:
