@@ -7,12 +7,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tests.slo_rules._promtool import assert_unit_passes
-
 from obskit import conventions as c
 from obskit.slo import load
 from obskit.slo._output import build_files
 from obskit.slo._rules import fmt_number, service_groups
+
+from ._promtool import assert_unit_passes
 
 SPEC = """\
 service: checkout

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.slo_rules._promtool import assert_unit_passes
-
 from obskit import conventions as c
 from obskit.slo import load
 from obskit.slo._output import build_files
 from obskit.slo._rules import RECORDED_WINDOWS
+
+from ._promtool import assert_unit_passes
 
 SPECS = """\
 apiVersion: pyrra.dev/v1alpha1
