@@ -85,13 +85,17 @@ class _Target(BaseHTTPRequestHandler):
 class Grouped:
     prometheus: Prometheus
     spec_dir: Path
-    rule_files: list[Path]
-    target: str  # host:port of the scrape target
+    #: Started with Prometheus on the same target (so its slower start overlaps the Prometheus
+    #: tests), waited for only by the ``victoria`` fixture.
+    victoria: VictoriaMetricsStack
 
 
 @pytest.fixture(scope="module")
-def grouped(prometheus_bin: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Grouped]:
-    """A server evaluating SPEC's rules every second until /cart's four tiers fire."""
+def grouped(
+    prometheus_bin: str, engine_tools: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Grouped]:
+    """A Prometheus evaluating SPEC's rules every second until /cart's four tiers fire; a
+    VictoriaMetrics stack scraping the same target and evaluating the same rules."""
     tmp = tmp_path_factory.mktemp("grouped")
     (tmp / "slo").mkdir()
     (tmp / "slo" / "routes.yaml").write_text(SPEC)
@@ -99,18 +103,26 @@ def grouped(prometheus_bin: str, tmp_path_factory: pytest.TempPathFactory) -> It
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Target)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    target = f"127.0.0.1:{server.server_address[1]}"
+    targets = {"routes": [f"127.0.0.1:{server.server_address[1]}"]}
     (tmp / "prometheus").mkdir()
     prom = Prometheus(
-        free_port(), {"routes": [target]}, rule_files, binary=prometheus_bin,
-        workdir=tmp / "prometheus",
+        free_port(), targets, rule_files, binary=prometheus_bin, workdir=tmp / "prometheus"
+    )
+    alertmanager = Alertmanager(binary=engine_tools["prometheus-alertmanager"], workdir=tmp / "am")
+    stack = VictoriaMetricsStack(
+        targets, rule_files, notifier_urls=[alertmanager.url], binaries=engine_tools,
+        workdir=tmp / "vm",
     )  # fmt: skip
     try:
+        alertmanager.start()
+        stack.start()
         prom.start()
         wait_until_evaluated(prom)
-        yield Grouped(prom, tmp / "slo", rule_files, target)
+        yield Grouped(prom, tmp / "slo", stack)
     finally:
         prom.stop()
+        stack.stop()
+        alertmanager.stop()
         server.shutdown()
         server.server_close()
 
@@ -182,27 +194,13 @@ EXACT = 1e-9
 
 
 @pytest.fixture(scope="module")
-def victoria(
-    grouped: Grouped, engine_tools: dict[str, str], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[VictoriaMetricsStack]:
-    """VictoriaMetrics + vmagent + vmalert on the grouped target, until the same state."""
-    tmp = tmp_path_factory.mktemp("grouped-vm")
-    alertmanager = Alertmanager(binary=engine_tools["prometheus-alertmanager"], workdir=tmp / "am")
-    stack = VictoriaMetricsStack(
-        {"routes": [grouped.target]}, grouped.rule_files, notifier_urls=[alertmanager.url],
-        binaries=engine_tools, workdir=tmp / "vm",
-    )  # fmt: skip
+def victoria(grouped: Grouped) -> VictoriaMetricsStack:
+    """The VictoriaMetrics stack, once it reached the state Prometheus was waited for."""
     try:
-        alertmanager.start()
-        stack.start()
-        try:
-            wait_until_evaluated(stack, timeout=90)
-        except TimeoutError as error:
-            raise AssertionError(f"{error}\n{stack.log()[-4000:]}") from None
-        yield stack
-    finally:
-        stack.stop()
-        alertmanager.stop()
+        wait_until_evaluated(grouped.victoria, timeout=90)
+    except TimeoutError as error:
+        raise AssertionError(f"{error}\n{grouped.victoria.log()[-4000:]}") from None
+    return grouped.victoria
 
 
 def _by_route(engine: Prometheus | VictoriaMetricsStack, expr: str) -> dict[str, float]:
