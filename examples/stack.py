@@ -19,9 +19,10 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 LOOPBACK = "127.0.0.1"
+T = TypeVar("T")
 
 
 def prometheus_config(
@@ -173,10 +174,8 @@ class Prometheus:
         return wait_for(self.query, expr, timeout, poll)
 
 
-def wait_for(
-    query: Callable[[str], list[dict[str, Any]]], expr: str, timeout: float, poll: float
-) -> list[dict[str, Any]]:
-    """Poll ``query(expr)`` until it returns at least one sample; ``TimeoutError`` after
+def wait_for(query: Callable[[str], list[T]], expr: str, timeout: float, poll: float) -> list[T]:
+    """Poll ``query(expr)`` until it returns a non-empty list; ``TimeoutError`` after
     ``timeout`` seconds.  Both engines' ``wait_for`` (VictoriaMetrics serves the same API)."""
     deadline = time.monotonic() + timeout
     while True:

@@ -17,9 +17,10 @@ from typing import Any
 
 import pytest
 from examples.alertmanager import Alertmanager
-from examples.stack import Prometheus
+from examples.stack import Prometheus, wait_for
 from examples.vmstack import VictoriaMetricsStack
 from tests.conftest import free_port
+from tests.support._alertmanager import WebhookReceiver, severity_routes
 
 from obskit import conventions as c
 
@@ -47,6 +48,8 @@ IDLE_COUNT = 7
 RATIOS = {route: failed / total for route, (total, failed) in ROUTES.items() if total}
 TIERS = ("page-1h", "page-6h", "ticket-1d", "ticket-3d")
 WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
+#: The receivers of :func:`severity_routes`: ``unrouted`` must stay empty.
+RECEIVERS = ("page", "ticket", "unrouted")
 FIRING = (
     f'{c.ALERTS_SERIES}{{{c.SLO_LABEL_SERVICE}="routes",'
     f'{c.ALERT_STATE_LABEL}="{c.ALERT_STATE_FIRING}"}}'
@@ -88,6 +91,11 @@ class Grouped:
     #: Started with Prometheus on the same target (so its slower start overlaps the Prometheus
     #: tests), waited for only by the ``victoria`` fixture.
     victoria: VictoriaMetricsStack
+    #: Each engine's Alertmanager routes pages and tickets to ``/<engine>/<receiver>`` here.
+    webhooks: WebhookReceiver
+
+
+ENGINES = ("prometheus", "victoriametrics")
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +103,8 @@ def grouped(
     prometheus_bin: str, engine_tools: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Grouped]:
     """A Prometheus evaluating SPEC's rules every second until /cart's four tiers fire; a
-    VictoriaMetrics stack scraping the same target and evaluating the same rules."""
+    VictoriaMetrics stack scraping the same target and evaluating the same rules; each engine
+    notifying its own Alertmanager (routes of :func:`severity_routes`)."""
     tmp = tmp_path_factory.mktemp("grouped")
     (tmp / "slo").mkdir()
     (tmp / "slo" / "routes.yaml").write_text(SPEC)
@@ -103,26 +112,38 @@ def grouped(
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Target)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
+    webhooks = WebhookReceiver().start()
+    alertmanagers = {
+        engine: Alertmanager(
+            severity_routes({r: f"{webhooks.url}/{engine}/{r}" for r in RECEIVERS}),
+            binary=engine_tools["prometheus-alertmanager"],
+            workdir=tmp / f"am-{engine}",
+        )
+        for engine in ENGINES
+    }
     targets = {"routes": [f"127.0.0.1:{server.server_address[1]}"]}
     (tmp / "prometheus").mkdir()
     prom = Prometheus(
-        free_port(), targets, rule_files, binary=prometheus_bin, workdir=tmp / "prometheus"
-    )
-    alertmanager = Alertmanager(binary=engine_tools["prometheus-alertmanager"], workdir=tmp / "am")
+        free_port(), targets, rule_files, binary=prometheus_bin, workdir=tmp / "prometheus",
+        alertmanagers=[f"127.0.0.1:{alertmanagers['prometheus'].port}"],
+    )  # fmt: skip
     stack = VictoriaMetricsStack(
-        targets, rule_files, notifier_urls=[alertmanager.url], binaries=engine_tools,
-        workdir=tmp / "vm",
+        targets, rule_files, notifier_urls=[alertmanagers["victoriametrics"].url],
+        binaries=engine_tools, workdir=tmp / "vm",
     )  # fmt: skip
     try:
-        alertmanager.start()
+        for alertmanager in alertmanagers.values():
+            alertmanager.start()
         stack.start()
         prom.start()
         wait_until_evaluated(prom)
-        yield Grouped(prom, tmp / "slo", stack)
+        yield Grouped(prom, tmp / "slo", stack, webhooks)
     finally:
         prom.stop()
         stack.stop()
-        alertmanager.stop()
+        for alertmanager in alertmanagers.values():
+            alertmanager.stop()
+        webhooks.stop()
         server.shutdown()
         server.server_close()
 
@@ -295,3 +316,38 @@ def test_status_on_victoriametrics_names_the_same_worst_group(
         assert on_vm[key] == on_prom[key], key
     assert on_vm["error_ratio"] == pytest.approx(RATIOS["/cart"], rel=EXACT)
     assert on_vm["burn_rates"]["5m"] == pytest.approx(on_prom["burn_rates"]["5m"], rel=EXACT)
+
+
+def _delivered(grouped: Grouped, engine: str) -> list[tuple[str, dict[str, Any]]]:
+    """(receiver, alert) of every alert ``engine``'s Alertmanager delivered, once all four
+    tiers have arrived; [] before."""
+    delivered = [
+        (n.path.rsplit("/", 1)[1], alert)
+        for n in grouped.webhooks.received(f"/{engine}/")
+        for alert in n.alerts
+    ]
+    tiers = {alert["labels"][c.ALERT_LABEL_TIER] for _, alert in delivered}
+    return delivered if tiers >= set(TIERS) else []
+
+
+def test_both_engines_deliver_the_burning_groups_alerts_alike(
+    grouped: Grouped, victoria: VictoriaMetricsStack
+) -> None:
+    """Through each engine's real Alertmanager, every tier arrives at the webhook its severity
+    routes to (pages at ``page``, tickets at ``ticket``, nothing unrouted), for /cart only,
+    with the same labels and the same rendered annotations from both engines."""
+    received: dict[str, dict[str, dict[str, Any]]] = {}
+    for engine in ENGINES:
+        delivered = wait_for(lambda _, engine=engine: _delivered(grouped, engine), engine, 30, 0.3)
+        received[engine] = {}
+        for receiver, alert in delivered:
+            labels = alert["labels"]
+            assert receiver == labels[c.ALERT_LABEL_SEVERITY], (engine, labels)
+            assert labels[c.LABEL_ROUTE] == "/cart", (engine, labels)
+            received[engine][labels[c.ALERT_LABEL_TIER]] = alert
+    on_prom, on_vm = received["prometheus"], received["victoriametrics"]
+    assert sorted(on_vm) == sorted(on_prom) == sorted(TIERS)
+    for tier in TIERS:
+        assert on_vm[tier]["labels"] == on_prom[tier]["labels"], tier
+        assert on_vm[tier]["annotations"] == on_prom[tier]["annotations"], tier
+        assert "% of the 7d error budget" in on_vm[tier]["annotations"]["description"]
