@@ -17,11 +17,12 @@ import tempfile
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 LOOPBACK = "127.0.0.1"
+T = TypeVar("T")
 
 
 def prometheus_config(
@@ -170,11 +171,17 @@ class Prometheus:
 
     def wait_for(self, expr: str, timeout: float = 60.0, poll: float = 0.5) -> list[dict[str, Any]]:
         """Poll an instant query until it returns at least one sample."""
-        deadline = time.monotonic() + timeout
-        while True:
-            result = self.query(expr)
-            if result:
-                return result
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"no data for {expr!r} after {timeout}s")
-            time.sleep(poll)
+        return wait_for(self.query, expr, timeout, poll)
+
+
+def wait_for(query: Callable[[str], list[T]], expr: str, timeout: float, poll: float) -> list[T]:
+    """Poll ``query(expr)`` until it returns a non-empty list; ``TimeoutError`` after
+    ``timeout`` seconds.  Both engines' ``wait_for`` (VictoriaMetrics serves the same API)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = query(expr)
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no data for {expr!r} after {timeout}s")
+        time.sleep(poll)

@@ -32,7 +32,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from examples.stack import LOOPBACK
+from examples.stack import LOOPBACK, wait_for
 
 #: VictoriaMetrics hides the newest 30 s of data from queries by default
 #: (``-search.latencyOffset``): every vmalert query then reads the world as it was 30 s ago,
@@ -256,3 +256,7 @@ class VictoriaMetricsStack:
         data = self.api("query", **params)
         result: list[dict[str, Any]] = data["result"] if data["resultType"] == "vector" else []
         return result
+
+    def wait_for(self, expr: str, timeout: float = 60.0, poll: float = 0.5) -> list[dict[str, Any]]:
+        """Poll an instant query until it returns at least one sample."""
+        return wait_for(self.query, expr, timeout, poll)

@@ -125,12 +125,12 @@ def _from_raw_counters(engines: EngineRun) -> list[str]:
 
 def test_both_engines_record_the_same_window_ratios(engines: EngineRun) -> None:
     """The error ratio and the burn rate of every alert window computed from the raw counters
-    (today all of 5m … 3d) and the constants (objective, budget, period) hold the same series
-    with the same values on both engines.  Figures summed from the recorded 5m *rates* (the
-    period ratio, budget remaining, and any window computed that way) are left out: while a
-    series is younger than 5 minutes the engines' ``rate()`` differ (Prometheus extrapolates
-    over the window, VictoriaMetrics divides by the time covered), so their sums over time
-    differ too; see docs/slo-rules.md."""
+    (5m only, now that 30m+ sum the recorded 5m rates) and the constants (objective, budget,
+    period) hold the same series with the same values on both engines.  Figures summed from
+    the recorded 5m *rates* (the period ratio, budget remaining, and any window computed that
+    way) are left out: while a series is younger than 5 minutes the engines' ``rate()`` differ
+    (Prometheus extrapolates over the window, VictoriaMetrics divides by the time covered), so
+    their sums over time differ too; see docs/slo-rules.md."""
     windows = _from_raw_counters(engines)
     assert "5m" in windows
     names = [c.error_ratio_rule(w) for w in windows]
