@@ -23,7 +23,7 @@ from obskit._runtime.integrations.base import Framework, find_missing
 
 __all__ = ["FLASK", "instrument", "is_flask", "patch"]
 
-FLASK: Final = Framework("flask", "Flask", (3, 0), (4, 0), "app = obskit.instrument(app)")
+FLASK: Final = Framework("flask", "Flask", (2, 3), (4, 0), "app = obskit.instrument(app)")
 _ROUTES: Final = "flask.ctx.RequestContext.match_request"
 _patched: set[str] = set()
 

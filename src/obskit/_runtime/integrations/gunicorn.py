@@ -25,7 +25,7 @@ from obskit._runtime.logs.bridge import bridge_stdlib
 __all__ = ["GUNICORN", "GunicornLogger", "patch_logging"]
 
 GUNICORN: Final = Framework(
-    "gunicorn", "gunicorn", (22, 0), None, "--logger-class obskit.GunicornLogger"
+    "gunicorn", "gunicorn", (21, 2), None, "--logger-class obskit.GunicornLogger"
 )
 
 

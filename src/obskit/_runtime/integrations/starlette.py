@@ -34,7 +34,7 @@ from obskit._runtime.integrations.base import Framework, find_missing
 __all__ = ["STARLETTE", "install", "instrument", "is_starlette", "patch", "router_records_route"]
 
 STARLETTE: Final = Framework(
-    "starlette", "starlette", (0, 37), (2, 0), "app = obskit.instrument(app)"
+    "starlette", "starlette", (0, 30), (2, 0), "app = obskit.instrument(app)"
 )
 _BUILD: Final = "starlette.applications.Starlette.build_middleware_stack"
 _patched: set[str] = set()
@@ -181,6 +181,15 @@ def _patch_class(cls: type) -> None:
         _patch_class(sub)
 
 
+def _record_routes() -> None:
+    if install():
+        STARLETTE.applied("starlette.routing.Route.matches")
+        logging.getLogger("obskit").debug(
+            "starlette: this router does not record scope['route'] (before 1.7): route "
+            "classes wrapped so route templates are still read, never re-matched"
+        )
+
+
 def patch() -> None:
     """Instrument every Starlette/FastAPI app of this process (idempotent); degrade with one
     warning when ``build_middleware_stack`` is gone."""
@@ -194,15 +203,13 @@ def patch() -> None:
     if missing is not None:
         _patched.add("degraded")
         STARLETTE.degraded(missing)
+        # obskit.instrument(app) is the fallback: before Starlette 1.7 it needs the route
+        # classes to record the matched route, which does not depend on the missing target.
+        _record_routes()
         return
     _patch_class(Starlette)
     STARLETTE.applied(_BUILD)
-    if install():
-        STARLETTE.applied("starlette.routing.Route.matches")
-        logging.getLogger("obskit").debug(
-            "starlette: this router does not record scope['route'] (before 1.7): route "
-            "classes wrapped so route templates are still read, never re-matched"
-        )
+    _record_routes()
     previous = Starlette.__dict__.get("__init_subclass__")
 
     def __init_subclass__(cls: type, /, **kwargs: Any) -> None:

@@ -17,7 +17,7 @@ from obskit._runtime.logs.bridge import bridge_stdlib
 __all__ = ["UVICORN", "patch_logging"]
 
 UVICORN: Final = Framework(
-    "uvicorn", "uvicorn", (0, 30), None, "uvicorn --log-config with obskit.LogHandler"
+    "uvicorn", "uvicorn", (0, 20), None, "uvicorn --log-config with obskit.LogHandler"
 )
 
 
