@@ -39,7 +39,8 @@ class Hidden:
             raise self._gone()
         if obj is None:
             return self if self.original is _MISSING else self.original
-        if self.name in obj.__dict__:
+        # A slot (``__slots__``, a frozen dataclass's field) lives in the original descriptor.
+        if self.name in getattr(obj, "__dict__", ()):
             return obj.__dict__[self.name]
         if self.original is _MISSING:
             raise AttributeError(self.name)
@@ -49,12 +50,20 @@ class Hidden:
     def __set__(self, obj: Any, value: Any) -> None:
         if _from_obskit():
             raise self._gone()
-        obj.__dict__[self.name] = value
+        setter = getattr(self.original, "__set__", None)
+        if setter is not None:
+            setter(obj, value)
+        else:
+            obj.__dict__[self.name] = value
 
     def __delete__(self, obj: Any) -> None:
         if _from_obskit():
             raise self._gone()
-        del obj.__dict__[self.name]
+        deleter = getattr(self.original, "__delete__", None)
+        if deleter is not None:
+            deleter(obj)
+        else:
+            del obj.__dict__[self.name]
 
 
 def hide(owner: type, name: str) -> None:

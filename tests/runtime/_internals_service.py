@@ -84,6 +84,13 @@ BREAKS: dict[str, Callable[[], None]] = {
     "_OTLPHTTPClient.export": _hide_attr(
         "opentelemetry.exporter.otlp.common.http", "_OTLPHTTPClient", "export"
     ),
+    # The result of ``_client.export()`` (upstream reads it; obskit's direct send too).
+    "_ExportResult.success": _hide_attr(
+        "opentelemetry.exporter.otlp.common.http", "_ExportResult", "success"
+    ),
+    "_ExportResult.error": _hide_attr(
+        "opentelemetry.exporter.otlp.common.http", "_ExportResult", "error"
+    ),
     "BatchSpanProcessor._batch_processor": _hide_attr(
         "opentelemetry.sdk.trace.export", "BatchSpanProcessor", "_batch_processor"
     ),
@@ -107,7 +114,10 @@ def main() -> None:
     import obskit
 
     obskit.init("internals")
-    if os.environ.get("OBSKIT_TEST_BREAK_AFTER_INIT"):  # an encode failure at run time only
+    after = os.environ.get("OBSKIT_TEST_BREAK_AFTER_INIT")
+    if after in BREAKS:  # an internal moved after the self-test passed
+        BREAKS[after]()
+    elif after:  # an encode failure at run time only
         _encoder_raises()
 
     import asyncio

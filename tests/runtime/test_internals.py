@@ -25,7 +25,7 @@ from tests.support import OtlpReceiver, ReceivedSpan, parse_json_lines
 
 from obskit import conventions as c
 from obskit._runtime.internals import SELFTEST_WARNING
-from obskit._runtime.tracing.setup import DROPPED_WARNING, ENCODE_WARNING
+from obskit._runtime.tracing.setup import DROPPED_WARNING, ENCODE_WARNING, EXPORT_ERROR_WARNING
 
 _SERVICE = Path(__file__).with_name("_internals_service.py")
 _ROUTE = "/items/{item_id}"
@@ -55,6 +55,9 @@ CASES: dict[str, set[str]] = {
     "OTLPSpanExporter._metrics": {"OTLP send"},
     # Found missing at the first export (after the self-test): upstream's path from then on.
     "_OTLPHTTPClient.export": {"OTLP send"},
+    # The result of _client.export() (its declared type is checked): upstream's export sends.
+    "_ExportResult.success": {"OTLP send"},
+    "_ExportResult.error": {"OTLP send"},
     "BatchSpanProcessor._batch_processor": {"batch processor"},
     "BatchProcessor._queue": {"batch processor"},
     # No warning: without it the sampler is asked for every root span (same decision).
@@ -193,6 +196,35 @@ def test_an_encoding_failure_at_run_time_still_exports_and_is_counted() -> None:
         if s.name == c.EXPORT_ERRORS
     }
     assert errors == {c.EXPORT_ERROR_ENCODE: 1.0}
+
+
+def test_a_send_result_moved_after_init_is_obskits_own_failure_never_the_network() -> None:
+    """``_client.export()``'s result losing ``.success`` after the self-test passed (the
+    declared type said it had it): the batch, already sent, reaches the receiver; obskit counts
+    it as its own export error (``kind="export"``, never "endpoint unreachable"), warns once that
+    the send path moved (naming ``success``) and sends through upstream's ``export`` from then
+    on."""
+    with OtlpReceiver() as receiver:
+        records, exposition = _run(
+            receiver, "nothing", OBSKIT_TEST_BREAK_AFTER_INIT="_ExportResult.success"
+        )
+        [span] = receiver.wait_for_total(1)
+    _assert_served(records, exposition, span)
+    [moved] = _selftest_warnings(records)
+    assert moved["fast_path"] == "OTLP send"
+    assert "success" in moved["error"]
+    assert ".success/.error" in moved["internal"]
+    [own] = [r for r in records if r.get("event") == EXPORT_ERROR_WARNING]
+    assert own["kind"] == c.EXPORT_ERROR_EXPORT
+    assert "result could not be read" in own["error"]
+    assert not [r for r in records if r.get("event") == DROPPED_WARNING]
+    errors = {
+        s.labels[c.LABEL_EXPORT_ERROR_KIND]: s.value
+        for family in text_string_to_metric_families(exposition)
+        for s in family.samples
+        if s.name == c.EXPORT_ERRORS
+    }
+    assert errors == {c.EXPORT_ERROR_EXPORT: 1.0}
 
 
 _USER_EXPORTER = """

@@ -201,8 +201,8 @@ def init(
             for problem in problems:
                 _config_log.warning("invalid setting", extra=problem.fields())
             mp_dir = _multiproc.detect()
-            if mp_dir is not None:
-                _multiproc.enable(mp_dir)
+            if mp_dir is not None and not _multiproc.enable(mp_dir):
+                mp_dir = None  # one warning said so: each worker serves its own metrics
             export = not any(p.using.startswith(_envcheck.NO_EXPORT) for p in problems)
             st = build_state(config, multiprocess_dir=mp_dir, export=export)
         configure_structlog(st.pipeline)

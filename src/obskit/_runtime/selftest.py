@@ -14,7 +14,8 @@ The checks (each a few hundred µs at most; see ``docs/runtime.md`` for the meas
   the official OTLP encoder, so everything an exporter sees — with the same span made by the
   SDK's ``Tracer.start_span``;
 * ``OTLP encoder`` (``tracing/otlp.py``): those spans encoded by obskit's writer and by the
-  official encoder, parsed and compared; and the exporter's send internals present;
+  official encoder, parsed and compared; and the exporter's send internals present (with the
+  ``success``/``error`` of its client's declared ``export()`` result);
 * ``histogram`` (``metrics/instruments.py``): one value with an exemplar and one without,
   observed through ``_observe`` and through the public ``observe()``, samples and exemplars
   compared;
@@ -190,7 +191,9 @@ def check_encoder(st: _state.State, made: _Spans) -> None:
 
 
 def check_send(st: _state.State, made: object) -> None:
-    """The exporter's send internals are there (else upstream's ``export`` sends)."""
+    """The exporter's send internals are there, and ``_client.export()`` declares a result
+    with the ``success``/``error`` it reads (else upstream's ``export`` sends and reads its
+    own result)."""
     exporter = _exporter(st)
     missing = getattr(exporter, "missing_internal", None)
     if missing is not None:
@@ -400,7 +403,7 @@ CHECKS: Final[tuple[Check, ...]] = (
     (
         "OTLP send",
         "opentelemetry-exporter-otlp-proto-http: OTLPSpanExporter._client/_metrics/_shutdown/"
-        "_max_request_size",
+        "_max_request_size, the result of _client.export(): .success/.error",
         _has_send_path,
         check_send,
         lambda st: None,  # the exporter already sends through upstream's export()

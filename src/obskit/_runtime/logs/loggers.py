@@ -11,6 +11,7 @@ import structlog
 
 from obskit._runtime.logs.output import write
 from obskit._runtime.logs.pipeline import LogPipeline
+from obskit._runtime.logs.wrapper import safe_bound_logger
 
 __all__ = ["PIPELINE", "configure_structlog", "forget_deferred", "get_logger"]
 
@@ -80,7 +81,8 @@ def configure_structlog(pipeline: LogPipeline) -> None:
     PIPELINE = pipeline
     structlog.configure(
         processors=[structlog.contextvars.merge_contextvars, pipeline.process],
-        wrapper_class=structlog.make_filtering_bound_logger(pipeline.level),
+        # structlog's filtering logger, subclassed so a bad ``%`` argument never raises
+        wrapper_class=safe_bound_logger(pipeline.level),
         logger_factory=_logger_factory,
         cache_logger_on_first_use=False,
     )

@@ -2,8 +2,8 @@
 
 * :func:`watch_logging_config`: ``logging.config.dictConfig``/``fileConfig`` after ``init()``
   put the bridge back instead of silently replacing it;
-* :func:`guard_call_errors`: structlog's ``%`` interpolation and the stdlib's ``extra`` checks,
-  which raise inside the logging call itself, made safe.
+* :func:`guard_call_errors`: the stdlib's ``extra`` checks, which raise inside the logging call
+  itself, made safe (structlog's ``%`` interpolation: ``wrapper.py``).
 """
 
 from __future__ import annotations
@@ -13,37 +13,20 @@ from typing import Any
 
 from obskit._runtime.logs import bridge as _bridge
 from obskit._runtime.logs import loggers as _loggers
-from obskit._runtime.logs.render import USER_FIELD_PREFIX, bounded_repr
+from obskit._runtime.logs.render import USER_FIELD_PREFIX
 
 __all__ = ["guard_call_errors", "watch_logging_config"]
 
 
 def guard_call_errors() -> None:
-    """Two ways a log call itself raises, before any handler or processor runs, made safe:
+    """The stdlib's ``extra={"name": …}`` (a key LogRecord owns: ``KeyError``, e.g. a request
+    body spread into ``extra``), which raises inside the logging call itself before any handler
+    runs, made safe: such keys are kept under :data:`USER_FIELD_PREFIX`.  (structlog's own
+    ``log.info("%d items", "x")`` is made safe by obskit's ``wrapper_class``,
+    :mod:`obskit._runtime.logs.wrapper`.)
 
-    * structlog's ``log.info("%d items", "x")`` (its ``%`` interpolation fails): the message is
-      the template followed by the bounded repr of the arguments;
-    * the stdlib's ``extra={"name": …}`` (a key LogRecord owns: ``KeyError``, e.g. a request
-      body spread into ``extra``): such keys are kept under :data:`USER_FIELD_PREFIX`.
-
-    Each replacement costs nothing more on a call that does not fail (the structlog function
-    is replaced by one with the same first check; the stdlib's runs inside a ``try``).
+    The replacement costs nothing more on a call that does not fail (it runs inside a ``try``).
     """
-    from structlog import _native
-
-    interpolate = getattr(_native, "_maybe_interpolate", None)
-    if interpolate is not None and not getattr(interpolate, "_obskit", False):
-
-        def safe_interpolate(event: Any, args: tuple[Any, ...]) -> Any:
-            if not args:
-                return event
-            try:
-                return interpolate(event, args)
-            except Exception:
-                return f"{event} {bounded_repr(args)}"
-
-        safe_interpolate._obskit = True  # type: ignore[attr-defined]
-        _native._maybe_interpolate = safe_interpolate
     if getattr(logging.Logger.makeRecord, "_obskit", False):
         return
 

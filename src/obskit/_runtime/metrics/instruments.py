@@ -22,6 +22,8 @@ __all__ = ["Metrics"]
 _bisect = bisect.bisect_left
 _now = time.time
 
+#: The spans-dropped counter's help (also the multiprocess probe's, ``multiproc.enable``).
+SPANS_DROPPED_HELP: Final = "Spans dropped by the exporter (queue full, endpoint down or slow)."
 #: Upper bound of cached label children (beyond it, ``labels()`` is called each time).
 _CACHE_MAX: Final = 10_000
 
@@ -67,7 +69,7 @@ class Metrics:
         )
         self.spans_dropped = Counter(
             c.SPANS_DROPPED.removesuffix("_total"),
-            "Spans dropped by the exporter (queue full, endpoint down or slow).",
+            SPANS_DROPPED_HELP,
             registry=registry,
         )
         self.export_errors = Counter(

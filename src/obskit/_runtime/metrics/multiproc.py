@@ -6,6 +6,11 @@ Detection (no user setup): ``PROMETHEUS_MULTIPROC_DIR`` when set; otherwise a gu
 directory is keyed by the server process's pid *and start time*, so a new server run never
 inherits old counts.
 
+Switching prometheus-client to multiprocess mode uses only its documented switch: the mode is
+chosen when ``prometheus_client.values`` is imported, from ``PROMETHEUS_MULTIPROC_DIR`` (see
+:func:`enable`; no private attribute is read or written).  Metrics created before ``init()``
+keep the mode of the moment they were created, as prometheus-client documents.
+
 Exemplars: each worker keeps its latest exemplar per bucket series in memory (a dict write on
 the hot path) and a daemon thread writes them to ``exemplars-<pid>.json`` at most once a second;
 the exposition attaches the newest exemplar per bucket across workers.
@@ -14,7 +19,9 @@ the exposition attaches the newest exemplar per bucket across workers.
 from __future__ import annotations
 
 import glob
+import importlib
 import json
+import logging
 import math
 import multiprocessing
 import os
@@ -24,15 +31,24 @@ import threading
 from collections.abc import Iterator
 from typing import Any, Final
 
-from prometheus_client import values
+from prometheus_client import Counter
 from prometheus_client.metrics_core import Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.samples import Exemplar, Sample
+
+from obskit import conventions as c
+from obskit._runtime.metrics.instruments import SPANS_DROPPED_HELP
 
 __all__ = ["ExemplarFiles", "MergedCollector", "detect", "enable"]
 
 _ENV: Final = "PROMETHEUS_MULTIPROC_DIR"
 _FLUSH_SECONDS: Final = 1.0
+_log = logging.getLogger("obskit")
+#: Said once when multiprocess mode cannot be switched on (then each worker counts alone).
+MULTIPROC_WARNING: Final = (
+    "prometheus-client's multiprocess mode could not be switched on: each worker's metrics "
+    "are its own (counts are not added up across workers)"
+)
 
 
 def _cmdline(pid: int) -> str:
@@ -119,12 +135,47 @@ def remove_stale(directory: str | None = None) -> None:
             continue
 
 
-def enable(path: str) -> None:
-    """Switch prometheus-client to multiprocess mode writing into ``path``."""
+def enable(path: str) -> bool:
+    """Switch prometheus-client to multiprocess mode writing into ``path``, through its
+    documented switch only (``PROMETHEUS_MULTIPROC_DIR``, read when ``prometheus_client.values``
+    is imported): if the mode is not on already, the variable is set and that module imported
+    again.  The result is checked through the public API (a metric made now is written to
+    ``path``).  Returns False, after one JSON warning, when the mode is not on: obskit then
+    serves each worker's own metrics (the caller falls back to single-process mode)."""
     os.makedirs(path, mode=0o700, exist_ok=True)
+    previous = os.environ.get(_ENV)
     os.environ[_ENV] = path  # inherited by forked and spawned workers
-    if values.ValueClass is values.MutexValue:
-        values.ValueClass = values.MultiProcessValue()  # type: ignore[no-untyped-call]
+    try:
+        if not _writes_into(path):
+            # Not on (prometheus-client was imported before the variable was set): import its
+            # value module again so that it reads the variable.  Never done when the mode is
+            # on already: two value classes would share this process's files.
+            importlib.reload(importlib.import_module("prometheus_client.values"))
+            if not _writes_into(path):
+                raise RuntimeError(f"a metric made after setting {_ENV} is not written there")
+    except Exception as exc:
+        if previous is None:
+            os.environ.pop(_ENV, None)
+        else:
+            os.environ[_ENV] = previous
+        _log.warning(
+            MULTIPROC_WARNING,
+            extra={"directory": path, "error": f"{type(exc).__qualname__}: {exc}"},
+        )
+        return False
+    return True
+
+
+def _writes_into(path: str) -> bool:
+    """Whether a metric made now is written to this process's files in ``path``.
+
+    The probe is obskit's own unlabelled counter (spans dropped, same name and help), made with
+    no registry and never incremented: in multiprocess mode it writes the 0 that obskit's own
+    counter writes a moment later anyway, so nothing foreign reaches the exposition."""
+    Counter(c.SPANS_DROPPED.removesuffix("_total"), SPANS_DROPPED_HELP, registry=None)
+    mine = glob.glob(os.path.join(path, f"*_{os.getpid()}.db"))
+    found = MultiProcessCollector.merge(mine, accumulate=False) if mine else []  # type: ignore[no-untyped-call]
+    return any(s.name == c.SPANS_DROPPED for metric in found for s in metric.samples)
 
 
 class ExemplarFiles:
@@ -255,11 +306,6 @@ class MergedCollector:
                 samples.append(s)
             metric.samples = samples
             yield metric
-
-
-def is_multiprocess() -> bool:
-    """Whether prometheus-client is in multiprocess mode in this process."""
-    return values.ValueClass is not values.MutexValue and bool(os.environ.get(_ENV))
 
 
 def mark_dead(pid: int, path: str | None = None) -> None:

@@ -370,6 +370,24 @@ def official_request(spans: Sequence[Any]) -> bytes:
 #: upstream's retries, compression and headers; ``_metrics.export_operation`` records upstream's
 #: own exporter metrics).  Checked when the exporter is made: missing, the upstream ``export``.
 SEND_INTERNALS: Final = ("_client", "_metrics", "_shutdown", "_max_request_size")
+#: The fields of ``_client.export()``'s result the direct send reads (upstream's own ``export``
+#: reads the same two).  Checked on the declared result type when the exporter is made.
+RESULT_FIELDS: Final = ("success", "error")
+
+
+def _result_missing(client: Any) -> str | None:
+    """None when ``client.export`` declares a result type with :data:`RESULT_FIELDS`; else
+    what is missing (then upstream's ``export`` sends, and reads its own result)."""
+    export = getattr(type(client), "export", None)
+    declared: Any = getattr(export, "__annotations__", {}).get("return")
+    if isinstance(declared, str):  # ``from __future__ import annotations`` upstream
+        declared = getattr(export, "__globals__", {}).get(declared)
+    if not isinstance(declared, type):
+        return "_client.export() result type (undeclared)"
+    for field in RESULT_FIELDS:
+        if not hasattr(declared, field):
+            return f"_client.export() result .{field}"
+    return None
 
 
 def make_exporter(on_encode_error: Any, **kwargs: Any) -> Any:
@@ -392,7 +410,9 @@ def _warn_send_moved(exc: BaseException) -> None:
         extra={
             "fast_path": "OTLP send",
             "internal": "opentelemetry-exporter-otlp-proto-http: "
-            + ", ".join(f"OTLPSpanExporter.{name}" for name in SEND_INTERNALS),
+            + ", ".join(f"OTLPSpanExporter.{name}" for name in SEND_INTERNALS)
+            + ", the result of OTLPSpanExporter._client.export(): "
+            + "/".join(f".{field}" for field in RESULT_FIELDS),
             "error": f"{type(exc).__qualname__}: {exc}",
         },
     )
@@ -428,7 +448,7 @@ def _exporter_class() -> type:
             self.on_encode_error = on_encode_error
             missing = [name for name in SEND_INTERNALS if not hasattr(self, name)]
             #: The name of a missing send internal (then upstream's ``export`` sends), or None.
-            self.missing_internal = missing[0] if missing else None
+            self.missing_internal = missing[0] if missing else _result_missing(self._client)
 
         def export(self, spans: Sequence[Any]) -> Any:
             self.own_failure = None
@@ -465,8 +485,18 @@ def _exporter_class() -> type:
                     self.own_failure = f"request of {len(data)} bytes over max_request_size"
                     return failure
                 sent = post(data)
-                if not sent.success:
-                    result.error = sent.error
+                try:
+                    ok, error = sent.success, sent.error
+                except AttributeError as exc:  # the result's shape moved since the self-test
+                    # Sent, but whether it was delivered is unknown: obskit's own failure for
+                    # this batch (never "endpoint unreachable"); upstream's path from now on.
+                    self.missing_internal = str(exc)
+                    _warn_send_moved(exc)
+                    self.own_failure = f"the send's result could not be read: {exc}"
+                    result.error = exc
+                    return failure
+                if not ok:
+                    result.error = error
                     return failure
             return success
 
