@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -203,3 +204,120 @@ def test_histogram_series_are_regrouped_for_strict_openmetrics_parsers() -> None
     assert sorted((s.name, tuple(sorted(s.labels.items())), s.value) for s in family.samples) == (
         sorted((s.name, tuple(sorted(s.labels.items())), s.value) for s in broken.samples)
     )
+
+
+_HIDDEN_VALUE_CLASS = """
+import _hide
+import prometheus_client.values as values
+# prometheus-client imported before the variable is set (an application importing it first);
+# its value-class names are hidden from obskit's code, as after an upstream rename.
+for name in ("ValueClass", "MutexValue", "MultiProcessValue", "get_value_class"):
+    _hide.hide_module_attribute(values, name)
+"""
+
+
+def test_imported_before_the_variable_workers_add_up_without_value_class_internals(
+    tmp_path: Path,
+) -> None:
+    """prometheus-client imported (single-process mode) before ``PROMETHEUS_MULTIPROC_DIR`` is
+    set, and every value-class name of ``prometheus_client.values`` hidden from obskit: init()
+    still switches multiprocess mode on through the documented variable alone (the module is
+    imported again), two forked workers' counts add up exactly in the parent's exposition, and
+    nothing is warned — nor does init()'s histogram self-test leave a throw-away series in the
+    shared files (it cannot run there: the public ``observe()`` serves)."""
+    port = free_port()
+    result = run_python(
+        _HIDDEN_VALUE_CLASS
+        + f"""
+import asyncio, json, os, sys, urllib.request
+import httpx
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = {str(tmp_path)!r}
+import obskit
+obskit.init("svc", metrics_port={port}, metrics_addr="127.0.0.1")
+from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+async def item(request): return PlainTextResponse("ok")
+app = Starlette(routes=[Route("/items/{{i}}", item)])
+async def serve(n):
+    t = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=t, base_url="http://x") as c:
+        for k in range(n):
+            await c.get(f"/items/{{k}}")
+children = []
+for worker in range(2):
+    pid = os.fork()
+    if pid == 0:
+        asyncio.run(serve(5 + worker))
+        obskit.shutdown()
+        os._exit(0)
+    children.append(pid)
+for pid in children:
+    assert os.waitpid(pid, 0)[1] == 0
+with urllib.request.urlopen("http://127.0.0.1:{port}/metrics", timeout=5) as r:
+    sys.stderr.write(r.read().decode())
+""",
+        env={"PYTHONPATH": str(Path(__file__).parent)},
+    )
+    assert result.returncode == 0, result.stderr
+    count = re.search(
+        r'^http_server_request_duration_seconds_count\{[^}]*http_route="/items/\{i\}"[^}]*\} (\S+)',
+        result.stderr,
+        re.M,
+    )
+    assert count is not None, result.stderr
+    assert float(count.group(1)) == 11.0  # 5 + 6, each worker's own requests added up
+    levels = [json.loads(line)["level"] for line in result.stdout.splitlines()]
+    assert "warning" not in levels, result.stdout
+    # init()'s self-test wrote no throw-away histogram into the shared files
+    assert not re.search(r"^http_server_request_duration_(?!seconds)", result.stderr, re.M)
+
+
+def test_a_prometheus_client_that_ignores_the_variable_gives_one_warning_and_own_counts(
+    tmp_path: Path,
+) -> None:
+    """prometheus-client no longer choosing its value class from ``PROMETHEUS_MULTIPROC_DIR``
+    (its metrics read a value class obskit cannot reach: simulated by pointing them at a frozen
+    single-process one): init() finds a metric made after setting the variable is not written
+    to the directory, says so in one JSON warning naming the directory, and serves the process's
+    own counts exactly (single-process mode) instead of an empty or partial merge."""
+    result = run_python(
+        f"""
+import asyncio, json, os, sys, types
+import httpx
+import prometheus_client.metrics as metrics
+metrics.values = types.SimpleNamespace(ValueClass=metrics.values.MutexValue)
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = {str(tmp_path)!r}
+import obskit
+obskit.init("svc")
+from prometheus_client import REGISTRY, generate_latest
+from obskit._runtime import state
+from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+async def item(request): return PlainTextResponse("ok")
+app = Starlette(routes=[Route("/items/{{i}}", item)])
+async def serve(n):
+    t = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=t, base_url="http://x") as c:
+        for k in range(n):
+            await c.get(f"/items/{{k}}")
+asyncio.run(serve(3))
+assert state.STATE.exposition is None  # single-process exposition: the default registry
+sys.stderr.write(generate_latest(REGISTRY).decode())
+""",
+    )
+    assert result.returncode == 0, result.stderr
+    count = re.search(
+        r'^http_server_request_duration_seconds_count\{[^}]*http_route="/items/\{i\}"[^}]*\} (\S+)',
+        result.stderr,
+        re.M,
+    )
+    assert count is not None, result.stderr
+    assert float(count.group(1)) == 3.0
+    from obskit._runtime.metrics.multiproc import MULTIPROC_WARNING
+
+    warnings = [r for r in map(json.loads, result.stdout.splitlines()) if r["level"] == "warning"]
+    assert [w["event"] for w in warnings] == [MULTIPROC_WARNING]
+    assert warnings[0]["directory"] == str(tmp_path)
+    assert "not written there" in warnings[0]["error"]

@@ -359,6 +359,10 @@ def _public_contextvars(st: _state.State) -> None:
     bindings._BOUND_VARS = None
 
 
+def _single_process(st: _state.State) -> bool:
+    return st.exposition is None
+
+
 def _has_server_spans(st: _state.State) -> bool:
     return st.server_spans is not None
 
@@ -419,7 +423,7 @@ CHECKS: Final[tuple[Check, ...]] = (
     (
         "histogram",
         "prometheus-client: Histogram child _sum/_buckets/_upper_bounds",
-        _always,
+        _single_process,
         check_histogram,
         _public_observe,
     ),
@@ -445,6 +449,13 @@ def run(st: _state.State) -> list[str]:
     """Run every check that applies to ``st``; switch each failing fast path to the public API
     with one warning.  Returns the names of the checks that failed.  Never raises."""
     failed: list[str] = []
+    if st.exposition is not None:
+        # Multiprocess mode: a throw-away histogram's values would be written to the workers'
+        # shared files (a foreign series in every scrape, and the fast and public histograms,
+        # sharing their keys there, would differ), so the check cannot run: the public
+        # ``observe()`` serves, silently (prometheus-client keeps no exemplar in this mode
+        # anyway; obskit's own exemplar store is unaffected).
+        _public_observe(st)
     made: _Spans | None = None
     if st.tracer is not None and hasattr(st.tracer, "resource"):
         try:
