@@ -17,6 +17,7 @@ itself (``_selftest.run``), the cost ``init()`` pays once.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import sys
@@ -103,10 +104,60 @@ def main() -> None:
 
     result = asyncio.run(run())
     result.update(_encoding(st, app))
+    result.update(_log_calls(st))
     runs = timeit.repeat(lambda: _selftest.run(st), number=1, repeat=30)
     result["selftest_us_min"] = round(min(runs) * 1e6)
     result["selftest_us_median"] = round(sorted(runs)[len(runs) // 2] * 1e6)
     out.write(json.dumps(result) + "\n")
+
+
+def _log_calls(st: Any) -> dict[str, float]:
+    """µs per structlog call through obskit, with the ``%`` guard done by obskit's
+    ``wrapper_class`` (what obskit uses) and by the private route it replaced (structlog's own
+    filtering logger with ``structlog._native._maybe_interpolate`` swapped for a guarded copy,
+    rebuilt here only to measure it).  Interleaved rounds, CPU time, minimum per call."""
+    import structlog
+    from structlog import _native
+
+    from obskit._runtime.logs.wrapper import interpolate, safe_bound_logger
+
+    original = _native._maybe_interpolate
+
+    def guarded(event: Any, args: tuple[Any, ...]) -> Any:
+        if not args:
+            return event
+        return interpolate(event, args)
+
+    level = st.pipeline.level
+    classes = {
+        "wrapper": safe_bound_logger(level),
+        "private": structlog.make_filtering_bound_logger(level),
+    }
+    calls: dict[str, Callable[[Any], Any]] = {
+        "args": lambda log: log.info("%s items", "a"),
+        "no_args": lambda log: log.info("plain", k=1),
+    }
+    best: dict[str, float] = {}
+    try:
+        for _ in range(7):
+            for name, cls in classes.items():
+                _native._maybe_interpolate = guarded if name == "private" else original  # type: ignore[assignment]
+                structlog.configure(wrapper_class=cls)
+                log = structlog.get_logger("bench").bind()
+                for call_name, call in calls.items():
+                    timer = timeit.Timer(functools.partial(call, log), timer=time.process_time)
+                    per_call = timer.timeit(number=5000) / 5000 * 1e6
+                    key = f"log_call_us_{call_name}_{name}"
+                    best[key] = min(best.get(key, per_call), per_call)
+    finally:
+        _native._maybe_interpolate = original  # type: ignore[assignment]
+        structlog.configure(wrapper_class=safe_bound_logger(level))
+    result = {k: round(v, 2) for k, v in sorted(best.items())}
+    for call_name in calls:
+        result[f"buys_us_structlog_private_interpolate_{call_name}"] = round(
+            best[f"log_call_us_{call_name}_wrapper"] - best[f"log_call_us_{call_name}_private"], 2
+        )
+    return result
 
 
 def _encoding(st: Any, app: Any) -> dict[str, float]:

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 from prometheus_client import REGISTRY, CollectorRegistry
 
+from obskit import conventions as c
 from obskit._runtime import envcheck as _envcheck
 from obskit._runtime import state as _state
 from obskit._runtime.config import Config, LogProcessor, resolve
@@ -23,7 +24,7 @@ from obskit._runtime.logs.pipeline import LogPipeline
 from obskit._runtime.logs.render import LINE_MAX_BYTES, PIPE_LINE_MAX_BYTES
 from obskit._runtime.logs.setup import guard_call_errors, watch_logging_config
 from obskit._runtime.metrics import multiproc as _multiproc
-from obskit._runtime.metrics.instruments import Metrics
+from obskit._runtime.metrics.instruments import HTTP_LABELS, OPERATION_LABELS, Metrics
 from obskit._runtime.redact import Redactor
 from obskit._runtime.tracing.setup import DropCounter, build_provider, install_global
 from obskit._runtime.urls import ExcludedURLs
@@ -121,10 +122,7 @@ def build_state(
         exposition.register(
             _multiproc.MergedCollector(
                 multiprocess_dir,
-                {
-                    metrics.http_duration._name: list(metrics.http_duration._labelnames),
-                    metrics.operation_duration._name: list(metrics.operation_duration._labelnames),
-                },
+                {c.HTTP_DURATION: list(HTTP_LABELS), c.OPERATION_DURATION: list(OPERATION_LABELS)},
             )
         )
         ProcessCollector(registry=exposition)

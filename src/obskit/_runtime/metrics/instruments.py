@@ -22,6 +22,9 @@ __all__ = ["Metrics"]
 _bisect = bisect.bisect_left
 _now = time.time
 
+#: The histograms' label names (also the multiprocess exemplar keys' order, ``lifecycle``).
+HTTP_LABELS: Final = (c.LABEL_METHOD, c.LABEL_ROUTE, c.LABEL_STATUS)
+OPERATION_LABELS: Final = (c.LABEL_OPERATION, c.LABEL_OUTCOME)
 #: The spans-dropped counter's help (also the multiprocess probe's, ``multiproc.enable``).
 SPANS_DROPPED_HELP: Final = "Spans dropped by the exporter (queue full, endpoint down or slow)."
 #: Upper bound of cached label children (beyond it, ``labels()`` is called each time).
@@ -47,7 +50,7 @@ class Metrics:
         self.http_duration = Histogram(
             c.HTTP_DURATION.removesuffix("_seconds"),
             "Duration of HTTP server requests.",
-            [c.LABEL_METHOD, c.LABEL_ROUTE, c.LABEL_STATUS],
+            HTTP_LABELS,
             unit="seconds",
             buckets=bounds,
             registry=registry,
@@ -62,7 +65,7 @@ class Metrics:
         self.operation_duration = Histogram(
             c.OPERATION_DURATION.removesuffix("_seconds"),
             "Duration of operations observed with obskit.observe.",
-            [c.LABEL_OPERATION, c.LABEL_OUTCOME],
+            OPERATION_LABELS,
             unit="seconds",
             buckets=bounds,
             registry=registry,
