@@ -201,9 +201,9 @@ def test_an_encoding_failure_at_run_time_still_exports_and_is_counted() -> None:
 def test_a_send_result_moved_after_init_is_obskits_own_failure_never_the_network() -> None:
     """``_client.export()``'s result losing ``.success`` after the self-test passed (the
     declared type said it had it): the batch, already sent, reaches the receiver; obskit counts
-    it as its own export error (``kind="export"``, never "endpoint unreachable"), warns once that
-    the send path moved (naming ``success``) and sends through upstream's ``export`` from then
-    on."""
+    it as its own export error (``kind="export"``, never "endpoint unreachable") and warns once
+    that the send path moved (naming ``success``; the exporter marks the path missing, so later
+    batches take upstream's ``export`` — not exercised here: one request, one batch)."""
     with OtlpReceiver() as receiver:
         records, exposition = _run(
             receiver, "nothing", OBSKIT_TEST_BREAK_AFTER_INIT="_ExportResult.success"
