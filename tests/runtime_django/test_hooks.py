@@ -72,8 +72,8 @@ def test_init_after_django_was_imported_patches_at_once() -> None:
     result = _run("""
         from django.core.handlers import asgi, wsgi
         obskit.init("svc")
-        mod = "obskit._runtime.integrations.django"
-        hooks = [type(f).__name__ for f in sys.meta_path if type(f).__module__ == mod]
+        from obskit._runtime.integrations.django.imports import PostImportHook
+        hooks = [type(f).__name__ for f in sys.meta_path if isinstance(f, PostImportHook)]
         print(json.dumps({"patched": _django.is_patched(), "hooks": hooks,
                           "wrapped": hasattr(wsgi.WSGIHandler.__call__, "__wrapped__")}))
     """)
