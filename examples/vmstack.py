@@ -19,20 +19,15 @@ each.  Standard library only, so the demo runs with nothing but obskit installed
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
-import socket
-import subprocess
 import tempfile
-import time
 import urllib.parse
 import urllib.request
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from examples.stack import LOOPBACK, wait_for
+from examples.stack import LOOPBACK, Server, free_port, scrape_jobs, wait_for
 
 #: VictoriaMetrics hides the newest 30 s of data from queries by default
 #: (``-search.latencyOffset``): every vmalert query then reads the world as it was 30 s ago,
@@ -59,73 +54,12 @@ def vmalert_flags(interval: str) -> list[str]:
     ]
 
 
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((LOOPBACK, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def scrape_config(targets: dict[str, Sequence[str]], interval: str) -> str:
     """vmagent's ``-promscrape.config``: the ``scrape_configs`` of a prometheus.yml (vmagent
     refuses the ``rule_files`` and ``evaluation_interval`` keys: rules are vmalert's job).  The
     job is named after the service, as obskit's default selector ``job="<service>"`` expects."""
-    lines = ["global:", f"  scrape_interval: {interval}", "scrape_configs:"]
-    for job, addresses in sorted(targets.items()):
-        lines += [
-            f"  - job_name: {json.dumps(job)}",
-            "    static_configs:",
-            f"      - targets: {json.dumps(list(addresses))}",
-        ]
+    lines = ["global:", f"  scrape_interval: {interval}", *scrape_jobs(targets)]
     return "\n".join(lines) + "\n"
-
-
-class Server:
-    """One server process in its own process group, its output in a log file; ready when a
-    URL answers 200.  Shared with :mod:`examples.alertmanager`."""
-
-    def __init__(self, name: str, argv: list[str], log_path: Path) -> None:
-        self.name = name
-        self.argv = argv
-        self.log_path = log_path
-        self._process: subprocess.Popen[bytes] | None = None
-
-    def start(self, ready_url: str, timeout: float) -> None:
-        """Start the process and wait until ``ready_url`` answers 200."""
-        log = self.log_path.open("wb")
-        self._process = subprocess.Popen(
-            self.argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited early:\n{self.log()}")
-            try:
-                with urllib.request.urlopen(ready_url, timeout=1) as resp:
-                    if resp.status == 200:
-                        return
-            except OSError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"{self.name} not ready after {timeout}s:\n{self.log()}")
-
-    def log(self) -> str:
-        """Everything the process printed so far."""
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def stop(self) -> None:
-        """SIGTERM the process group, SIGKILL it after 10 s (idempotent)."""
-        proc, self._process = self._process, None
-        if proc is None or proc.poll() is not None:
-            return
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
 
 
 class VictoriaMetricsStack:
