@@ -4,6 +4,10 @@ It accepts ``POST /v1/traces`` with a protobuf ``ExportTraceServiceRequest`` bod
 deflate, as the OpenTelemetry exporters send it) and keeps every span in memory, decoded into plain
 Python values (hex ids, attribute dicts).  ``/v1/metrics`` and ``/v1/logs`` are accepted and counted
 so an exporter of those signals does not log errors, but their payloads are not decoded.
+``GET /stats`` answers ``{"requests": N, "spans": N, "errors": N}``.
+
+With ``keep_spans=False`` the spans are only counted, never kept: what the benchmarks run, in its
+own process, so a long soak does not grow it (``benchmarks/_receiver.py``).
 
 Usage::
 
@@ -16,6 +20,7 @@ Usage::
 from __future__ import annotations
 
 import gzip
+import json
 import threading
 import time
 import zlib
@@ -119,6 +124,13 @@ def decode_request(body: bytes) -> list[ReceivedSpan]:
     return spans
 
 
+def count_spans(body: bytes) -> int:
+    """Spans in one protobuf ``ExportTraceServiceRequest`` (parsed, not decoded into records)."""
+    request = ExportTraceServiceRequest()
+    request.ParseFromString(body)
+    return sum(len(ss.spans) for rs in request.resource_spans for ss in rs.scope_spans)
+
+
 def _decompress(body: bytes, encoding: str) -> bytes:
     encoding = encoding.strip().lower()
     if encoding == "gzip":
@@ -128,6 +140,9 @@ def _decompress(body: bytes, encoding: str) -> bytes:
     if encoding in ("", "identity"):
         return body
     raise ValueError(f"unsupported Content-Encoding {encoding!r}")
+
+
+_EMPTY_RESPONSE = ExportTraceServiceResponse().SerializeToString()
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -141,7 +156,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             body = _decompress(raw, self.headers.get("Content-Encoding", ""))
             if self.path.rstrip("/") == "/v1/traces":
-                receiver._add(decode_request(body))
+                receiver._receive(body)
             elif self.path.rstrip("/") in ("/v1/metrics", "/v1/logs"):
                 receiver._count_other(self.path)
             else:
@@ -151,7 +166,13 @@ class _Handler(BaseHTTPRequestHandler):
             receiver._error(f"{self.path}: {exc!r}")
             self._reply(400, repr(exc).encode(), "text/plain")
             return
-        self._reply(200, ExportTraceServiceResponse().SerializeToString(), "application/x-protobuf")
+        self._reply(200, _EMPTY_RESPONSE, "application/x-protobuf")
+
+    def do_GET(self) -> None:
+        if self.path.rstrip("/") != "/stats":
+            self._reply(404, b"unknown path", "text/plain")
+            return
+        self._reply(200, json.dumps(self.server.receiver.stats()).encode(), "application/json")
 
     def _reply(self, status: int, body: bytes, content_type: str) -> None:
         self.send_response(status)
@@ -258,10 +279,14 @@ class OtlpReceiver(SpanStore):
     (the base URL, as ``OTEL_EXPORTER_OTLP_ENDPOINT`` expects).  All methods are thread-safe.
     """
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, keep_spans: bool = True) -> None:
         super().__init__()
         self._other: dict[str, int] = {}
         self.requests = 0
+        #: False: spans are counted (:attr:`span_count`), not kept (``spans`` stays empty).
+        self.keep_spans = keep_spans
+        #: Spans received in total, kept or only counted.
+        self.span_count = 0
         self._server = _Server((host, port), _Handler)
         self._server.receiver = self
         self._thread: threading.Thread | None = None
@@ -309,18 +334,25 @@ class OtlpReceiver(SpanStore):
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def stats(self) -> dict[str, int]:
+        """Trace exports accepted, spans in them, exports that could not be decoded."""
+        with self._cond:
+            return {
+                "requests": self.requests,
+                "spans": self.span_count,
+                "errors": len(self._errors),
+            }
+
     # -- recording (called by the handler) ---------------------------------------------------
-    def _add(self, spans: list[ReceivedSpan]) -> None:
+    def _receive(self, body: bytes) -> None:
+        spans = decode_request(body) if self.keep_spans else []
+        count = len(spans) if self.keep_spans else count_spans(body)
         with self._cond:
             self.requests += 1
+            self.span_count += count
             self._spans.extend(spans)
             self._cond.notify_all()
 
     def _count_other(self, path: str) -> None:
         with self._cond:
             self._other[path] = self._other.get(path, 0) + 1
-
-    def _error(self, message: str) -> None:
-        with self._cond:
-            self._errors.append(message)
-            self._cond.notify_all()
