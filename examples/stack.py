@@ -1,9 +1,11 @@
-"""A local Prometheus for the demo and the end-to-end tests.
+"""A local Prometheus for the demo, the end-to-end tests and the benchmarks.
 
 Starts Debian's ``prometheus`` binary on 127.0.0.1 with a generated configuration (scrape and
 rule evaluation every second by default, exemplar storage on, the generated rule files loaded)
-and offers the few HTTP API calls the demo and the tests need.  Standard library only, so the
-demo runs with nothing but obskit installed.
+and offers the few HTTP API calls the demo and the tests need.  Also the one way the tests and
+benchmarks start a server process (:class:`Server`) and serve HTTP from a thread
+(:class:`LocalServer`, :class:`QuietHandler`, :func:`scrape_target`).  Standard library only, so
+the demo runs with nothing but obskit installed.
 """
 
 from __future__ import annotations
@@ -276,29 +278,38 @@ class QuietHandler(BaseHTTPRequestHandler):
 
 
 class LocalServer:
-    """``handler`` served on a free 127.0.0.1 port from a daemon thread; a context manager
-    (stopped and its socket closed on exit)."""
+    """``handler`` served on a free 127.0.0.1 port (or ``host``/``port``) from a daemon thread;
+    a context manager (stopped and its socket closed on exit).  ``server`` is the
+    ``ThreadingHTTPServer``, which a handler reaches as ``self.server``."""
 
-    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
-        self._server = ThreadingHTTPServer((LOOPBACK, 0), handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self.port: int = self._server.server_address[1]
+    def __init__(
+        self, handler: type[BaseHTTPRequestHandler], *, host: str = LOOPBACK, port: int = 0
+    ) -> None:
+        self.server = ThreadingHTTPServer((host, port), handler)
+        self.server.daemon_threads = True
+        self.port: int = self.server.server_address[1]
         #: ``host:port``, as a scrape configuration's target.
         self.address = f"{LOOPBACK}:{self.port}"
         self.url = f"http://{self.address}"
+        self._thread = threading.Thread(
+            target=self.server.serve_forever,
+            kwargs={"poll_interval": 0.05},  # a prompt stop()
+            name=f"{handler.__name__}-{self.port}",
+            daemon=True,
+        )
 
     def start(self) -> LocalServer:
-        """Serve from now on; returns ``self``."""
-        self._thread.start()
+        """Serve from now on (idempotent); returns ``self``."""
+        if self._thread.ident is None:
+            self._thread.start()
         return self
 
     def stop(self) -> None:
-        """Stop serving and close the socket."""
+        """Stop serving and close the socket (idempotent)."""
         if self._thread.is_alive():
-            self._server.shutdown()
+            self.server.shutdown()
             self._thread.join(timeout=5)
-        self._server.server_close()
+        self.server.server_close()
 
     def __enter__(self) -> LocalServer:
         return self.start()

@@ -26,9 +26,9 @@ import time
 import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from examples.stack import LocalServer, QuietHandler
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
@@ -145,8 +145,8 @@ def _decompress(body: bytes, encoding: str) -> bytes:
 _EMPTY_RESPONSE = ExportTraceServiceResponse().SerializeToString()
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
+class _Handler(QuietHandler):
+    server: Any  # the LocalServer's, with ``receiver`` set
     protocol_version = "HTTP/1.1"  # keep-alive, as the exporter's requests.Session expects
 
     def do_POST(self) -> None:
@@ -160,34 +160,19 @@ class _Handler(BaseHTTPRequestHandler):
             elif self.path.rstrip("/") in ("/v1/metrics", "/v1/logs"):
                 receiver._count_other(self.path)
             else:
-                self._reply(404, b"unknown OTLP path", "text/plain")
+                self.reply(404, b"unknown OTLP path", "text/plain")
                 return
         except Exception as exc:  # a malformed export is recorded, never crashes the receiver
             receiver._error(f"{self.path}: {exc!r}")
-            self._reply(400, repr(exc).encode(), "text/plain")
+            self.reply(400, repr(exc).encode(), "text/plain")
             return
-        self._reply(200, _EMPTY_RESPONSE, "application/x-protobuf")
+        self.reply(200, _EMPTY_RESPONSE, "application/x-protobuf")
 
     def do_GET(self) -> None:
         if self.path.rstrip("/") != "/stats":
-            self._reply(404, b"unknown path", "text/plain")
+            self.reply(404, b"unknown path", "text/plain")
             return
-        self._reply(200, json.dumps(self.server.receiver.stats()).encode(), "application/json")
-
-    def _reply(self, status: int, body: bytes, content_type: str) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Silence the default per-request stderr line."""
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    receiver: OtlpReceiver
+        self.reply(200, json.dumps(self.server.receiver.stats()).encode(), "application/json")
 
 
 class SpanStore:
@@ -287,16 +272,14 @@ class OtlpReceiver(SpanStore):
         self.keep_spans = keep_spans
         #: Spans received in total, kept or only counted.
         self.span_count = 0
-        self._server = _Server((host, port), _Handler)
-        self._server.receiver = self
-        self._thread: threading.Thread | None = None
+        self._http = LocalServer(_Handler, host=host, port=port)
+        self._http.server.receiver = self  # type: ignore[attr-defined]
 
     # -- lifecycle ---------------------------------------------------------------------------
     @property
     def port(self) -> int:
         """The TCP port the receiver listens on."""
-        port: int = self._server.server_address[1]
-        return port
+        return self._http.port
 
     @property
     def endpoint(self) -> str:
@@ -310,23 +293,12 @@ class OtlpReceiver(SpanStore):
 
     def start(self) -> OtlpReceiver:
         """Serve in a daemon thread; returns ``self``."""
-        if self._thread is None:
-            self._thread = threading.Thread(
-                target=self._server.serve_forever,
-                kwargs={"poll_interval": 0.05},
-                name=f"otlp-receiver-{self.port}",
-                daemon=True,
-            )
-            self._thread.start()
+        self._http.start()
         return self
 
     def stop(self) -> None:
         """Stop serving and close the socket (idempotent)."""
-        if self._thread is not None:
-            self._server.shutdown()
-            self._thread.join(timeout=5)
-            self._thread = None
-        self._server.server_close()
+        self._http.stop()
 
     def __enter__(self) -> OtlpReceiver:
         return self.start()

@@ -126,40 +126,44 @@ def _middleware(handler: Any, original: Any, build: Callable[[Any], M]) -> M:
     return middleware
 
 
-def _replace_call(cls: Any, call: Any, original: Any, target: str) -> None:
-    call.__wrapped__ = original
-    call._obskit = True  # is_instrumented_handler() looks for it
-    cls.__call__ = call
-    DJANGO.applied(target)
-
-
-def patch_wsgi(mod: types.ModuleType) -> None:
-    """``WSGIHandler.__call__`` in obskit's WSGI middleware."""
-    cls = _handler_class(mod, "WSGIHandler")
+def _wrap_call(mod: types.ModuleType, name: str, make_call: Callable[[Any], Any]) -> None:
+    """Replace ``mod.<name>.__call__`` with ``make_call(original)`` (marked as obskit's)."""
+    cls = _handler_class(mod, name)
     if cls is None:
         return
     original = cls.__call__
+    call = make_call(original)
+    call.__wrapped__ = original
+    call._obskit = True  # is_instrumented_handler() looks for it
+    cls.__call__ = call
+    DJANGO.applied(f"{mod.__name__}.{name}.__call__")
 
+
+def _wsgi_call(original: Any) -> Callable[..., Any]:
     def build(app: Any) -> ObskitWSGI:
         return ObskitWSGI(app, "DJANGO")
 
     def __call__(self: Any, environ: Any, start_response: Any) -> Any:
         return _middleware(self, original, build)(environ, start_response)
 
-    _replace_call(cls, __call__, original, f"{WSGI}.WSGIHandler.__call__")
+    return __call__
 
 
-def patch_asgi(mod: types.ModuleType) -> None:
-    """``ASGIHandler.__call__`` in obskit's ASGI middleware, the lifespan answered for it."""
-    cls = _handler_class(mod, "ASGIHandler")
-    if cls is None:
-        return
-    original = cls.__call__
-
+def _asgi_call(original: Any) -> Callable[..., Any]:
     def build(app: Any) -> ObskitASGI:
-        return ObskitASGI(with_lifespan(app), "DJANGO")
+        return ObskitASGI(with_lifespan(app), "DJANGO")  # Django refuses the lifespan scope
 
     async def __call__(self: Any, scope: Any, receive: Any, send: Any) -> None:
         await _middleware(self, original, build)(scope, receive, send)
 
-    _replace_call(cls, __call__, original, f"{ASGI}.ASGIHandler.__call__")
+    return __call__
+
+
+def patch_wsgi(mod: types.ModuleType) -> None:
+    """``WSGIHandler.__call__`` in obskit's WSGI middleware."""
+    _wrap_call(mod, "WSGIHandler", _wsgi_call)
+
+
+def patch_asgi(mod: types.ModuleType) -> None:
+    """``ASGIHandler.__call__`` in obskit's ASGI middleware, the lifespan answered for it."""
+    _wrap_call(mod, "ASGIHandler", _asgi_call)
