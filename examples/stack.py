@@ -136,7 +136,48 @@ def scrape_jobs(targets: dict[str, Sequence[str]], *, honor_labels: bool = False
     return lines
 
 
-class Prometheus:
+class QueryAPI:
+    """The Prometheus HTTP API calls the demo and the tests make, on ``url``; VictoriaMetrics
+    serves the same API (:class:`examples.vmstack.VictoriaMetricsStack`)."""
+
+    url: str
+
+    def api_url(self, path: str) -> str:
+        """Where ``/api/v1/<path>`` is served (one server here)."""
+        return f"{self.url}/api/v1/{path}"
+
+    def api(self, path: str, *, timeout: float = 10.0, **params: str) -> Any:
+        """GET ``/api/v1/<path>`` and return its ``data`` (raises on an API error)."""
+        url = f"{self.api_url(path)}?{urllib.parse.urlencode(params)}"
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
+            body = json.load(resp)
+        if body.get("status") != "success":
+            raise RuntimeError(f"{path} {params}: {body}")
+        return body["data"]
+
+    def query(self, expr: str, at: float | None = None) -> list[dict[str, Any]]:
+        """Instant query; returns the result vector."""
+        params = {"query": expr}
+        if at is not None:
+            params["time"] = f"{at:.3f}"
+        data = self.api("query", **params)
+        result: list[dict[str, Any]] = data["result"] if data["resultType"] == "vector" else []
+        return result
+
+    def query_range(self, expr: str, start: float, end: float, step: str) -> list[dict[str, Any]]:
+        """Range query; returns the result matrix."""
+        data = self.api(
+            "query_range", query=expr, start=f"{start:.3f}", end=f"{end:.3f}", step=step
+        )
+        result: list[dict[str, Any]] = data["result"]
+        return result
+
+    def wait_for(self, expr: str, timeout: float = 60.0, poll: float = 0.5) -> list[dict[str, Any]]:
+        """Poll an instant query until it returns at least one sample."""
+        return wait_for(self.query, expr, timeout, poll)
+
+
+class Prometheus(QueryAPI):
     """A running Prometheus server; use as a context manager so it always stops.
 
     Its data lives in ``workdir/data`` (a temporary folder, removed on :meth:`stop`, unless
@@ -212,38 +253,6 @@ class Prometheus:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-    # ---- HTTP API -------------------------------------------------------------------------
-
-    def api(self, path: str, *, timeout: float = 10.0, **params: str) -> Any:
-        """GET ``/api/v1/<path>`` and return its ``data`` (raises on an API error)."""
-        query = urllib.parse.urlencode(params)
-        with urllib.request.urlopen(f"{self.url}/api/v1/{path}?{query}", timeout=timeout) as resp:
-            body = json.load(resp)
-        if body.get("status") != "success":
-            raise RuntimeError(f"{path} {params}: {body}")
-        return body["data"]
-
-    def query(self, expr: str, at: float | None = None) -> list[dict[str, Any]]:
-        """Instant query; returns the result vector."""
-        params = {"query": expr}
-        if at is not None:
-            params["time"] = f"{at:.3f}"
-        data = self.api("query", **params)
-        result: list[dict[str, Any]] = data["result"] if data["resultType"] == "vector" else []
-        return result
-
-    def query_range(self, expr: str, start: float, end: float, step: str) -> list[dict[str, Any]]:
-        """Range query; returns the result matrix."""
-        data = self.api(
-            "query_range", query=expr, start=f"{start:.3f}", end=f"{end:.3f}", step=step
-        )
-        result: list[dict[str, Any]] = data["result"]
-        return result
-
-    def wait_for(self, expr: str, timeout: float = 60.0, poll: float = 0.5) -> list[dict[str, Any]]:
-        """Poll an instant query until it returns at least one sample."""
-        return wait_for(self.query, expr, timeout, poll)
 
 
 def wait_for(query: Callable[[str], list[T]], expr: str, timeout: float, poll: float) -> list[T]:

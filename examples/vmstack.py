@@ -18,16 +18,12 @@ each.  Standard library only, so the demo runs with nothing but obskit installed
 
 from __future__ import annotations
 
-import json
 import shutil
 import tempfile
-import urllib.parse
-import urllib.request
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
-from examples.stack import LOOPBACK, Server, free_port, scrape_jobs, wait_for
+from examples.stack import LOOPBACK, QueryAPI, Server, free_port, scrape_jobs
 
 #: VictoriaMetrics hides the newest 30 s of data from queries by default
 #: (``-search.latencyOffset``): every vmalert query then reads the world as it was 30 s ago,
@@ -62,7 +58,7 @@ def scrape_config(targets: dict[str, Sequence[str]], interval: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-class VictoriaMetricsStack:
+class VictoriaMetricsStack(QueryAPI):
     """victoria-metrics + vmagent + vmalert; use as a context manager so all three stop.
 
     ``targets`` maps a scrape job to ``host:port`` addresses; ``notifier_urls`` are the
@@ -167,30 +163,8 @@ class VictoriaMetricsStack:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    # ---- HTTP API (VictoriaMetrics serves Prometheus' query API; vmalert its rules API) --------
-
-    def _get(self, url: str) -> Any:
-        with urllib.request.urlopen(url, timeout=10) as resp:
-            body = json.load(resp)
-        if body.get("status") != "success":
-            raise RuntimeError(f"{url}: {body}")
-        return body["data"]
-
-    def api(self, path: str, **params: str) -> Any:
-        """GET ``/api/v1/<path>`` and return its ``data``: ``rules`` and ``alerts`` from vmalert,
-        everything else from VictoriaMetrics (raises on an API error)."""
+    def api_url(self, path: str) -> str:
+        """``rules`` and ``alerts`` are vmalert's, everything else VictoriaMetrics' (which
+        serves Prometheus' query API)."""
         base = self.vmalert_url if path in ("rules", "alerts") else self.url
-        return self._get(f"{base}/api/v1/{path}?{urllib.parse.urlencode(params)}")
-
-    def query(self, expr: str, at: float | None = None) -> list[dict[str, Any]]:
-        """Instant query; returns the result vector."""
-        params = {"query": expr}
-        if at is not None:
-            params["time"] = f"{at:.3f}"
-        data = self.api("query", **params)
-        result: list[dict[str, Any]] = data["result"] if data["resultType"] == "vector" else []
-        return result
-
-    def wait_for(self, expr: str, timeout: float = 60.0, poll: float = 0.5) -> list[dict[str, Any]]:
-        """Poll an instant query until it returns at least one sample."""
-        return wait_for(self.query, expr, timeout, poll)
+        return f"{base}/api/v1/{path}"
