@@ -21,14 +21,13 @@ import functools
 import json
 import os
 import sys
-import time
 import timeit
 from collections.abc import Callable
 from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from bench_request_cpu import _app, _receive, _scope, _send
+from bench_request_cpu import _receive, _scope, _send, quiet_init, request_batch
 
 _BATCH = 200
 _ROUNDS = 40
@@ -59,42 +58,24 @@ def _toggles(st: Any) -> dict[str, tuple[Callable[[], None], Callable[[], None]]
 
 
 def main() -> None:
-    os.environ.update(
-        {
-            "OBSKIT_METRICS_PORT": "0",
-            "OBSKIT_LOG_FORMAT": "json",
-            "OTEL_TRACES_EXPORTER": "none",
-            "OBSKIT_INSTRUMENT_LIBRARIES": "false",
-        }
-    )
-    out = sys.stdout
-    sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - every access line goes here
-    import obskit
+    out, app = quiet_init("bench-internals")
     from obskit._runtime import selftest as _selftest
     from obskit._runtime import state as _state
 
-    obskit.init("bench-internals")
     st = _state.STATE
     assert st is not None
-    app = obskit.instrument(_app)
-
-    async def batch() -> float:
-        started = time.process_time()
-        for _ in range(_BATCH):
-            await app(_scope(), _receive, _send)
-        return (time.process_time() - started) / _BATCH * 1e6
 
     async def run() -> dict[str, Any]:
         toggles = _toggles(st)
         for _ in range(20):
-            await batch()
+            await request_batch(app)
         fast: list[float] = []
         public: dict[str, list[float]] = {name: [] for name in toggles}
         for _ in range(_ROUNDS):  # interleaved: load from other processes hits both alike
-            fast.append(await batch())
+            fast.append(await request_batch(app))
             for name, (off, on) in toggles.items():
                 off()
-                public[name].append(await batch())
+                public[name].append(await request_batch(app))
                 on()
         result: dict[str, Any] = {"request_cpu_us_all_fast": round(min(fast), 2)}
         for name, times in public.items():

@@ -31,31 +31,28 @@ in the temporary folder (``--keep`` keeps it).
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import os
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from obskit import conventions as c
-from obskit.slo._load import load_paths
-from obskit.slo._model import SLO
-from obskit.slo._render import render_rule_file
-from obskit.slo._rules import SLI_WINDOWS, RuleGroup, backfill_groups, service_groups
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from examples.stack import LocalServer, Prometheus, free_port, scrape_target  # noqa: E402
+
+from obskit import conventions as c  # noqa: E402
+from obskit.slo._load import load_paths  # noqa: E402
+from obskit.slo._model import SLO  # noqa: E402
+from obskit.slo._render import render_rule_file  # noqa: E402
+from obskit.slo._rules import SLI_WINDOWS, RuleGroup, backfill_groups, service_groups  # noqa: E402
 
 SERVICE = "checkout"
 INSTANCES = 10
@@ -174,130 +171,63 @@ def _finish(proc: subprocess.Popen[bytes], path: Path | None) -> None:
         path.unlink()
 
 
-@contextmanager
-def exporter(series: list[tuple[str, float, bool]], traffic: Traffic) -> Iterator[int]:
+def exporter(series: list[tuple[str, float, bool]], traffic: Traffic) -> LocalServer:
     """Serve the counters at the time of each scrape (the history, continued)."""
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            now = time.time()
-            req, err = traffic.requests(now), traffic.errors(now)
-            body = "".join(
-                f"{c.HTTP_DURATION_COUNT}{{{labels}}} {rps * (err if bad else req):.2f}\n"
-                for labels, rps, bad in series
-            ).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "text/plain; version=0.0.4")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    def exposition(_scrape: int) -> str:
+        now = time.time()
+        req, err = traffic.requests(now), traffic.errors(now)
+        return "".join(
+            f"{c.HTTP_DURATION_COUNT}{{{labels}}} {rps * (err if bad else req):.2f}\n"
+            for labels, rps, bad in series
+        )
 
-        def log_message(self, *args: object) -> None:
-            pass
+    return scrape_target(exposition)
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+
+def start_prometheus(folder: Path, target: str, step: int, rule_files: list[Path]) -> Prometheus:
+    """Prometheus on the benchmark's data folder (kept across restarts), scraping ``target``
+    every ``step`` seconds with the series' own labels, evaluating ``rule_files`` every 30 s."""
+    prom = Prometheus(
+        free_port(), {"exporter": [target]}, rule_files, interval=f"{step}s",
+        evaluation_interval="30s", honor_labels=True, workdir=folder, retention="30d",
+    )  # fmt: skip
     try:
-        yield server.server_address[1]
-    finally:
-        server.shutdown()
+        return prom.start(timeout=300)  # replaying a large head takes minutes
+    except RuntimeError as exc:
+        raise SystemExit(f"prometheus did not start: {exc}") from None
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+def own_metric(prom: Prometheus, name: str) -> float:
+    """A value of Prometheus' own /metrics."""
+    with urllib.request.urlopen(f"{prom.url}/metrics", timeout=30) as response:  # noqa: S310
+        text: str = response.read().decode()
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    return math.nan
 
 
-def _get(url: str, timeout: float = 30) -> bytes:
-    with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - 127.0.0.1
-        data: bytes = response.read()
-        return data
+def value(prom: Prometheus, expr: str) -> float:
+    """One instant query's single value (NaN when empty)."""
+    result = prom.query(expr)
+    return float(result[0]["value"][1]) if result else math.nan
 
 
-class Prometheus:
-    """A Prometheus server on 127.0.0.1 for the benchmark's data folder."""
-
-    def __init__(self, folder: Path, config: str) -> None:
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        (folder / "prometheus.yml").write_text(config)
-        self.log = (folder / "prometheus.log").open("ab")
-        self.proc = subprocess.Popen(
-            ["prometheus", f"--config.file={folder / 'prometheus.yml'}",
-             f"--storage.tsdb.path={folder / 'data'}", "--storage.tsdb.retention.time=30d",
-             f"--web.listen-address=127.0.0.1:{self.port}"],
-            stdout=self.log, stderr=self.log, start_new_session=True,
-        )  # fmt: skip
-        deadline = time.monotonic() + 300
-        while True:
-            try:
-                if _get(f"{self.url}/-/ready", timeout=2):
-                    return
-            except OSError:
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"prometheus did not start; see {folder / 'prometheus.log'}")
-            time.sleep(1)
-
-    def metric(self, name: str) -> float:
-        """A value of Prometheus' own /metrics."""
-        for line in _get(f"{self.url}/metrics").decode().splitlines():
-            if line.startswith(name + " "):
-                return float(line.split()[1])
-        return math.nan
-
-    def query(self, expr: str) -> float:
-        """One instant query's single value (NaN when empty)."""
-        url = f"{self.url}/api/v1/query?" + urllib.parse.urlencode({"query": expr})
-        result = json.loads(_get(url))["data"]["result"]
-        return float(result[0]["value"][1]) if result else math.nan
-
-    def samples(self, expr: str) -> float:
-        """Samples the query engine reads to evaluate ``expr`` now (``stats=all``): the work
-        of one evaluation, independent of how busy the machine is."""
-        url = f"{self.url}/api/v1/query?" + urllib.parse.urlencode({"query": expr, "stats": "all"})
-        stats = json.loads(_get(url, timeout=300))["data"].get("stats", {})
-        return float(stats.get("samples", {}).get("totalQueryableSamples", math.nan))
-
-    def groups(self) -> list[dict[str, object]]:
-        """``/api/v1/rules``' groups."""
-        groups: list[dict[str, object]] = json.loads(_get(f"{self.url}/api/v1/rules"))["data"][
-            "groups"
-        ]
-        return groups
-
-    def stop(self) -> None:
-        """SIGTERM, then wait for a clean shutdown (the head is written to disk)."""
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=300)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        self.log.close()
-
-
-def _config(exporter_port: int, step: int, rule_files: list[str]) -> str:
-    rules = "".join(f"  - {name}\n" for name in rule_files) or "  []\n"
-    return (
-        f"global:\n  scrape_interval: {step}s\n  evaluation_interval: 30s\n"
-        f"rule_files:\n{rules}"
-        "scrape_configs:\n  - job_name: exporter\n    honor_labels: true\n"
-        f"    static_configs:\n      - targets: ['127.0.0.1:{exporter_port}']\n"
-    ).replace("rule_files:\n  []\n", "rule_files: []\n")
+def samples_read(prom: Prometheus, expr: str) -> float:
+    """Samples the query engine reads to evaluate ``expr`` now (``stats=all``): the work of one
+    evaluation, independent of how busy the machine is."""
+    stats = prom.api("query", timeout=300, query=expr, stats="all").get("stats", {})
+    return float(stats.get("samples", {}).get("totalQueryableSamples", math.nan))
 
 
 def wait_until_compacted(prom: Prometheus, limit: float = 900) -> float:
     """Until the number of loaded blocks holds for two reload cycles (65 s apart)."""
     began = time.monotonic()
-    last = prom.metric("prometheus_tsdb_blocks_loaded")
+    last = own_metric(prom, "prometheus_tsdb_blocks_loaded")
     while time.monotonic() - began < limit:
         time.sleep(65)
-        now = prom.metric("prometheus_tsdb_blocks_loaded")
+        now = own_metric(prom, "prometheus_tsdb_blocks_loaded")
         if now == last:
             break
         last = now
@@ -372,7 +302,7 @@ def collect(prom: Prometheus, evaluations: int, limit: float) -> dict[str, list[
     seen: dict[str, dict[str, float]] = {}
     began = time.monotonic()
     while time.monotonic() - began < limit:
-        for group in prom.groups():
+        for group in prom.api("rules")["groups"]:
             name, last = str(group["name"]), str(group["lastEvaluation"])
             if not last.startswith("0001"):
                 seen.setdefault(name, {})[last] = float(group["evaluationTime"])  # type: ignore[arg-type]
@@ -429,12 +359,13 @@ def main() -> int:
         print(f"history: {samples / 1e6:.1f} M samples; generating the OpenMetrics text "
               f"{gen:.0f} s, with promtool's import alongside {wall:.0f} s wall")  # fmt: skip
 
-        with exporter(series, traffic) as port:
-            prom = Prometheus(folder, _config(port, args.step, []))
+        with exporter(series, traffic) as target:
+            prom = start_prometheus(folder, target.address, args.step, [])
             try:
                 settle = wait_until_compacted(prom)
+                blocks = own_metric(prom, "prometheus_tsdb_blocks_loaded")
                 print(f"prometheus compacted the imported blocks in {settle:.0f} s "
-                      f"({prom.metric('prometheus_tsdb_blocks_loaded'):.0f} blocks)")  # fmt: skip
+                      f"({blocks:.0f} blocks)")  # fmt: skip
                 backfill_end = int(time.time())
                 began = time.monotonic()
                 result = subprocess.run(
@@ -452,22 +383,25 @@ def main() -> int:
                     f"{backfill_seconds:.0f} s (promtool tsdb create-blocks-from rules)"
                 )
             finally:
-                prom.stop()
+                prom.stop(timeout=300)  # a clean shutdown writes the head to disk
             for block in (folder / "backfill").iterdir():
                 if block.is_dir():
                     shutil.move(str(block), str(folder / "data" / block.name))
 
-            prom = Prometheus(folder, _config(port, args.step, ["obskit.yaml", "sloth.yaml"]))
+            rules = [folder / "obskit.yaml", folder / "sloth.yaml"]
+            prom = start_prometheus(folder, target.address, args.step, rules)
             try:
                 times = collect(prom, args.evaluations, limit=60 * (args.evaluations + 4) * 3)
                 check = {
-                    w: (prom.query(f"{c.error_ratio_rule(w)}"),
-                        prom.query(f"slo:sli_error:ratio_rate{w}"))
+                    w: (value(prom, c.error_ratio_rule(w)),
+                        value(prom, f"slo:sli_error:ratio_rate{w}"))
                     for w in SLI_WINDOWS
                 }  # fmt: skip
-                read = {g.name: sum(prom.samples(r.expr) for r in g.rules) for g in ours + theirs}
+                read = {
+                    g.name: sum(samples_read(prom, r.expr) for r in g.rules) for g in ours + theirs
+                }
             finally:
-                prom.stop()
+                prom.stop(timeout=300)
         _report(times, read, ours, theirs, check)
     finally:
         if args.keep:

@@ -26,10 +26,8 @@ import argparse
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +35,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from examples.alertmanager import Alertmanager  # noqa: E402
-from examples.stack import Prometheus  # noqa: E402
-from examples.vmstack import VictoriaMetricsStack, free_port  # noqa: E402
+from examples.stack import Prometheus, free_port, scrape_target  # noqa: E402
+from examples.vmstack import VictoriaMetricsStack  # noqa: E402
 
 from obskit import conventions as c  # noqa: E402
 
@@ -61,41 +59,27 @@ GOOD_PER_S, ERRORS_PER_S = 10.0, 2.0
 
 
 class Exporter:
-    """``/metrics`` with two counters that advance with the wall clock; errors from ``fail()``."""
+    """``/metrics`` with two counters that advance with the wall clock; errors once
+    ``failing_since`` is set."""
 
     def __init__(self) -> None:
         self.began = time.time()
         self.failing_since: float | None = None
-        exporter = self
+        self._server = scrape_target(self._exposition).start()
+        self.address = self._server.address
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                now = time.time()
-                errors = ERRORS_PER_S * (
-                    now - exporter.failing_since if exporter.failing_since else 0
-                )
-                good = GOOD_PER_S * (now - exporter.began)
-                body = (
-                    "# TYPE lagbench_requests_total counter\n"
-                    f'lagbench_requests_total{{code="200"}} {good:.3f}\n'
-                    f'lagbench_requests_total{{code="500"}} {errors:.3f}\n'
-                ).encode()
-                self.send_response(200)
-                self.send_header("content-type", "text/plain; version=0.0.4")
-                self.send_header("content-length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.address = f"127.0.0.1:{self.server.server_address[1]}"
+    def _exposition(self, _scrape: int) -> str:
+        now = time.time()
+        errors = ERRORS_PER_S * (now - self.failing_since if self.failing_since else 0)
+        good = GOOD_PER_S * (now - self.began)
+        return (
+            "# TYPE lagbench_requests_total counter\n"
+            f'lagbench_requests_total{{code="200"}} {good:.3f}\n'
+            f'lagbench_requests_total{{code="500"}} {errors:.3f}\n'
+        )
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self._server.stop()
 
 
 def _value(engine: Any, expr: str) -> float | None:

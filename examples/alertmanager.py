@@ -11,8 +11,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from examples.stack import LOOPBACK
-from examples.vmstack import Server, free_port
+from examples.stack import LOOPBACK, Server, free_port
 
 #: Debian names the binary ``prometheus-alertmanager``; upstream's tarball ``alertmanager``.
 BINARIES = ("prometheus-alertmanager", "alertmanager")

@@ -18,21 +18,12 @@ each.  Standard library only, so the demo runs with nothing but obskit installed
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import signal
-import socket
-import subprocess
 import tempfile
-import time
-import urllib.parse
-import urllib.request
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
-from examples.stack import LOOPBACK, wait_for
+from examples.stack import LOOPBACK, QueryAPI, Server, free_port, scrape_jobs
 
 #: VictoriaMetrics hides the newest 30 s of data from queries by default
 #: (``-search.latencyOffset``): every vmalert query then reads the world as it was 30 s ago,
@@ -59,76 +50,15 @@ def vmalert_flags(interval: str) -> list[str]:
     ]
 
 
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((LOOPBACK, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def scrape_config(targets: dict[str, Sequence[str]], interval: str) -> str:
     """vmagent's ``-promscrape.config``: the ``scrape_configs`` of a prometheus.yml (vmagent
     refuses the ``rule_files`` and ``evaluation_interval`` keys: rules are vmalert's job).  The
     job is named after the service, as obskit's default selector ``job="<service>"`` expects."""
-    lines = ["global:", f"  scrape_interval: {interval}", "scrape_configs:"]
-    for job, addresses in sorted(targets.items()):
-        lines += [
-            f"  - job_name: {json.dumps(job)}",
-            "    static_configs:",
-            f"      - targets: {json.dumps(list(addresses))}",
-        ]
+    lines = ["global:", f"  scrape_interval: {interval}", *scrape_jobs(targets)]
     return "\n".join(lines) + "\n"
 
 
-class Server:
-    """One server process in its own process group, its output in a log file; ready when a
-    URL answers 200.  Shared with :mod:`examples.alertmanager`."""
-
-    def __init__(self, name: str, argv: list[str], log_path: Path) -> None:
-        self.name = name
-        self.argv = argv
-        self.log_path = log_path
-        self._process: subprocess.Popen[bytes] | None = None
-
-    def start(self, ready_url: str, timeout: float) -> None:
-        """Start the process and wait until ``ready_url`` answers 200."""
-        log = self.log_path.open("wb")
-        self._process = subprocess.Popen(
-            self.argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited early:\n{self.log()}")
-            try:
-                with urllib.request.urlopen(ready_url, timeout=1) as resp:
-                    if resp.status == 200:
-                        return
-            except OSError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"{self.name} not ready after {timeout}s:\n{self.log()}")
-
-    def log(self) -> str:
-        """Everything the process printed so far."""
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def stop(self) -> None:
-        """SIGTERM the process group, SIGKILL it after 10 s (idempotent)."""
-        proc, self._process = self._process, None
-        if proc is None or proc.poll() is not None:
-            return
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
-
-
-class VictoriaMetricsStack:
+class VictoriaMetricsStack(QueryAPI):
     """victoria-metrics + vmagent + vmalert; use as a context manager so all three stop.
 
     ``targets`` maps a scrape job to ``host:port`` addresses; ``notifier_urls`` are the
@@ -233,30 +163,8 @@ class VictoriaMetricsStack:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    # ---- HTTP API (VictoriaMetrics serves Prometheus' query API; vmalert its rules API) --------
-
-    def _get(self, url: str) -> Any:
-        with urllib.request.urlopen(url, timeout=10) as resp:
-            body = json.load(resp)
-        if body.get("status") != "success":
-            raise RuntimeError(f"{url}: {body}")
-        return body["data"]
-
-    def api(self, path: str, **params: str) -> Any:
-        """GET ``/api/v1/<path>`` and return its ``data``: ``rules`` and ``alerts`` from vmalert,
-        everything else from VictoriaMetrics (raises on an API error)."""
+    def api_url(self, path: str) -> str:
+        """``rules`` and ``alerts`` are vmalert's, everything else VictoriaMetrics' (which
+        serves Prometheus' query API)."""
         base = self.vmalert_url if path in ("rules", "alerts") else self.url
-        return self._get(f"{base}/api/v1/{path}?{urllib.parse.urlencode(params)}")
-
-    def query(self, expr: str, at: float | None = None) -> list[dict[str, Any]]:
-        """Instant query; returns the result vector."""
-        params = {"query": expr}
-        if at is not None:
-            params["time"] = f"{at:.3f}"
-        data = self.api("query", **params)
-        result: list[dict[str, Any]] = data["result"] if data["resultType"] == "vector" else []
-        return result
-
-    def wait_for(self, expr: str, timeout: float = 60.0, poll: float = 0.5) -> list[dict[str, Any]]:
-        """Poll an instant query until it returns at least one sample."""
-        return wait_for(self.query, expr, timeout, poll)
+        return f"{base}/api/v1/{path}"

@@ -12,14 +12,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from examples.stack import Prometheus
+from examples.stack import Prometheus, scrape_target
 from tests.conftest import free_port
 
 from obskit import conventions as c
@@ -85,32 +83,8 @@ def exposition(scrapes: int) -> str:
 @pytest.fixture
 def target() -> Iterator[str]:
     """The exposition server's host:port, stopped after the test."""
-    scrapes = [0]
-    lock = threading.Lock()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            with lock:
-                scrapes[0] += 1
-                body = exposition(scrapes[0]).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "text/plain; version=0.0.4")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with scrape_target(exposition) as server:
+        yield server.address
 
 
 def test_every_dashboard_query_returns_data(

@@ -6,13 +6,13 @@ import base64
 import json
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import pytest
+from examples.stack import LocalServer, QuietHandler
 
 from obskit._cli import main
 from obskit.dashboards._build import DashboardOptions, render
@@ -63,28 +63,13 @@ def grafana() -> Iterator[tuple[FakeGrafana, str]]:
     """A Grafana stand-in on a free loopback port, stopped after the test."""
     fake = FakeGrafana()
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_POST(self) -> None:
             status, answer = fake.handle(self)
-            raw = json.dumps(answer).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(raw)))
-            self.end_headers()
-            self.wfile.write(raw)
+            self.reply(status, json.dumps(answer).encode(), "application/json")
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield fake, f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with LocalServer(Handler) as server:
+        yield fake, server.url
 
 
 @pytest.fixture

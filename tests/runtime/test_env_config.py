@@ -9,13 +9,13 @@ giving the value (never for headers: secret) and what is used instead.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.support import run_python
 
 from obskit._runtime import envcheck as _envcheck
 from obskit._runtime.config import resolve
@@ -39,24 +39,15 @@ def _closed_port() -> int:
 
 
 def _run(extra: dict[str, str]) -> tuple[subprocess.CompletedProcess[str], list[dict[str, Any]]]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "OBSKIT_"))}
-    env.update(
-        OBSKIT_METRICS_PORT="0",
-        OBSKIT_LOG_FORMAT="json",
-        OBSKIT_INSTRUMENT_LIBRARIES="false",
-        OBSKIT_SHUTDOWN_TIMEOUT="2",
-        OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{_closed_port()}",
-        OTEL_EXPORTER_OTLP_TIMEOUT="500",
-    )
-    env.update(extra)
-    proc = subprocess.run(
-        [sys.executable, "-c", _PROGRAM],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    env = {
+        "OBSKIT_METRICS_PORT": "0",
+        "OBSKIT_LOG_FORMAT": "json",
+        "OBSKIT_INSTRUMENT_LIBRARIES": "false",
+        "OBSKIT_SHUTDOWN_TIMEOUT": "2",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{_closed_port()}",
+        "OTEL_EXPORTER_OTLP_TIMEOUT": "500",
+    }
+    proc = run_python("-c", _PROGRAM, env={**env, **extra})
     lines = [line for line in (proc.stdout + proc.stderr).splitlines() if line.strip()]
     records = []
     for line in lines:

@@ -3,32 +3,22 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
+from tests.support import run_python
 
 _PROGRAM = "import obskit; obskit.init('proto-check'); obskit.shutdown()"
 
 
 def _run(env_extra: dict[str, str]) -> list[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "OBSKIT_"))}
-    env.update(
-        OBSKIT_METRICS_PORT="0",
-        OBSKIT_LOG_FORMAT="json",
-        OBSKIT_INSTRUMENT_LIBRARIES="false",
-        OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:9",
-        **env_extra,
-    )
-    proc = subprocess.run(
-        [sys.executable, "-c", _PROGRAM],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
+    env = {
+        "OBSKIT_METRICS_PORT": "0",
+        "OBSKIT_LOG_FORMAT": "json",
+        "OBSKIT_INSTRUMENT_LIBRARIES": "false",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:9",
+    }
+    proc = run_python("-c", _PROGRAM, env={**env, **env_extra})
+    assert proc.returncode == 0, proc.stderr
     return [line for line in (proc.stdout + proc.stderr).splitlines() if line.strip()]
 
 

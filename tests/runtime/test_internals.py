@@ -15,13 +15,12 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
-from tests.support import OtlpReceiver, ReceivedSpan, parse_json_lines
+from tests.support import OtlpReceiver, ReceivedSpan, parse_json_lines, run_python
 
 from obskit import conventions as c
 from obskit._runtime.internals import SELFTEST_WARNING
@@ -72,13 +71,26 @@ CASES: dict[str, set[str]] = {
 }
 
 
+def _python(*args: str, timeout: float = 60, **env: str) -> subprocess.CompletedProcess[str]:
+    """``python ARGS`` in a clean environment with ``env`` and no metrics port; it must exit 0
+    (its stderr is the failure message)."""
+    proc = run_python(*args, env={"OBSKIT_METRICS_PORT": "0", **env}, timeout=timeout)
+    assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def _json_records(proc: subprocess.CompletedProcess[str]) -> list[dict[str, Any]]:
+    """Every stdout line of ``proc`` as a JSON object (a line that is not one fails the test)."""
+    records, bad = parse_json_lines(proc.stdout.splitlines())
+    assert not bad, bad
+    return records
+
+
 def _run(receiver: OtlpReceiver, broken: str, **env: str) -> tuple[list[dict[str, Any]], str]:
     """Run the service with ``broken``; its JSON log records and its OpenMetrics exposition."""
-    full_env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("OBSKIT_", "OTEL_", "PROMETHEUS"))
-    }
-    full_env.update(
-        OBSKIT_METRICS_PORT="0",
+    proc = _python(
+        str(_SERVICE),
+        timeout=120,
         OBSKIT_LOG_FORMAT="json",
         OBSKIT_INSTRUMENT_LIBRARIES="false",
         OTEL_EXPORTER_OTLP_ENDPOINT=receiver.endpoint,
@@ -87,20 +99,18 @@ def _run(receiver: OtlpReceiver, broken: str, **env: str) -> tuple[list[dict[str
         PYTHONPATH=os.pathsep.join([str(_SERVICE.parent), str(_SERVICE.parents[2])]),
         **env,
     )
-    proc = subprocess.run(
-        [sys.executable, str(_SERVICE)],
-        capture_output=True,
-        text=True,
-        env=full_env,
-        timeout=120,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    records, bad = parse_json_lines(proc.stdout.splitlines())
-    assert not bad, bad
+    records = _json_records(proc)
     assert not proc.stderr.strip(), proc.stderr
     [exposition] = [r["exposition"] for r in records if "exposition" in r]
     return [r for r in records if "exposition" not in r], exposition
+
+
+def _served(broken: str, **env: str) -> tuple[list[dict[str, Any]], str, ReceivedSpan]:
+    """Serve the one request with ``broken``: its log records, exposition and exported span."""
+    with OtlpReceiver() as receiver:
+        records, exposition = _run(receiver, broken, **env)
+        [span] = receiver.wait_for_total(1)
+    return records, exposition, span
 
 
 def _assert_served(records: list[dict[str, Any]], exposition: str, span: ReceivedSpan) -> None:
@@ -149,9 +159,7 @@ def test_a_missing_internal_switches_to_the_public_api(broken: str) -> None:
     """With ``broken``, the self-test switches the expected fast paths to the public API with
     one JSON warning each (naming the internal and the error), and the request is served
     exactly as with every internal in place."""
-    with OtlpReceiver() as receiver:
-        records, exposition = _run(receiver, broken)
-        [span] = receiver.wait_for_total(1)
+    records, exposition, span = _served(broken)
     warnings = _selftest_warnings(records)
     assert sorted(w["fast_path"] for w in warnings) == sorted(CASES[broken])
     attribute = broken.split(".")[-1].split()[0]
@@ -168,9 +176,7 @@ def test_a_missing_internal_switches_to_the_public_api(broken: str) -> None:
 
 def test_nothing_broken_keeps_every_fast_path_and_warns_nothing() -> None:
     """On the installed versions every self-test passes: no warning, same output."""
-    with OtlpReceiver() as receiver:
-        records, exposition = _run(receiver, "nothing")
-        [span] = receiver.wait_for_total(1)
+    records, exposition, span = _served("nothing")
     assert _selftest_warnings(records) == []
     assert [r for r in records if r.get("level") == "warning"] == []
     _assert_served(records, exposition, span)
@@ -181,9 +187,7 @@ def test_an_encoding_failure_at_run_time_still_exports_and_is_counted() -> None:
     encoded by the official encoder and still exported, the failure is counted in
     ``obskit_export_errors_total{kind="encode"}`` and one warning says it was obskit's encoder
     (never "endpoint unreachable")."""
-    with OtlpReceiver() as receiver:
-        records, exposition = _run(receiver, "nothing", OBSKIT_TEST_BREAK_AFTER_INIT="1")
-        [span] = receiver.wait_for_total(1)
+    records, exposition, span = _served("nothing", OBSKIT_TEST_BREAK_AFTER_INIT="1")
     _assert_served(records, exposition, span)
     [warning] = [r for r in records if r.get("event") == ENCODE_WARNING]
     assert warning["kind"] == c.EXPORT_ERROR_ENCODE
@@ -272,21 +276,12 @@ def test_a_users_own_otlp_exporter_is_upstreams() -> None:
 
 
 def _user_exporter_case(otlp_receiver: OtlpReceiver) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OBSKIT_", "OTEL_"))}
-    env.update(
-        OBSKIT_METRICS_PORT="0",
+    proc = _python(
+        "-c",
+        _USER_EXPORTER,
         OTEL_EXPORTER_OTLP_ENDPOINT=otlp_receiver.endpoint,
         USER_ENDPOINT=otlp_receiver.traces_url,
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", _USER_EXPORTER],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout.splitlines()[-1])
     assert result == {
         "export_is_upstream": True,
@@ -387,27 +382,17 @@ def test_a_forked_worker_exports_its_own_pid(hidden: bool) -> None:
     """A span ended in a forked child carries the child's ``process.pid``: refreshed in place
     in the shared Resource, or — when ``Resource._attributes`` is not there for obskit — by the
     exporter swapping in a fresh resource, with one self-test warning naming the internal."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OBSKIT_", "OTEL_"))}
     with OtlpReceiver() as receiver:
-        env.update(
-            OBSKIT_METRICS_PORT="0",
+        proc = _python(
+            "-c",
+            _FORKED,
             OBSKIT_INSTRUMENT_LIBRARIES="false",
             OTEL_EXPORTER_OTLP_ENDPOINT=receiver.endpoint,
             HIDE="1" if hidden else "0",
             PYTHONPATH=str(_SERVICE.parent),
         )
-        proc = subprocess.run(
-            [sys.executable, "-c", _FORKED],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=60,
-            check=False,
-        )
-        assert proc.returncode == 0, proc.stderr
         [span] = receiver.wait_for_total(1)
-    records, bad = parse_json_lines(proc.stdout.splitlines())
-    assert not bad, bad
+    records = _json_records(proc)
     pids = records[-1]
     assert span.name == "in child"
     assert span.resource["process.pid"] == pids["child"] != pids["parent"]

@@ -14,6 +14,12 @@ higher one, and the imports between its modules form no cycle.  Lowest first:
 7. ``lifecycle`` — ``init()``/``shutdown()``, which wires everything above; ``selftest`` — the
    private internals' checks ``init()`` runs on the state it built.
 
+Two packages split by concern are ordered inside too (:data:`INNER`): ``envcheck/`` (the
+``Problem`` record and basic checks, then the checks of each concern, then the rule running them
+all) and ``integrations/django/`` (what a request hands the middleware, Django's loggers and the
+lifespan; then ``RouteMiddleware`` and the handler patches; then when they are applied).  Each
+package's ``__init__`` only re-exports, above its modules.
+
 Every import counts: module level, inside functions (lazy) and under ``TYPE_CHECKING``, so the
 rule says what the code may *know*, not only what it loads first.  A new module must be given a
 layer here, which is the moment to decide where it belongs.
@@ -45,6 +51,20 @@ LAYERS: dict[str, int] = {
     "integrations": 6,
     "lifecycle": 7,
     "selftest": 7,
+}
+
+#: Package (below ``obskit._runtime``) → rank of each of its modules, lowest first: a module of
+#: the package may import one of its own rank or lower; the package's ``__init__`` is above all.
+INNER: dict[str, dict[str, int]] = {
+    "envcheck": {"problem": 0, "lists": 1, "exporter": 1, "sdk": 1, "rule": 2},
+    "integrations.django": {
+        "routes": 0,
+        "loggers": 0,
+        "lifespan": 0,
+        "middleware": 1,
+        "handlers": 1,
+        "imports": 2,
+    },
 }
 
 
@@ -100,6 +120,25 @@ def _violation(module: str, target: str) -> str | None:
         )
     if unit in SIGNALS and other in SIGNALS and other != unit:
         return f"signal {unit} imports signal {other}"
+    return _inner_violation(module, target)
+
+
+def _inner_violation(module: str, target: str) -> str | None:
+    """Why ``module`` may not import ``target`` of the same :data:`INNER` package (None: may)."""
+    for package, ranks in INNER.items():
+        base = f"obskit._runtime.{package}"
+        inside = [m == base or m.startswith(base + ".") for m in (module, target)]
+        if not all(inside) or target == base:
+            continue
+        rank = {base: len(ranks)} | {f"{base}.{name}": r for name, r in ranks.items()}
+        for name in (module, target):
+            if name not in rank:
+                return f"{name} has no rank in INNER[{package!r}]"
+        if rank[target] > rank[module]:
+            return (
+                f"{module} (rank {rank[module]}) imports {target} (rank {rank[target]}) in "
+                f"{package}: imports run one way, downward"
+            )
     return None
 
 
@@ -166,8 +205,17 @@ def test_the_checker_sees_an_upward_import_a_sideways_signal_and_a_cycle() -> No
     assert _violation("obskit._runtime.http.asgi", "obskit._runtime.state") is None
     assert _violation("obskit._runtime.logs.bridge", "obskit._runtime.logs.loggers") is None
     assert _violation("obskit._runtime.new_module", "obskit.conventions") is not None
+    envcheck, django = "obskit._runtime.envcheck", "obskit._runtime.integrations.django"
+    assert _violation(f"{envcheck}.problem", f"{envcheck}.rule") is not None
+    assert _violation(f"{envcheck}.lists", f"{envcheck}.problem") is None
+    assert _violation(f"{envcheck}.new_module", f"{envcheck}.problem") is not None
+    assert _violation(envcheck, f"{envcheck}.rule") is None
+    assert _violation(f"{django}.routes", f"{django}.handlers") is not None
+    assert _violation(f"{django}.imports", f"{django}.handlers") is None
     assert _cycle({"a": {"b"}, "b": {"a"}}) == ["a", "b", "a"]
     assert _cycle({"a": {"b"}, "b": set()}) is None
     graph, _problems = _graph()
     assert "obskit._runtime.state" in graph["obskit._runtime.http.request"]
     assert "obskit._runtime.logs.loggers" in graph["obskit._runtime.logs.bridge"]
+    assert f"{django}.handlers" in graph[f"{django}.imports"]
+    assert f"{envcheck}.problem" in graph[f"{envcheck}.rule"]

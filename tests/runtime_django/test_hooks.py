@@ -4,13 +4,11 @@ hooks are process-wide)."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import textwrap
 from typing import Any
 
 from tests.runtime_django.conftest import APPS_DIR
+from tests.support import run_python
 
 _PRELUDE = """
 import json, sys
@@ -27,24 +25,13 @@ def _run(code: str, **env: str) -> dict[str, Any]:
 
 def _output(code: str, **env: str) -> list[str]:
     """Run ``code`` (after a prelude) in a fresh interpreter; its stdout and stderr lines."""
-    full_env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("OBSKIT_", "OTEL_", "PROMETHEUS"))
+    base = {
+        "OBSKIT_METRICS_PORT": "0",
+        "OTEL_TRACES_EXPORTER": "none",
+        "OBSKIT_LOG_FORMAT": "json",
+        "PYTHONPATH": str(APPS_DIR),
     }
-    full_env.update(
-        OBSKIT_METRICS_PORT="0",
-        OTEL_TRACES_EXPORTER="none",
-        OBSKIT_LOG_FORMAT="json",
-        PYTHONPATH=str(APPS_DIR),
-        **env,
-    )
-    proc = subprocess.run(
-        [sys.executable, "-c", _PRELUDE + textwrap.dedent(code)],
-        capture_output=True,
-        text=True,
-        env=full_env,
-        timeout=60,
-        check=False,
-    )
+    proc = run_python("-c", _PRELUDE + textwrap.dedent(code), env={**base, **env})
     assert proc.returncode == 0, proc.stderr
     return proc.stderr.splitlines() + proc.stdout.splitlines()
 
@@ -72,8 +59,8 @@ def test_init_after_django_was_imported_patches_at_once() -> None:
     result = _run("""
         from django.core.handlers import asgi, wsgi
         obskit.init("svc")
-        mod = "obskit._runtime.integrations.django"
-        hooks = [type(f).__name__ for f in sys.meta_path if type(f).__module__ == mod]
+        from obskit._runtime.integrations.django.imports import PostImportHook
+        hooks = [type(f).__name__ for f in sys.meta_path if isinstance(f, PostImportHook)]
         print(json.dumps({"patched": _django.is_patched(), "hooks": hooks,
                           "wrapped": hasattr(wsgi.WSGIHandler.__call__, "__wrapped__")}))
     """)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
 import sys
 import textwrap
 import time
@@ -62,6 +63,51 @@ def test_receiver_decodes_spans_from_the_real_exporter(
     assert (spans["child"].status_code, spans["child"].status_message) == ("ERROR", "broken")
     assert spans["parent"].resource["service.name"] == "harness"
     assert otlp_receiver.errors == []
+
+
+def _export(endpoint: str, names: list[str]) -> None:
+    """Send spans named ``names`` through the real OTLP/HTTP exporter (gzip), one export each."""
+    provider = TracerProvider()
+    exporter = OTLPSpanExporter(endpoint=endpoint, compression=Compression.Gzip)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    for name in names:
+        provider.get_tracer("harness-test").start_span(name).end()
+    provider.shutdown()
+
+
+def test_receiver_in_count_only_mode_counts_spans_and_keeps_none() -> None:
+    """``keep_spans=False`` (the benchmarks' mode): every exported span is counted in
+    ``span_count`` and ``/stats``, none is kept; an undecodable body is a 400 and an error."""
+    with OtlpReceiver(keep_spans=False) as receiver:
+        _export(receiver.traces_url, ["a", "b", "c"])
+        bad = httpx.post(receiver.traces_url, content=b"\xff not protobuf")
+        stats = httpx.get(f"{receiver.endpoint}/stats").json()
+    assert bad.status_code == 400
+    assert stats == {"requests": 3, "spans": 3, "errors": 1}
+    assert (receiver.span_count, receiver.spans) == (3, [])
+
+
+def test_benchmark_receiver_is_the_harness_receiver_in_its_own_process() -> None:
+    """``benchmarks/_receiver.py`` runs this receiver in count-only mode in a child process:
+    it prints its port, counts what the real exporter sends (``/stats``), and exits when its
+    stdin closes (no orphan after an interrupted benchmark)."""
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "_receiver.py"
+    proc = subprocess.Popen(
+        [sys.executable, str(script)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdin is not None
+        endpoint = f"http://127.0.0.1:{int(proc.stdout.readline())}"
+        _export(f"{endpoint}/v1/traces", ["x", "y"])
+        stats = httpx.get(f"{endpoint}/stats").json()
+        proc.stdin.close()
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert stats == {"requests": 2, "spans": 2, "errors": 0}
 
 
 def test_receiver_wait_times_out_with_a_clear_message(otlp_receiver: OtlpReceiver) -> None:

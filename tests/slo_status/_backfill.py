@@ -19,62 +19,19 @@ skips them), so nothing is firing at that instant — the data is shaped so noth
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import signal
 import subprocess
-import time
-import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
-from examples.stack import LOOPBACK, Prometheus
+from examples.stack import Prometheus
 
 from obskit import conventions as c
 
 LONG_RANGE_RULES = (c.RULE_SLI_ERRORS_RATE, c.RULE_SLI_TOTAL_RATE)
-
-
-class LongRetentionPrometheus(Prometheus):
-    """``examples.stack.Prometheus`` keeping old blocks (retention counts from the newest block,
-    so days-old history needs more than the stack's 1 day)."""
-
-    def start(self, timeout: float = 60.0) -> Prometheus:
-        args = [
-            self._binary,
-            f"--config.file={self.config_path}",
-            f"--storage.tsdb.path={self.workdir / 'data'}",
-            f"--web.listen-address={LOOPBACK}:{self.port}",
-            "--storage.tsdb.retention.time=60d",
-        ]
-        log = self._log_path.open("ab")
-        self._process = subprocess.Popen(
-            args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise RuntimeError(f"prometheus exited early:\n{self.log()}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/-/ready", timeout=1) as resp:
-                    if resp.status == 200:
-                        return self
-            except OSError:
-                pass
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"prometheus not ready after {timeout}s:\n{self.log()}")
-
-    def halt(self) -> None:
-        """Stop the server but keep its folder (to add blocks and start again)."""
-        proc, self._process = self._process, None
-        if proc is not None and proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=30)
 
 
 def _record_names(rule_files: Sequence[Path]) -> list[dict[str, Any]]:
@@ -109,7 +66,7 @@ def passes(rule_files: Sequence[Path]) -> list[list[dict[str, Any]]]:
 
 
 def backfill_rules(
-    prom: LongRetentionPrometheus,
+    prom: Prometheus,
     promtool: str,
     rule_files: Sequence[Path],
     *,
@@ -119,7 +76,8 @@ def backfill_rules(
     work: Path,
 ) -> int:
     """Backfill every recording rule of ``rule_files`` into ``prom``'s data (see the module
-    docstring); ``prom`` runs on return.  Returns the number of passes."""
+    docstring); ``prom`` (started with a retention longer than the history) runs on return.
+    Returns the number of passes."""
     data = prom.workdir / "data"
     levels = passes(rule_files)
     for level, rules in enumerate(levels, start=1):
@@ -143,8 +101,8 @@ def backfill_rules(
                 capture_output=True, text=True, timeout=600, check=False,
             )  # fmt: skip
             assert result.returncode == 0, f"promtool backfill failed:\n{result.stderr}"
-        prom.halt()
+        prom.halt(timeout=30)
         for block in out.iterdir():
             shutil.move(str(block), data / block.name)
-        prom.start()
+        prom.start(timeout=60)
     return len(levels)

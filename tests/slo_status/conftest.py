@@ -14,21 +14,19 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from examples.stack import Prometheus
+from examples.stack import Prometheus, scrape_target
 from tests.conftest import free_port
 
 from obskit import conventions as c
 
 from . import _history as h
-from ._backfill import LongRetentionPrometheus, backfill_rules
+from ._backfill import backfill_rules
 
 SHOP_SPEC = """\
 service: shop
@@ -147,10 +145,12 @@ def backfilled(
         capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    prom = LongRetentionPrometheus(
-        free_port(), {}, rule_files, binary=prometheus_bin, workdir=tmp / "prometheus"
-    )
-    prom.start()
+    # Retention counts from the newest block: days-old history needs more than the default day.
+    prom = Prometheus(
+        free_port(), {}, rule_files, binary=prometheus_bin, workdir=tmp / "prometheus",
+        retention="60d",
+    )  # fmt: skip
+    prom.start(timeout=60)
     try:
         passes = backfill_rules(
             prom,
@@ -166,29 +166,15 @@ def backfilled(
         prom.stop()
 
 
-class _Target(BaseHTTPRequestHandler):
-    """Counters that grow by 10 requests per scrape, half of them failed (HTTP 500)."""
-
-    scrapes = 0
-    lock = threading.Lock()
-
-    def do_GET(self) -> None:
-        with self.lock:
-            type(self).scrapes += 1
-            n = type(self).scrapes * 5
-        body = "".join(
-            f'{c.HTTP_DURATION_COUNT}{{{c.LABEL_ROUTE}="/x",{c.LABEL_METHOD}="GET",'
-            f'{c.LABEL_STATUS}="{status}"}} {n}\n'
-            for status in ("200", "500")
-        ).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/plain; version=0.0.4")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
+def _half_failing(scrape: int) -> str:
+    """The live target's exposition: counters that grow by 10 requests per scrape, half of them
+    failed (HTTP 500)."""
+    n = scrape * 5
+    return "".join(
+        f'{c.HTTP_DURATION_COUNT}{{{c.LABEL_ROUTE}="/x",{c.LABEL_METHOD}="GET",'
+        f'{c.LABEL_STATUS}="{status}"}} {n}\n'
+        for status in ("200", "500")
+    )
 
 
 @dataclass
@@ -210,13 +196,11 @@ def live(prometheus_bin: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
     (tmp / "sloth").mkdir()
     (tmp / "sloth" / "legacy.yaml").write_text(SLOTH_SPEC)
     rule_files += build(tmp / "sloth", tmp / "build-sloth")
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Target)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    target = scrape_target(_half_failing).start()
     (tmp / "prometheus").mkdir()
     prom = Prometheus(
         free_port(),
-        {"live": [f"127.0.0.1:{server.server_address[1]}"]},
+        {"live": [target.address]},
         rule_files,
         binary=prometheus_bin,
         workdir=tmp / "prometheus",
@@ -237,5 +221,4 @@ def live(prometheus_bin: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
         yield Live(prom, tmp / "slo", tmp / "sloth")
     finally:
         prom.stop()
-        server.shutdown()
-        server.server_close()
+        target.stop()

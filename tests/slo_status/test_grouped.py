@@ -8,16 +8,14 @@ from __future__ import annotations
 import json
 import math
 import re
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 from examples.alertmanager import Alertmanager
-from examples.stack import Prometheus, wait_for
+from examples.stack import Prometheus, scrape_target, wait_for
 from examples.vmstack import VictoriaMetricsStack
 from tests.conftest import free_port
 from tests.support._alertmanager import WebhookReceiver, severity_routes
@@ -56,32 +54,19 @@ FIRING = (
 )
 
 
-class _Target(BaseHTTPRequestHandler):
-    scrapes = 0
-    lock = threading.Lock()
-
-    def do_GET(self) -> None:
-        with self.lock:
-            type(self).scrapes += 1
-            n = type(self).scrapes
-        lines = []
-        for route, (total, failed) in ROUTES.items():
-            for status, count in (("200", total - failed), ("500", failed)):
-                value = n * count if total else IDLE_COUNT if status == "200" else 0
-                if value:
-                    lines.append(
-                        f'{c.HTTP_DURATION_COUNT}{{{c.LABEL_ROUTE}="{route}",'
-                        f'{c.LABEL_METHOD}="GET",{c.LABEL_STATUS}="{status}"}} {value}\n'
-                    )
-        body = "".join(lines).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/plain; version=0.0.4")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
+def _routes_exposition(scrape: int) -> str:
+    """The target after ``scrape`` scrapes: each route's counters grown by ROUTES' increments
+    (``/idle`` stays at IDLE_COUNT requests)."""
+    lines = []
+    for route, (total, failed) in ROUTES.items():
+        for status, count in (("200", total - failed), ("500", failed)):
+            value = scrape * count if total else IDLE_COUNT if status == "200" else 0
+            if value:
+                lines.append(
+                    f'{c.HTTP_DURATION_COUNT}{{{c.LABEL_ROUTE}="{route}",'
+                    f'{c.LABEL_METHOD}="GET",{c.LABEL_STATUS}="{status}"}} {value}\n'
+                )
+    return "".join(lines)
 
 
 @dataclass
@@ -109,9 +94,7 @@ def grouped(
     (tmp / "slo").mkdir()
     (tmp / "slo" / "routes.yaml").write_text(SPEC)
     rule_files = build(tmp / "slo", tmp / "build")
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Target)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    target = scrape_target(_routes_exposition).start()
     webhooks = WebhookReceiver().start()
     alertmanagers = {
         engine: Alertmanager(
@@ -121,7 +104,7 @@ def grouped(
         )
         for engine in ENGINES
     }
-    targets = {"routes": [f"127.0.0.1:{server.server_address[1]}"]}
+    targets = {"routes": [target.address]}
     (tmp / "prometheus").mkdir()
     prom = Prometheus(
         free_port(), targets, rule_files, binary=prometheus_bin, workdir=tmp / "prometheus",
@@ -144,8 +127,7 @@ def grouped(
         for alertmanager in alertmanagers.values():
             alertmanager.stop()
         webhooks.stop()
-        server.shutdown()
-        server.server_close()
+        target.stop()
 
 
 def wait_until_evaluated(engine: Prometheus | VictoriaMetricsStack, timeout: float = 60) -> None:

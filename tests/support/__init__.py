@@ -3,6 +3,7 @@
 * :class:`OtlpReceiver` — an OTLP/HTTP trace receiver that decodes and keeps exported spans;
 * :class:`ServerProcess` — a server command in its own process group, output read line by line,
   stopped with SIGTERM then SIGKILL; :func:`uvicorn_command`, :func:`gunicorn_command`;
+  :func:`run_python` — a short Python program run to its end in a clean environment;
 * :func:`scrape` — ``/metrics`` read as OpenMetrics, with exemplars;
 * :func:`assert_all_json` and friends — JSON log lines;
 * :func:`new_traceparent` — an incoming W3C ``traceparent`` with known ids;
@@ -29,6 +30,7 @@ from tests.support._process import (
     ServerProcess,
     clean_env,
     gunicorn_command,
+    run_python,
     uvicorn_command,
 )
 from tests.support._recorder import HeaderRecorder
@@ -58,6 +60,7 @@ __all__ = [
     "parse_openmetrics",
     "port_answers",
     "request_until_close",
+    "run_python",
     "scrape",
     "uvicorn_command",
     "wait_for_port",

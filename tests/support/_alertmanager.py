@@ -14,8 +14,9 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from examples.stack import LocalServer, QuietHandler
 
 from obskit import conventions as c
 
@@ -45,7 +46,7 @@ class WebhookReceiver:
         self._received: list[Notification] = []
         receiver = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length", "0")))
                 try:
@@ -54,33 +55,23 @@ class WebhookReceiver:
                     payload = {"invalid_json": body.decode("utf-8", "replace")}
                 with receiver._lock:
                     receiver._received.append(Notification(self.path, payload, time.time()))
-                self.send_response(200)
-                self.send_header("content-length", "0")
-                self.end_headers()
+                self.reply(200, b"", "text/plain")
 
-            def log_message(self, format: str, *args: Any) -> None:  # quiet test output
-                return
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="webhook", daemon=True
-        )
+        self._http = LocalServer(Handler)
 
     @property
     def url(self) -> str:
         """The server's base URL; append the receiver's path."""
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self._http.url
 
     def start(self) -> WebhookReceiver:
         """Serve in a daemon thread; returns ``self``."""
-        self._thread.start()
+        self._http.start()
         return self
 
     def stop(self) -> None:
         """Stop serving and close the socket."""
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        self._http.stop()
 
     def received(self, prefix: str = "") -> list[Notification]:
         """Every notification so far whose path starts with ``prefix``, in arrival order."""

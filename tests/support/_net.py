@@ -6,6 +6,8 @@ import socket
 import threading
 import time
 
+from examples.stack import free_port
+
 __all__ = [
     "BlackHole",
     "closed_port",
@@ -14,14 +16,6 @@ __all__ = [
     "request_until_close",
     "wait_for_port",
 ]
-
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now (the OS picks it, so parallel runs do not clash)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def closed_port() -> int:

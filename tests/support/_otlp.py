@@ -4,6 +4,10 @@ It accepts ``POST /v1/traces`` with a protobuf ``ExportTraceServiceRequest`` bod
 deflate, as the OpenTelemetry exporters send it) and keeps every span in memory, decoded into plain
 Python values (hex ids, attribute dicts).  ``/v1/metrics`` and ``/v1/logs`` are accepted and counted
 so an exporter of those signals does not log errors, but their payloads are not decoded.
+``GET /stats`` answers ``{"requests": N, "spans": N, "errors": N}``.
+
+With ``keep_spans=False`` the spans are only counted, never kept: what the benchmarks run, in its
+own process, so a long soak does not grow it (``benchmarks/_receiver.py``).
 
 Usage::
 
@@ -16,14 +20,15 @@ Usage::
 from __future__ import annotations
 
 import gzip
+import json
 import threading
 import time
 import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from examples.stack import LocalServer, QuietHandler
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
@@ -119,6 +124,13 @@ def decode_request(body: bytes) -> list[ReceivedSpan]:
     return spans
 
 
+def count_spans(body: bytes) -> int:
+    """Spans in one protobuf ``ExportTraceServiceRequest`` (parsed, not decoded into records)."""
+    request = ExportTraceServiceRequest()
+    request.ParseFromString(body)
+    return sum(len(ss.spans) for rs in request.resource_spans for ss in rs.scope_spans)
+
+
 def _decompress(body: bytes, encoding: str) -> bytes:
     encoding = encoding.strip().lower()
     if encoding == "gzip":
@@ -130,8 +142,11 @@ def _decompress(body: bytes, encoding: str) -> bytes:
     raise ValueError(f"unsupported Content-Encoding {encoding!r}")
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
+_EMPTY_RESPONSE = ExportTraceServiceResponse().SerializeToString()
+
+
+class _Handler(QuietHandler):
+    server: Any  # the LocalServer's, with ``receiver`` set
     protocol_version = "HTTP/1.1"  # keep-alive, as the exporter's requests.Session expects
 
     def do_POST(self) -> None:
@@ -141,32 +156,23 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             body = _decompress(raw, self.headers.get("Content-Encoding", ""))
             if self.path.rstrip("/") == "/v1/traces":
-                receiver._add(decode_request(body))
+                receiver._receive(body)
             elif self.path.rstrip("/") in ("/v1/metrics", "/v1/logs"):
                 receiver._count_other(self.path)
             else:
-                self._reply(404, b"unknown OTLP path", "text/plain")
+                self.reply(404, b"unknown OTLP path", "text/plain")
                 return
         except Exception as exc:  # a malformed export is recorded, never crashes the receiver
             receiver._error(f"{self.path}: {exc!r}")
-            self._reply(400, repr(exc).encode(), "text/plain")
+            self.reply(400, repr(exc).encode(), "text/plain")
             return
-        self._reply(200, ExportTraceServiceResponse().SerializeToString(), "application/x-protobuf")
+        self.reply(200, _EMPTY_RESPONSE, "application/x-protobuf")
 
-    def _reply(self, status: int, body: bytes, content_type: str) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Silence the default per-request stderr line."""
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    receiver: OtlpReceiver
+    def do_GET(self) -> None:
+        if self.path.rstrip("/") != "/stats":
+            self.reply(404, b"unknown path", "text/plain")
+            return
+        self.reply(200, json.dumps(self.server.receiver.stats()).encode(), "application/json")
 
 
 class SpanStore:
@@ -258,20 +264,22 @@ class OtlpReceiver(SpanStore):
     (the base URL, as ``OTEL_EXPORTER_OTLP_ENDPOINT`` expects).  All methods are thread-safe.
     """
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, keep_spans: bool = True) -> None:
         super().__init__()
         self._other: dict[str, int] = {}
         self.requests = 0
-        self._server = _Server((host, port), _Handler)
-        self._server.receiver = self
-        self._thread: threading.Thread | None = None
+        #: False: spans are counted (:attr:`span_count`), not kept (``spans`` stays empty).
+        self.keep_spans = keep_spans
+        #: Spans received in total, kept or only counted.
+        self.span_count = 0
+        self._http = LocalServer(_Handler, host=host, port=port)
+        self._http.server.receiver = self  # type: ignore[attr-defined]
 
     # -- lifecycle ---------------------------------------------------------------------------
     @property
     def port(self) -> int:
         """The TCP port the receiver listens on."""
-        port: int = self._server.server_address[1]
-        return port
+        return self._http.port
 
     @property
     def endpoint(self) -> str:
@@ -285,23 +293,12 @@ class OtlpReceiver(SpanStore):
 
     def start(self) -> OtlpReceiver:
         """Serve in a daemon thread; returns ``self``."""
-        if self._thread is None:
-            self._thread = threading.Thread(
-                target=self._server.serve_forever,
-                kwargs={"poll_interval": 0.05},
-                name=f"otlp-receiver-{self.port}",
-                daemon=True,
-            )
-            self._thread.start()
+        self._http.start()
         return self
 
     def stop(self) -> None:
         """Stop serving and close the socket (idempotent)."""
-        if self._thread is not None:
-            self._server.shutdown()
-            self._thread.join(timeout=5)
-            self._thread = None
-        self._server.server_close()
+        self._http.stop()
 
     def __enter__(self) -> OtlpReceiver:
         return self.start()
@@ -309,18 +306,25 @@ class OtlpReceiver(SpanStore):
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def stats(self) -> dict[str, int]:
+        """Trace exports accepted, spans in them, exports that could not be decoded."""
+        with self._cond:
+            return {
+                "requests": self.requests,
+                "spans": self.span_count,
+                "errors": len(self._errors),
+            }
+
     # -- recording (called by the handler) ---------------------------------------------------
-    def _add(self, spans: list[ReceivedSpan]) -> None:
+    def _receive(self, body: bytes) -> None:
+        spans = decode_request(body) if self.keep_spans else []
+        count = len(spans) if self.keep_spans else count_spans(body)
         with self._cond:
             self.requests += 1
+            self.span_count += count
             self._spans.extend(spans)
             self._cond.notify_all()
 
     def _count_other(self, path: str) -> None:
         with self._cond:
             self._other[path] = self._other.get(path, 0) + 1
-
-    def _error(self, message: str) -> None:
-        with self._cond:
-            self._errors.append(message)
-            self._cond.notify_all()

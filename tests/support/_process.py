@@ -29,6 +29,7 @@ __all__ = [
     "ServerProcess",
     "clean_env",
     "gunicorn_command",
+    "run_python",
     "uvicorn_command",
 ]
 
@@ -73,6 +74,21 @@ def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     if extra:
         env.update(extra)
     return env
+
+
+def run_python(
+    *args: str, env: Mapping[str, str] | None = None, timeout: float = 60.0
+) -> subprocess.CompletedProcess[str]:
+    """``python ARGS`` (this interpreter) to its end, in :func:`clean_env` plus ``env``; its
+    output captured as text.  The caller checks the exit status (and says why it expects it)."""
+    return subprocess.run(
+        [sys.executable, *args],
+        capture_output=True,
+        text=True,
+        env=clean_env(env),
+        timeout=timeout,
+        check=False,
+    )
 
 
 def uvicorn_command(app: str, port: int, *extra: str) -> list[str]:

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from examples.stack import LocalServer, QuietHandler
 
 __all__ = ["HeaderRecorder"]
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
+class _Handler(QuietHandler):
+    server: Any  # the LocalServer's, with ``recorder`` set
     protocol_version = "HTTP/1.1"
 
     def _record(self) -> None:
@@ -20,22 +21,9 @@ class _Handler(BaseHTTPRequestHandler):
         if length:
             self.rfile.read(length)
         self.server.recorder._add(self.command, self.path, dict(self.headers.items()))
-        body = b"ok"
-        self.send_response(200)
-        self.send_header("Content-Type", "text/plain")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        self.reply(200, b"ok", "text/plain")
 
     do_GET = do_POST = do_PUT = do_DELETE = _record
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Silence the default per-request stderr line."""
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    recorder: HeaderRecorder
 
 
 class HeaderRecorder:
@@ -45,16 +33,13 @@ class HeaderRecorder:
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self._requests: list[tuple[str, str, dict[str, str]]] = []
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.recorder = self
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
+        self._http = LocalServer(_Handler)
+        self._http.server.recorder = self  # type: ignore[attr-defined]
 
     @property
     def url(self) -> str:
         """Base URL, e.g. ``http://127.0.0.1:PORT``."""
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self._http.url
 
     def _add(self, method: str, path: str, headers: dict[str, str]) -> None:
         with self._cond:
@@ -82,14 +67,12 @@ class HeaderRecorder:
 
     def start(self) -> HeaderRecorder:
         """Serve in a daemon thread."""
-        self._thread.start()
+        self._http.start()
         return self
 
     def stop(self) -> None:
         """Stop serving and close the socket."""
-        self._server.shutdown()
-        self._thread.join(timeout=5)
-        self._server.server_close()
+        self._http.stop()
 
     def __enter__(self) -> HeaderRecorder:
         return self.start()

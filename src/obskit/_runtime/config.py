@@ -13,7 +13,7 @@ import re
 import sys
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from obskit import conventions
 from obskit._runtime.envcheck import Problem
@@ -27,6 +27,8 @@ DEFAULT_REDACT_KEYS: Final = frozenset(
         "secret_key", "access_key", "credentials",
     }
 )  # fmt: skip
+
+T = TypeVar("T")
 
 _LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _TRUE: Final = frozenset({"1", "true", "yes", "on"})
@@ -186,12 +188,18 @@ def resolve(
         isatty = getattr(sys.stdout, "isatty", None)
         fmt = "console" if isatty is not None and isatty() else "json"
 
-    raw_port = _pick("metrics_port", "OBSKIT_METRICS_PORT", args, env)
-    try:
-        port = 9464 if raw_port is None else int(raw_port)
-    except ValueError:
-        bad("metrics_port", "OBSKIT_METRICS_PORT", f"not a port number: {raw_port!r}", "9464")
-        port = 9464
+    def parsed(option: str, var: str, convert: Callable[[Any], T], default: T, what: str) -> T:
+        """The option converted, or ``default`` (reported as ``what: <value>``) when it
+        does not convert."""
+        raw = _pick(option, var, args, env)
+        try:
+            return default if raw is None else convert(raw)
+        except ValueError:
+            shown = str(default).lower() if isinstance(default, bool) else f"{default:g}"
+            bad(option, var, f"{what} {raw!r}", shown)
+            return default
+
+    port = parsed("metrics_port", "OBSKIT_METRICS_PORT", int, 9464, "not a port number:")
     if not 0 <= port <= 65535:
         bad("metrics_port", "OBSKIT_METRICS_PORT", f"out of range: {port}", "9464")
         port = 9464
@@ -221,12 +229,9 @@ def resolve(
         patterns = _valid_patterns(raw_patterns)
 
     def flag(option: str, var: str) -> bool:
-        raw = _pick(option, var, args, env)
-        try:
-            return True if raw is None else _bool(option, var, raw)
-        except ValueError:
-            bad(option, var, f"expected true/false, got {raw!r}", "true")
-            return True
+        return parsed(
+            option, var, lambda raw: _bool(option, var, raw), True, "expected true/false, got"
+        )
 
     traces = flag("traces", "OBSKIT_TRACES")
     sdk_disabled = env.get("OTEL_SDK_DISABLED", "false").strip().lower()
@@ -235,12 +240,7 @@ def resolve(
     elif sdk_disabled not in _FALSE:
         bad("", "OTEL_SDK_DISABLED", "expected true or false", "false")
 
-    raw_timeout = _pick("shutdown_timeout", "OBSKIT_SHUTDOWN_TIMEOUT", args, env)
-    try:
-        timeout = 5.0 if raw_timeout is None else float(raw_timeout)
-    except ValueError:
-        bad("shutdown_timeout", "OBSKIT_SHUTDOWN_TIMEOUT", f"not seconds: {raw_timeout!r}", "5")
-        timeout = 5.0
+    timeout = parsed("shutdown_timeout", "OBSKIT_SHUTDOWN_TIMEOUT", float, 5.0, "not seconds:")
 
     return Config(
         service_name=str(name),

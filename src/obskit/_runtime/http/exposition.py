@@ -73,11 +73,7 @@ class MetricsServer:
     def start(self) -> bool:
         """Bind and serve; False when the port is taken (logged, never raised)."""
         try:
-            server, _thread = start_http_server(
-                self.port,
-                addr=self.addr,
-                registry=_COLLECTOR,
-            )
+            self._bind()
         except OSError as exc:
             if self.shared:
                 _log.debug(
@@ -88,12 +84,14 @@ class MetricsServer:
             else:
                 self._port_taken_error(exc)
             return False
-        self._server = server
-        self._write_pid()
         _log.debug("serving /metrics", extra={"port": self.port, "addr": self.addr})
         return True
 
-    def _write_pid(self) -> None:
+    def _bind(self) -> None:
+        """Serve on the port (``OSError`` when it is taken); in multi-worker mode, leave this
+        worker's pid where its siblings look for the serving worker."""
+        server, _thread = start_http_server(self.port, addr=self.addr, registry=_COLLECTOR)
+        self._server = server
         if self.shared:
             path = os.path.join(self.shared, "metrics-server.pid")
             with contextlib.suppress(OSError), open(path, "w") as fh:
@@ -124,18 +122,12 @@ class MetricsServer:
                 if self._pid != os.getpid() or self._server is not None:
                     return
                 try:
-                    server, _thread = start_http_server(
-                        self.port,
-                        addr=self.addr,
-                        registry=_COLLECTOR,
-                    )
+                    self._bind()
                 except OSError as exc:
                     if not self._warned and not self._sibling_serves():
                         self._warned = True  # no live worker of ours serves it: say so, once
                         self._port_taken_error(exc)
                     continue
-                self._server = server
-                self._write_pid()
                 _log.info("took over serving /metrics", extra={"port": self.port})
                 return
 
