@@ -21,6 +21,7 @@ import functools
 import json
 import os
 import sys
+import time
 import timeit
 from collections.abc import Callable
 from typing import Any
