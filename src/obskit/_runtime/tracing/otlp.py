@@ -16,6 +16,8 @@ from typing import Any, Final
 
 from opentelemetry.trace import SpanKind
 
+from obskit._runtime.tracing.transport import KeepAliveTransport, keepalive_refusal
+
 __all__ = ["encode_request", "make_exporter", "official_request"]
 
 _SPAN_KIND: Final = {0: 1, 1: 2, 2: 3, 3: 4, 4: 5}  # SDK SpanKind value -> OTLP enum
@@ -429,6 +431,33 @@ def _exporter_class() -> type:
             missing = [name for name in SEND_INTERNALS if not hasattr(self, name)]
             #: The name of a missing send internal (then upstream's ``export`` sends), or None.
             self.missing_internal = missing[0] if missing else None
+            #: obskit's keep-alive transport when it serves this endpoint, else None.
+            self.transport: KeepAliveTransport | None = None
+            #: Why upstream's ``requests`` transport is kept (None: the keep-alive one is used).
+            self.transport_kept: str | None = None
+            #: The transport internal found missing (the self-test reports it), or None.
+            self.transport_missing: str | None = None
+            self._use_keepalive()
+
+        def _use_keepalive(self) -> None:
+            """Swap upstream's ``requests`` transport for :class:`KeepAliveTransport` when it
+            sends the same request (see ``transport.py``)."""
+            client: Any = getattr(self, "_client", None)
+            endpoint = getattr(self, "_endpoint", None)
+            if client is None or not isinstance(endpoint, str):
+                self.transport_missing = "OTLPSpanExporter._endpoint/_client"
+            elif not hasattr(client, "_transport"):
+                self.transport_missing = "_OTLPHTTPClient._transport"
+            if client is None or not isinstance(endpoint, str) or self.transport_missing:
+                self.transport_kept = f"{self.transport_missing} is not there"
+                return
+            self.transport_kept = keepalive_refusal(endpoint)
+            if self.transport_kept is None:
+                upstream = client._transport
+                self.transport = client._transport = KeepAliveTransport()
+                close = getattr(upstream, "close", None)
+                if close is not None:
+                    close()  # its requests.Session (nothing was sent through it)
 
         def export(self, spans: Sequence[Any]) -> Any:
             self.own_failure = None
@@ -467,6 +496,9 @@ def _exporter_class() -> type:
                 sent = post(data)
                 if not sent.success:
                     result.error = sent.error
+                    own = self.transport.own_error if self.transport is not None else None
+                    if own is not None:  # obskit's transport failed, not the network
+                        self.own_failure = f"obskit's OTLP transport failed: {own!r}"
                     return failure
             return success
 
