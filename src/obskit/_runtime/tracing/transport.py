@@ -101,6 +101,8 @@ class KeepAliveTransport:
         self._key: tuple[str, int] | None = None
         self._pid = os.getpid()
         self._lock = threading.Lock()
+        #: Set by :meth:`close` (a request it interrupts fails as a network error would).
+        self._closed = False
         #: The last request's own (non-network) failure, or None.
         self.own_error: Exception | None = None
 
@@ -122,7 +124,8 @@ class KeepAliveTransport:
                 return _Result(error=exc)
             except Exception as exc:  # obskit's bug: never raised into upstream's retry loop
                 self._drop()
-                self.own_error = exc
+                if not self._closed:  # else: the connection was closed under the request
+                    self.own_error = exc
                 return _Result(error=exc)
 
     def _request(
@@ -167,4 +170,5 @@ class KeepAliveTransport:
     def close(self) -> None:
         """Close the connection (without the lock: a request in flight then fails, as with
         ``requests``' ``Session.close()``)."""
+        self._closed = True
         self._drop()
