@@ -91,6 +91,12 @@ BREAKS: dict[str, Callable[[], None]] = {
     "_ExportResult.error": _hide_attr(
         "opentelemetry.exporter.otlp.common.http", "_ExportResult", "error"
     ),
+    "_OTLPHTTPClient._transport": _hide_attr(
+        "opentelemetry.exporter.otlp.common.http", "_OTLPHTTPClient", "_transport"
+    ),
+    "OTLPSpanExporter._endpoint": _hide_attr(
+        "opentelemetry.exporter.otlp.proto.http.trace_exporter", "OTLPSpanExporter", "_endpoint"
+    ),
     "BatchSpanProcessor._batch_processor": _hide_attr(
         "opentelemetry.sdk.trace.export", "BatchSpanProcessor", "_batch_processor"
     ),

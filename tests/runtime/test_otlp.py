@@ -81,6 +81,38 @@ def test_same_message_as_the_official_encoder() -> None:
     assert ours == official
 
 
+def test_known_keys_and_string_lengths_around_one_byte_lengths_match_the_official() -> None:
+    """String values of every length around the one-byte length limits (125-129 bytes, 16 KiB,
+    multi-byte UTF-8), under keys the writer has already seen (its one-step path for known keys)
+    and under new ones, on plain-dict (ended server span) and SDK attribute maps alike: the same
+    message as the official encoder's, at the first and at the second encoding."""
+    provider = TracerProvider()
+    memory = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    tracer = provider.get_tracer("lengths")
+    for n in (0, 1, 124, 125, 126, 127, 128, 129, 200, 16_384):
+        attrs = {"url.path": "/" + "p" * n, f"new.key.{n}": "é" * (n // 2), "user.id": "x" * n}
+        tracer.start_span(f"len {n}", kind=SpanKind.SERVER, attributes=attrs).end()
+    spans = list(memory.get_finished_spans())
+    unwrapped = [
+        ReadableSpan(
+            name=s.name,
+            context=s.context,
+            attributes=dict(s.attributes),
+            kind=s.kind,
+            resource=s.resource,
+            instrumentation_scope=s.instrumentation_scope,
+            start_time=s.start_time,
+            end_time=s.end_time,
+        )
+        for s in spans
+    ]
+    for batch in (spans, unwrapped):
+        for _ in range(2):  # the second time every key is known to the writer
+            ours = ExportTraceServiceRequest.FromString(encode_request(batch))
+            assert ours == encode_spans(batch)
+
+
 def test_obskit_exporter_sends_the_writers_bytes_and_falls_back_per_batch() -> None:
     """obskit's exporter (a subclass of the official one) sends what its writer encodes; a
     batch with a value the writer does not know goes out encoded by the official encoder, and

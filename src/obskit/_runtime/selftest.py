@@ -200,6 +200,14 @@ def check_send(st: _state.State, made: object) -> None:
         raise Mismatch(f"OTLPSpanExporter.{missing} is missing")
 
 
+def check_transport(st: _state.State, made: object) -> None:
+    """The exporter's client holds the transport obskit swaps for its keep-alive one (else
+    upstream's ``requests`` transport sends: same requests, more CPU per POST)."""
+    missing = getattr(_exporter(st), "transport_missing", None)
+    if missing is not None:
+        raise Mismatch(f"{missing} is not there")
+
+
 def check_batch_processor(st: _state.State, made: object) -> None:
     """The batch processor found the SDK's queue it counts drops on (else it hands every span
     to the SDK's own ``on_end``: exported all the same, but a full queue's drops uncounted)."""
@@ -375,6 +383,10 @@ def _has_send_path(st: _state.State) -> bool:
     return hasattr(_exporter(st), "missing_internal")
 
 
+def _has_transport_choice(st: _state.State) -> bool:
+    return hasattr(_exporter(st), "transport_missing")
+
+
 def _has_processor(st: _state.State) -> bool:
     return hasattr(st.processor, "_queue")
 
@@ -411,6 +423,14 @@ CHECKS: Final[tuple[Check, ...]] = (
         _has_send_path,
         check_send,
         lambda st: None,  # the exporter already sends through upstream's export()
+    ),
+    (
+        "OTLP transport",
+        "opentelemetry-exporter-otlp-proto-http: OTLPSpanExporter._endpoint, "
+        "_OTLPHTTPClient._transport",
+        _has_transport_choice,
+        check_transport,
+        lambda st: None,  # the exporter already kept upstream's requests transport
     ),
     (
         "batch processor",

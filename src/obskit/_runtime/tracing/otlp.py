@@ -14,7 +14,9 @@ import struct
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import DEFAULT_TRACE_STATE, SpanKind
+
+from obskit._runtime.tracing.transport import KeepAliveTransport, keepalive_refusal
 
 __all__ = ["encode_request", "make_exporter", "official_request"]
 
@@ -25,6 +27,7 @@ _pack_double = struct.Struct("<d").pack
 _pack_fixed64 = struct.Struct("<Q").pack
 _pack_fixed32 = struct.Struct("<I").pack
 _SMALL: Final = tuple(bytes([i]) for i in range(128))
+_pack_tag_varint2 = struct.Struct("BBB").pack
 _CACHE_MAX: Final = 4096
 
 
@@ -103,11 +106,12 @@ def _attributes(tag: bytes, attributes: Mapping[str, Any] | None) -> bytes:
     if not attributes:
         return b""
     # The SDK's BoundedAttributes is a Mapping over a plain dict: iterate the dict directly.
-    plain = getattr(attributes, "_dict", attributes)
+    plain = attributes if type(attributes) is dict else getattr(attributes, "_dict", attributes)
     by_key = _entries.get(tag)
     if by_key is None:
         by_key = _entries[tag] = {key: {} for key in _REPEATING}
-    parts = []
+    parts: list[bytes] = []
+    append = parts.append
     for key, value in plain.items():
         by_value = by_key.get(key)
         kind = type(value)
@@ -118,9 +122,20 @@ def _attributes(tag: bytes, attributes: Mapping[str, Any] | None) -> bytes:
                 if _entry_count[0] < _CACHE_MAX:
                     _entry_count[0] += 1
                     by_value[value] = entry
-            parts.append(entry)
+            append(entry)
+            continue
+        key_field = _keys.get(key)
+        if key_field is not None and kind is str:  # a known key, a short string: one step
+            data = value.encode("utf-8")
+            n = len(data)
+            if n < 126:  # the AnyValue (n + 2 bytes) and its length fit one byte each
+                pair = key_field + b"\x12" + _SMALL[n + 2] + b"\x0a" + _SMALL[n] + data
+            else:
+                pair = key_field + _len_field(b"\x12", _len_field(b"\x0a", data))
+            m = len(pair)
+            append(tag + (_SMALL[m] if m < 128 else _varint(m)) + pair)
         else:
-            parts.append(_len_field(tag, _key_value(key, value)))
+            append(_len_field(tag, _key_value(key, value)))
     return b"".join(parts)
 
 
@@ -143,17 +158,16 @@ _STATUS_UNSET: Final = b"\x7a\x00"
 
 def _plain_span(span: Any) -> bytes:
     """``_span`` for the SDK's own span classes (and obskit's server span): their fields are read
-    directly, not through properties that copy (``attributes``, ``events``, ``links``)."""
-    ctx = span._context
-    parts = [
-        b"\x0a\x10" + ctx.trace_id.to_bytes(16, "big"),
-        b"\x12\x08" + ctx.span_id.to_bytes(8, "big"),
-    ]
-    if ctx.trace_state:
-        parts.append(_trace_state(ctx.trace_state))
+    directly, not through properties that copy (``attributes``, ``events``, ``links``), and the
+    ``SpanContext`` tuples are unpacked instead of read through six properties.  A server span
+    (the usual case) takes no Python call besides the attribute block's."""
+    trace_id, span_id, _, _, trace_state, _ = span._context
+    parts = [b"\x0a\x10" + trace_id.to_bytes(16, "big") + b"\x12\x08" + span_id.to_bytes(8, "big")]
+    if trace_state is not DEFAULT_TRACE_STATE and trace_state:  # the default: no len() call
+        parts.append(_trace_state(trace_state))
     parent = span._parent
     if parent is not None:
-        parts.append(b"\x22\x08" + parent.span_id.to_bytes(8, "big"))
+        parts.append(b"\x22\x08" + parent[1].to_bytes(8, "big"))
     name = span._name
     if name:
         field = _names.get(name)
@@ -162,27 +176,35 @@ def _plain_span(span: Any) -> bytes:
             if len(_names) < _CACHE_MAX:
                 _names[name] = field
         parts.append(field)
-    parts.append(_SPAN_KIND_FIELD[span._kind])
+    kind = span._kind
+    # SpanKind hashes through a Python-level __hash__: the server kind is tested by identity.
+    parts.append(_SERVER_KIND_FIELD if kind is SpanKind.SERVER else _SPAN_KIND_FIELD[kind])
     if span._start_time:
         parts.append(b"\x39" + _pack_fixed64(span._start_time))
     if span._end_time:
         parts.append(b"\x41" + _pack_fixed64(span._end_time))
     attributes = span._attributes
-    plain = getattr(attributes, "_dict", attributes)
-    if plain:
-        parts.append(_attributes(b"\x4a", plain))
-    dropped = getattr(attributes, "dropped", 0)
-    if dropped:
-        parts.append(b"\x50" + _varint(dropped))
+    if type(attributes) is dict:  # an ended server span's unwrapped map: nothing dropped
+        if attributes:
+            parts.append(_attributes(b"\x4a", attributes))
+    else:
+        plain = getattr(attributes, "_dict", attributes)
+        if plain:
+            parts.append(_attributes(b"\x4a", plain))
+        dropped = getattr(attributes, "dropped", 0)
+        if dropped:
+            parts.append(b"\x50" + _varint(dropped))
     if span._events or span._links:
         parts.append(_events_and_links(span))
     status = span._status
     if status is not None:
-        if not status.description and status.status_code.value == 0:
+        if status is _STATUS_CONSTANTS[0] or (
+            not status.description and status.status_code.value == 0
+        ):
             parts.append(_STATUS_UNSET)
         else:
             parts.append(_status(status))
-    parts.append(_REMOTE_PARENT if parent is not None and parent.is_remote else _LOCAL_PARENT)
+    parts.append(_REMOTE_PARENT if parent is not None and parent[2] else _LOCAL_PARENT)
     return b"".join(parts)
 
 
@@ -328,7 +350,13 @@ def encode_request(spans: Sequence[Any]) -> bytes:
             scope_body = [_cached(scope, _scope) if scope is not None else b"\x0a\x00"]
             for s in encoded_spans:
                 n = len(s)
-                scope_body.append(b"\x12" + (_SMALL[n] if n < 128 else _varint(n)) + s)
+                if n < 128:
+                    scope_body.append(b"\x12" + _SMALL[n])
+                elif n < 16384:  # the usual span: a two-byte length
+                    scope_body.append(_pack_tag_varint2(0x12, (n & 0x7F) | 0x80, n >> 7))
+                else:
+                    scope_body.append(b"\x12" + _varint(n))
+                scope_body.append(s)
             if scope is not None and scope.schema_url:
                 scope_body.append(_len_field(b"\x1a", scope.schema_url.encode("utf-8")))
             body.append(_len_field(b"\x12", b"".join(scope_body)))
@@ -341,6 +369,9 @@ def encode_request(spans: Sequence[Any]) -> bytes:
 _LOCAL_PARENT: Final = b"\x85\x01" + _pack_fixed32(_FLAG_HAS_IS_REMOTE)
 _REMOTE_PARENT: Final = b"\x85\x01" + _pack_fixed32(_FLAG_HAS_IS_REMOTE | _FLAG_IS_REMOTE)
 _SPAN_KIND_FIELD: Final = {kind: b"\x30" + _SMALL[_SPAN_KIND[kind.value]] for kind in SpanKind}
+_SERVER_KIND_FIELD: Final = _SPAN_KIND_FIELD[SpanKind.SERVER]
+#: The server span's shared "unset" status object (set with the plain types).
+_STATUS_CONSTANTS: list[Any] = [object()]
 _PLAIN: list[frozenset[type]] = []
 
 
@@ -349,10 +380,11 @@ def _plain_types() -> frozenset[type]:
     if not _PLAIN:
         from opentelemetry.sdk import trace as sdk_trace
 
-        from obskit._runtime.tracing.span import ServerSpan
-
         # ``_Span`` is the SDK's private concrete span class: without it, those spans take
         # ``_span`` (public properties), still this writer.
+        from obskit._runtime.tracing.span import UNSET_STATUS, ServerSpan
+
+        _STATUS_CONSTANTS[0] = UNSET_STATUS
         kinds = (sdk_trace.ReadableSpan, getattr(sdk_trace, "_Span", None), ServerSpan)
         _PLAIN.append(frozenset(k for k in kinds if k is not None))
     return _PLAIN[0]
@@ -449,6 +481,33 @@ def _exporter_class() -> type:
             missing = [name for name in SEND_INTERNALS if not hasattr(self, name)]
             #: The name of a missing send internal (then upstream's ``export`` sends), or None.
             self.missing_internal = missing[0] if missing else _result_missing(self._client)
+            #: obskit's keep-alive transport when it serves this endpoint, else None.
+            self.transport: KeepAliveTransport | None = None
+            #: Why upstream's ``requests`` transport is kept (None: the keep-alive one is used).
+            self.transport_kept: str | None = None
+            #: The transport internal found missing (the self-test reports it), or None.
+            self.transport_missing: str | None = None
+            self._use_keepalive()
+
+        def _use_keepalive(self) -> None:
+            """Swap upstream's ``requests`` transport for :class:`KeepAliveTransport` when it
+            sends the same request (see ``transport.py``)."""
+            client: Any = getattr(self, "_client", None)
+            endpoint = getattr(self, "_endpoint", None)
+            if client is None or not isinstance(endpoint, str):
+                self.transport_missing = "OTLPSpanExporter._endpoint/_client"
+            elif not hasattr(client, "_transport"):
+                self.transport_missing = "_OTLPHTTPClient._transport"
+            if client is None or not isinstance(endpoint, str) or self.transport_missing:
+                self.transport_kept = f"{self.transport_missing} is not there"
+                return
+            self.transport_kept = keepalive_refusal(endpoint)
+            if self.transport_kept is None:
+                upstream = client._transport
+                self.transport = client._transport = KeepAliveTransport()
+                close = getattr(upstream, "close", None)
+                if close is not None:
+                    close()  # its requests.Session (nothing was sent through it)
 
         def export(self, spans: Sequence[Any]) -> Any:
             self.own_failure = None
@@ -497,6 +556,9 @@ def _exporter_class() -> type:
                     return failure
                 if not ok:
                     result.error = error
+                    own = self.transport.own_error if self.transport is not None else None
+                    if own is not None:  # obskit's transport failed, not the network
+                        self.own_failure = f"obskit's OTLP transport failed: {own!r}"
                     return failure
             return success
 

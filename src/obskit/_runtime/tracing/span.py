@@ -345,3 +345,5 @@ _RANDOM_FLAGS: Final = TraceFlags(TraceFlags.RANDOM_TRACE_ID)
 #: unwrapped, a queued span holds 2 tracked objects (itself, its SpanContext) instead of 5.
 _ENDED_LOCK: Final = threading.Lock()
 _UNSET: Final = trace.Status(trace.StatusCode.UNSET)
+#: Every server span's initial status (one shared object: the OTLP writer tests it by identity).
+UNSET_STATUS: Final = _UNSET
