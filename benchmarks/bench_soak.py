@@ -157,12 +157,13 @@ class Server:
                 total[name] = total.get(name, 0) + count
         return dict(sorted(total.items(), key=lambda kv: -kv[1])[:25])
 
-    def gc_records(self) -> dict[int, list[list[Any]]]:
-        """Per worker pid, the collections its recorder wrote on exit."""
+    def gc_records(self) -> dict[int, dict[str, Any]]:
+        """Per worker pid, what its recorder wrote when asked: ``records`` (the collections)
+        and ``frozen`` (objects in the permanent generation, ``gc.get_freeze_count()``)."""
         found = {}
         for path in sorted(self.gc_dir.glob("gc-*.json")):
             data = json.loads(path.read_text())
-            found[int(data["pid"])] = data["records"]
+            found[int(data["pid"])] = data
         return found
 
 
@@ -351,8 +352,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     shutil.copy(raw, args.json.with_suffix(f".{server.name}.raw"))
         for server in servers:
             gc_by_worker = {
-                pid: _gcwatch.summarise(records, server.windows)
-                for pid, records in server.gc_records().items()
+                pid: _gcwatch.summarise(data["records"], server.windows)
+                | {"frozen": data.get("frozen", 0)}
+                for pid, data in server.gc_records().items()
             }
             results[server.name] = {
                 "requests": server.requests,
@@ -382,8 +384,8 @@ def report(r: dict[str, Any]) -> str:
     lines += [
         "",
         f"{'':<8}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'errors':>8}"
-        f"  GC per worker (in its load slices): gen0/gen1/gen2, max pause, pauses > 10 ms;"
-        f" RSS first→last (max) MB",
+        f"  GC per worker (in its load slices): collections gen0/gen1/gen2, max pause, pauses"
+        f" > 10 ms; RSS first→last (max) MB",
     ]
     for name in ("bare", "obskit"):
         s = r[name]
@@ -402,9 +404,16 @@ def report(r: dict[str, Any]) -> str:
             gens = "/".join(str(n) for n in g["by_generation"])
             lines.append(
                 f"{'':<8}  worker {pid}: {gens} collections, max {g['max_ms']:.1f} ms "
-                f"(gen2 max {g['gen2_max_ms']:.1f}), {g['over_10ms']} > 10 ms, "
-                f"total {g['total_ms']:.0f} ms; {rss_text}"
+                f"(gen2 max {g['gen2_max_ms']:.1f} ms over up to {g['gen2_examined_max']} "
+                f"objects), {g['over_10ms']} > 10 ms, total {g['total_ms']:.0f} ms; "
+                f"{g['frozen']} frozen; {rss_text}"
             )
+            for p in g["long_pauses"]:
+                lines.append(
+                    f"{'':<12}pause gen{p['generation']}: {p['wall_ms']:.1f} ms wall, "
+                    f"{p['cpu_ms']:.1f} ms CPU, {p['examined']} objects examined, "
+                    f"{p['collected']} collected"
+                )
     bare, ob = r["bare"], r["obskit"]
     received = r["receiver"]
     lines.append(
@@ -422,12 +431,21 @@ def report(r: dict[str, Any]) -> str:
                       ratio <= GOAL_P99_RATIO))  # fmt: skip
     ob_long = sum(g["over_10ms"] for g in ob["gc"].values())
     bare_long = sum(g["over_10ms"] for g in bare["gc"].values())
+    ob_long_cpu = sum(g["over_10ms_cpu"] for g in ob["gc"].values())
+    bare_long_cpu = sum(g["over_10ms_cpu"] for g in bare["gc"].values())
+    ob_gen2 = sum(g["by_generation"][2] for g in ob["gc"].values())
+    bare_gen2 = sum(g["by_generation"][2] for g in bare["gc"].values())
     ob_max = max((g["max_ms"] for g in ob["gc"].values()), default=0.0)
     bare_max = max((g["max_ms"] for g in bare["gc"].values()), default=0.0)
     goals.append(
         ("GC pauses > 10 ms (obskit / bare)", f"{ob_long} / {bare_long} "
          f"(max {ob_max:.1f} / {bare_max:.1f} ms)", "0 caused by obskit", ob_long <= bare_long)
     )  # fmt: skip
+    lines.append(
+        f"full (gen-2) collections, all workers: obskit {ob_gen2}, bare {bare_gen2}; pauses over "
+        f"{GOAL_LONG_PAUSE_MS:.0f} ms that also used over {GOAL_LONG_PAUSE_MS:.0f} ms of CPU "
+        f"(the rest waited for a core): obskit {ob_long_cpu}, bare {bare_long_cpu}"
+    )
     goals.append(
         ("every span exported", f"{received['spans']} / {ob['sent_in_total']}", "equal",
          received["spans"] == ob["sent_in_total"])

@@ -61,6 +61,9 @@ class Config:
     #: The application's own structlog processors, run on every application log line before
     #: redaction and rendering (``log_processors``; an argument only, no variable).
     log_processors: tuple[LogProcessor, ...] = ()
+    #: ``gc.freeze()`` at the end of ``init()``: the start-up heap leaves the collector's reach
+    #: (``gc_freeze``; docs/runtime.md, "Garbage collection").
+    gc_freeze: bool = True
 
 
 def _resource_attributes(env: Mapping[str, str]) -> dict[str, str]:
@@ -129,6 +132,7 @@ _OPTIONS: Final = (
     "shutdown_timeout",
     "redact_patterns",
     "log_processors",
+    "gc_freeze",
 )
 
 
@@ -259,6 +263,7 @@ def resolve(
         shutdown_timeout=timeout,
         redact_patterns=patterns,
         log_processors=_processors(args.get("log_processors")),
+        gc_freeze=flag("gc_freeze", "OBSKIT_GC_FREEZE"),
     )
 
 
