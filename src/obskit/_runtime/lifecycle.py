@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import atexit
-import gc
 import logging
 import os
 import threading
@@ -14,6 +13,7 @@ from typing import Any, TypeVar
 from prometheus_client import REGISTRY, CollectorRegistry
 
 from obskit._runtime import envcheck as _envcheck
+from obskit._runtime import heap as _heap
 from obskit._runtime import state as _state
 from obskit._runtime.config import Config, LogProcessor, resolve
 from obskit._runtime.http.exposition import MetricsApp, MetricsServer
@@ -35,7 +35,6 @@ A = TypeVar("A")
 _lock = threading.RLock()
 _warned_twice = False
 _atexit_registered = False
-_heap_frozen = False
 _log = logging.getLogger("obskit")
 _config_log = logging.getLogger("obskit.config")
 
@@ -237,29 +236,8 @@ def init(
             atexit.register(shutdown)
             os.register_at_fork(after_in_child=_after_fork_in_child)
         if config.gc_freeze:
-            _freeze_start_up_heap()
-
-
-def _freeze_start_up_heap() -> None:
-    """Move every object alive now out of the cyclic collector's reach, once per process.
-
-    What ``init()`` leaves (the OpenTelemetry SDK, protobuf, prometheus-client and structlog
-    modules and obskit's state: about 50,000 GC-tracked objects) would otherwise be traversed
-    by every full collection for the life of the process, lengthening each one (issue #10:
-    about 45 ms per full collection in a soak), while almost none of it ever becomes garbage.
-    ``gc.collect()`` first, so garbage of the start-up is freed rather than frozen.  Done at the
-    end of ``init()``, which runs before the application is imported and before a pre-forking
-    server forks (CPython's documented ``gc.freeze()`` point: the children then share those
-    pages, copy-on-write); objects made afterwards, the requests' included, are collected as
-    usual.  ``gc_freeze=False`` / ``OBSKIT_GC_FREEZE=false`` leaves the heap alone.
-    """
-    global _heap_frozen
-    if _heap_frozen:
-        return
-    _heap_frozen = True
-    gc.collect()
-    gc.freeze()
-    _log.debug("start-up heap frozen", extra={"frozen_objects": gc.get_freeze_count()})
+            # What init() built leaves the full collections' reach (heap.py: why, and the price).
+            _heap.freeze("init")
 
 
 def _after_fork_in_child() -> None:
