@@ -4,7 +4,8 @@ Run from the repository root::
 
     python benchmarks/bench_soak.py                 # 120 s of load per side (about 5 minutes)
     python benchmarks/bench_soak.py --seconds 30    # a shorter soak
-    python benchmarks/bench_soak.py --obskit-env SOAK_GC_FREEZE=1   # an experiment on one side
+    python benchmarks/bench_soak.py --obskit-env OBSKIT_GC_FREEZE=false   # obskit, no heap freeze
+    python benchmarks/bench_soak.py --bare-env SOAK_GC_FREEZE=1   # gc.freeze() in bare workers
 
 Both servers run the whole time (``gunicorn -w 2 -k uvicorn.workers.UvicornWorker``, the app of
 ``_soak_app.py``); a load generator process (``_loadgen.py``: 8 keep-alive connections, closed
