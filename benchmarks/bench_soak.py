@@ -442,6 +442,16 @@ def report(r: dict[str, Any]) -> str:
         ("GC pauses > 10 ms (obskit / bare)", f"{ob_long} / {bare_long} "
          f"(max {ob_max:.1f} / {bare_max:.1f} ms)", "0 caused by obskit", ob_long <= bare_long)
     )  # fmt: skip
+    per_10k = {}
+    for name, side in (("bare", bare), ("obskit", ob)):
+        totals = [sum(g["by_generation"][i] for g in side["gc"].values()) for i in range(3)]
+        per_10k[name] = "/".join(
+            f"{n * 10_000 / side['requests']:.1f}" if side["requests"] else "-" for n in totals
+        )
+    lines.append(
+        f"collections per 10,000 requests, gen0/gen1/gen2: obskit {per_10k['obskit']}, "
+        f"bare {per_10k['bare']}"
+    )
     lines.append(
         f"full (gen-2) collections, all workers: obskit {ob_gen2}, bare {bare_gen2}; pauses over "
         f"{GOAL_LONG_PAUSE_MS:.0f} ms that also used over {GOAL_LONG_PAUSE_MS:.0f} ms of CPU "
