@@ -104,9 +104,9 @@ def summarise(
     ``gen2_max_ms``, ``max_ms``, ``over_10ms`` (count of pauses > ``LONG_PAUSE_MS``, wall
     clock), ``over_10ms_cpu`` (of those, how many used that much CPU), ``total_ms`` and
     ``p99_ms`` of the pauses, ``gen2_examined_max`` (the most objects a full collection
-    traversed) and ``long_pauses``: every pause over ``LONG_PAUSE_MS`` as ``{"generation",
-    "wall_ms", "cpu_ms", "examined", "collected"}``.  Records without CPU time or examined
-    count (older dumps) read them as 0.
+    traversed), ``gen2_cpu_max_ms`` (the most CPU time one used) and ``long_pauses``: every
+    pause over ``LONG_PAUSE_MS`` as ``{"generation", "wall_ms", "cpu_ms", "examined",
+    "collected"}``.  Records without CPU time or examined count (older dumps) read them as 0.
     """
     kept = []
     for g, s, d, collected, *more in records:
@@ -125,6 +125,7 @@ def summarise(
         "by_generation": by_gen,
         "gen2_max_ms": max((d for _, d, *_ in gen2), default=0.0),
         "gen2_examined_max": max((e for *_, e, _ in gen2), default=0),
+        "gen2_cpu_max_ms": max((c for _, _, c, _, _ in gen2), default=0.0),
         "max_ms": pauses[-1] if pauses else 0.0,
         "over_10ms": len(long),
         "over_10ms_cpu": sum(1 for k in long if k[2] > LONG_PAUSE_MS),

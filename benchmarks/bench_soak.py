@@ -405,8 +405,9 @@ def report(r: dict[str, Any]) -> str:
             gens = "/".join(str(n) for n in g["by_generation"])
             lines.append(
                 f"{'':<8}  worker {pid}: {gens} collections, max {g['max_ms']:.1f} ms "
-                f"(gen2 max {g['gen2_max_ms']:.1f} ms over up to {g['gen2_examined_max']} "
-                f"objects), {g['over_10ms']} > 10 ms, total {g['total_ms']:.0f} ms; "
+                f"(gen2 max {g['gen2_max_ms']:.1f} ms, {g['gen2_cpu_max_ms']:.1f} ms CPU, "
+                f"over up to {g['gen2_examined_max']} objects), {g['over_10ms']} > 10 ms, "
+                f"total {g['total_ms']:.0f} ms; "
                 f"{g['frozen']} frozen; {rss_text}"
             )
             for p in g["long_pauses"]:

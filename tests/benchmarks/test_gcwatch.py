@@ -84,6 +84,7 @@ def test_summary_keeps_only_collections_started_in_the_windows() -> None:
     assert summary["over_10ms"] == 2
     assert summary["over_10ms_cpu"] == 1
     assert summary["gen2_examined_max"] == 60_000
+    assert summary["gen2_cpu_max_ms"] == 40.0
     assert [(p["generation"], p["cpu_ms"]) for p in summary["long_pauses"]] == [(2, 40.0), (1, 0.3)]
     everything = _gcwatch.summarise(records)
     assert everything["collections"] == 5
