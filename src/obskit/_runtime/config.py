@@ -61,8 +61,8 @@ class Config:
     #: The application's own structlog processors, run on every application log line before
     #: redaction and rendering (``log_processors``; an argument only, no variable).
     log_processors: tuple[LogProcessor, ...] = ()
-    #: ``gc.freeze()`` at the end of ``init()``: the start-up heap leaves the collector's reach
-    #: (``gc_freeze``; docs/runtime.md, "Garbage collection").
+    #: ``gc.collect()`` + ``gc.freeze()`` at the end of ``init()`` and at the ASGI lifespan
+    #: startup: the start-up heap leaves the full collections' reach (``gc_freeze``; ``heap.py``).
     gc_freeze: bool = True
 
 
