@@ -82,6 +82,9 @@ def _run(code: str, receiver: OtlpReceiver, env: dict[str, str] | None = None,
         "OBSKIT_LOG_FORMAT": "json",
         "OBSKIT_ACCESS_LOG": "false",
         "OBSKIT_INSTRUMENT_LIBRARIES": "false",
+        # flush() waits at most this long: on a loaded machine 5 s (the default) may not be
+        # enough to export thousands of spans, and what stays queued would look like a leak.
+        "OBSKIT_SHUTDOWN_TIMEOUT": "60",
     }
     full_env.update(env or {})
     proc = run_python(f"INIT_ARGS = {init_args}\n" + _PRELUDE + code, env=full_env, timeout=120)
@@ -120,7 +123,7 @@ report(**{"found": found, "kinds": kinds, "control": control,
     assert result["ok"] == 2301
     assert result["found"] == 0, f"reference cycles left by requests: {result['kinds']}"
     assert result["control"] >= 1
-    otlp_receiver.wait_for_total(2301)
+    otlp_receiver.wait_for_total(2301, timeout=30)
 
 
 def test_requests_leave_nothing_alive_and_unsampled_ones_promote_nothing(
@@ -160,7 +163,7 @@ report(**{"promoted": young_at_promotion, "collections": collections,
     assert sampled["ok"] == 5500
     assert sampled["collections"] == [0, 0, 0]
     assert sampled["growth"] < 500, sampled
-    otlp_receiver.wait_for_total(5500)
+    otlp_receiver.wait_for_total(5500, timeout=30)
     unsampled = _run(code, otlp_receiver, env={"OTEL_TRACES_SAMPLER": "always_off"})
     assert unsampled["ok"] == 5500
     assert unsampled["promoted"] / 5000 < 0.05, unsampled
