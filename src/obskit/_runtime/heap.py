@@ -14,7 +14,7 @@ Two points, each once per process (``docs/runtime.md``, "Garbage collection"):
   pre-forking server's ``--preload``, before it forks (CPython's documented freeze point: the
   workers then share those pages copy-on-write);
 * ``"application started"`` — an ASGI server's ``lifespan.startup.complete``, sent before it
-  accepts its first connection: the application's own start-up heap.
+  serves its first request: the application's own start-up heap.
 
 The price: a reference cycle among frozen objects that becomes garbage later is never freed
 (a start-up object thrown away in a cycle), and each point costs one full collection before

@@ -58,7 +58,7 @@ def _flush_on_shutdown(send: Send) -> Send:
 
     uvicorn re-raises the terminating signal after a graceful shutdown, so ``atexit`` hooks
     never run there: the lifespan shutdown is the last moment obskit is sure to see.  The
-    startup's completion is sent before the server accepts a connection: no request is alive.
+    startup's completion is sent before the server serves its first request: none is alive.
     """
 
     async def wrapped(message: MutableMapping[str, Any]) -> None:
