@@ -4,7 +4,8 @@ when the driver creates ``$SOAK_GC_DIR/dump`` (uvicorn's workers end by re-raisi
 gunicorn's ``worker_exit`` hook never runs for them).
 
 ``SOAK_GC_FREEZE=1`` calls ``gc.freeze()`` in each worker once the app is loaded
-(``post_worker_init``), the deployment-side mitigation discussed in ``benchmarks/README.md``.
+(``post_worker_init``): what obskit's ``gc_freeze`` does by itself at ``init()`` and at the
+lifespan startup, for the bare side or with ``OBSKIT_GC_FREEZE=false`` (``benchmarks/README.md``).
 """
 
 from __future__ import annotations

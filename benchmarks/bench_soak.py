@@ -4,7 +4,8 @@ Run from the repository root::
 
     python benchmarks/bench_soak.py                 # 120 s of load per side (about 5 minutes)
     python benchmarks/bench_soak.py --seconds 30    # a shorter soak
-    python benchmarks/bench_soak.py --obskit-env SOAK_GC_FREEZE=1   # an experiment on one side
+    python benchmarks/bench_soak.py --obskit-env OBSKIT_GC_FREEZE=false   # obskit, no heap freeze
+    python benchmarks/bench_soak.py --bare-env SOAK_GC_FREEZE=1   # gc.freeze() in bare workers
 
 Both servers run the whole time (``gunicorn -w 2 -k uvicorn.workers.UvicornWorker``, the app of
 ``_soak_app.py``); a load generator process (``_loadgen.py``: 8 keep-alive connections, closed
@@ -157,12 +158,13 @@ class Server:
                 total[name] = total.get(name, 0) + count
         return dict(sorted(total.items(), key=lambda kv: -kv[1])[:25])
 
-    def gc_records(self) -> dict[int, list[list[Any]]]:
-        """Per worker pid, the collections its recorder wrote on exit."""
+    def gc_records(self) -> dict[int, dict[str, Any]]:
+        """Per worker pid, what its recorder wrote when asked: ``records`` (the collections)
+        and ``frozen`` (objects in the permanent generation, ``gc.get_freeze_count()``)."""
         found = {}
         for path in sorted(self.gc_dir.glob("gc-*.json")):
             data = json.loads(path.read_text())
-            found[int(data["pid"])] = data["records"]
+            found[int(data["pid"])] = data
         return found
 
 
@@ -351,8 +353,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     shutil.copy(raw, args.json.with_suffix(f".{server.name}.raw"))
         for server in servers:
             gc_by_worker = {
-                pid: _gcwatch.summarise(records, server.windows)
-                for pid, records in server.gc_records().items()
+                pid: _gcwatch.summarise(data["records"], server.windows)
+                | {"frozen": data.get("frozen", 0)}
+                for pid, data in server.gc_records().items()
             }
             results[server.name] = {
                 "requests": server.requests,
@@ -382,8 +385,8 @@ def report(r: dict[str, Any]) -> str:
     lines += [
         "",
         f"{'':<8}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'errors':>8}"
-        f"  GC per worker (in its load slices): gen0/gen1/gen2, max pause, pauses > 10 ms;"
-        f" RSS first→last (max) MB",
+        f"  GC per worker (in its load slices): collections gen0/gen1/gen2, max pause, pauses"
+        f" > 10 ms; RSS first→last (max) MB",
     ]
     for name in ("bare", "obskit"):
         s = r[name]
@@ -402,9 +405,17 @@ def report(r: dict[str, Any]) -> str:
             gens = "/".join(str(n) for n in g["by_generation"])
             lines.append(
                 f"{'':<8}  worker {pid}: {gens} collections, max {g['max_ms']:.1f} ms "
-                f"(gen2 max {g['gen2_max_ms']:.1f}), {g['over_10ms']} > 10 ms, "
-                f"total {g['total_ms']:.0f} ms; {rss_text}"
+                f"(gen2 max {g['gen2_max_ms']:.1f} ms, {g['gen2_cpu_max_ms']:.1f} ms CPU, "
+                f"over up to {g['gen2_examined_max']} objects), {g['over_10ms']} > 10 ms, "
+                f"total {g['total_ms']:.0f} ms; "
+                f"{g['frozen']} frozen; {rss_text}"
             )
+            for p in g["long_pauses"]:
+                lines.append(
+                    f"{'':<12}pause gen{p['generation']}: {p['wall_ms']:.1f} ms wall, "
+                    f"{p['cpu_ms']:.1f} ms CPU, {p['examined']} objects examined, "
+                    f"{p['collected']} collected"
+                )
     bare, ob = r["bare"], r["obskit"]
     received = r["receiver"]
     lines.append(
@@ -422,12 +433,31 @@ def report(r: dict[str, Any]) -> str:
                       ratio <= GOAL_P99_RATIO))  # fmt: skip
     ob_long = sum(g["over_10ms"] for g in ob["gc"].values())
     bare_long = sum(g["over_10ms"] for g in bare["gc"].values())
+    ob_long_cpu = sum(g["over_10ms_cpu"] for g in ob["gc"].values())
+    bare_long_cpu = sum(g["over_10ms_cpu"] for g in bare["gc"].values())
+    ob_gen2 = sum(g["by_generation"][2] for g in ob["gc"].values())
+    bare_gen2 = sum(g["by_generation"][2] for g in bare["gc"].values())
     ob_max = max((g["max_ms"] for g in ob["gc"].values()), default=0.0)
     bare_max = max((g["max_ms"] for g in bare["gc"].values()), default=0.0)
     goals.append(
         ("GC pauses > 10 ms (obskit / bare)", f"{ob_long} / {bare_long} "
          f"(max {ob_max:.1f} / {bare_max:.1f} ms)", "0 caused by obskit", ob_long <= bare_long)
     )  # fmt: skip
+    per_10k = {}
+    for name, side in (("bare", bare), ("obskit", ob)):
+        totals = [sum(g["by_generation"][i] for g in side["gc"].values()) for i in range(3)]
+        per_10k[name] = "/".join(
+            f"{n * 10_000 / side['requests']:.1f}" if side["requests"] else "-" for n in totals
+        )
+    lines.append(
+        f"collections per 10,000 requests, gen0/gen1/gen2: obskit {per_10k['obskit']}, "
+        f"bare {per_10k['bare']}"
+    )
+    lines.append(
+        f"full (gen-2) collections, all workers: obskit {ob_gen2}, bare {bare_gen2}; pauses over "
+        f"{GOAL_LONG_PAUSE_MS:.0f} ms that also used over {GOAL_LONG_PAUSE_MS:.0f} ms of CPU "
+        f"(the rest waited for a core): obskit {ob_long_cpu}, bare {bare_long_cpu}"
+    )
     goals.append(
         ("every span exported", f"{received['spans']} / {ob['sent_in_total']}", "equal",
          received["spans"] == ob["sent_in_total"])

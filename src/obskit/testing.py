@@ -111,6 +111,9 @@ class IsolatedRuntime:
         from obskit._runtime.tracing.setup import RedactingExporter, resource
 
         args: dict[str, Any] = {"service_name": "test", "metrics_port": 0, "log_format": "json"}
+        # A test process is not a long-lived service: never freeze its heap (a lifespan startup
+        # in a test client would), so leaks stay visible to the tests.
+        args["gc_freeze"] = False
         args.update(options)
         self.config = resolve(args)
         redactor = Redactor.from_config(self.config)

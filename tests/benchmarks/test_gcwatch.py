@@ -26,7 +26,7 @@ def test_records_every_collection_with_its_generation_while_installed() -> None:
     gc.collect()
     # Automatic collections may interleave, but the two explicit ones come last, in order.
     assert [r[0] for r in records[-2:]] == [0, 2]
-    assert all(duration >= 0 for _, _, duration, _ in records)
+    assert all(duration >= 0 and cpu >= 0 for _, _, duration, _, cpu, _ in records)
     assert recorder.records() == records  # the collection after uninstall() is not recorded
 
 
@@ -47,15 +47,34 @@ def test_collections_found_are_counted(tmp_path: Path) -> None:
     assert data["pid"] > 0
 
 
+def test_a_full_collection_counts_the_objects_it_examined() -> None:
+    """A full collection's ``examined`` count is the tracked heap at its start (at least the
+    100,000 lists held here), a young collection's far smaller; CPU time is recorded."""
+    held = [[] for _ in range(100_000)]
+    recorder = _gcwatch.GcRecorder().install()
+    try:
+        gc.collect(0)
+        gc.collect(2)
+    finally:
+        recorder.uninstall()
+    young, full = recorder.records()[-2:]
+    assert full[0] == 2
+    assert full[5] >= len(held)
+    assert young[0] == 0
+    assert young[5] < len(held) // 10
+    assert full[4] > 0.0  # traversing 100,000 objects takes measurable CPU time
+    del held
+
+
 def test_summary_keeps_only_collections_started_in_the_windows() -> None:
     """``summarise`` counts by generation, the max pause and pauses over 10 ms, only for
     collections whose start falls in a window."""
     records = [
-        (0, 1.0, 0.5, 0),  # before the window
-        (2, 10.0, 42.0, 3),  # in it: a long full collection
-        (0, 10.5, 0.2, 0),
-        (1, 11.0, 11.0, 0),  # in it: over 10 ms
-        (2, 30.0, 90.0, 0),  # after it
+        (0, 1.0, 0.5, 0, 0.5, 700),  # before the window
+        (2, 10.0, 42.0, 3, 40.0, 60_000),  # in it: a long full collection
+        (0, 10.5, 0.2, 0, 0.2, 700),
+        (1, 11.0, 11.0, 0, 0.3, 5_000),  # in it: over 10 ms, but waiting for a core
+        (2, 30.0, 90.0, 0, 80.0, 90_000),  # after it
     ]
     summary = _gcwatch.summarise(records, [(10.0, 20.0)])
     assert summary["by_generation"] == [1, 1, 1]
@@ -63,6 +82,12 @@ def test_summary_keeps_only_collections_started_in_the_windows() -> None:
     assert summary["max_ms"] == 42.0
     assert summary["gen2_max_ms"] == 42.0
     assert summary["over_10ms"] == 2
+    assert summary["over_10ms_cpu"] == 1
+    assert summary["gen2_examined_max"] == 60_000
+    assert summary["gen2_cpu_max_ms"] == 40.0
+    assert [(p["generation"], p["cpu_ms"]) for p in summary["long_pauses"]] == [(2, 40.0), (1, 0.3)]
     everything = _gcwatch.summarise(records)
     assert everything["collections"] == 5
     assert everything["max_ms"] == 90.0
+    # Records of an older dump (no CPU time, no examined count) still summarise.
+    assert _gcwatch.summarise([r[:4] for r in records])["over_10ms_cpu"] == 0

@@ -5,8 +5,8 @@ higher one, and the imports between its modules form no cycle.  Lowest first:
 
 0. ``obskit.conventions`` — every name the runtime emits;
 1. config: ``config``, ``envcheck``, ``urls`` — options and ``OBSKIT_*``/``OTEL_*`` checks;
-2. shared: ``redact``, ``context``, ``internals`` — what every signal needs (redaction, the OTel
-   context, the one warning a failing private internal gets);
+2. shared: ``redact``, ``context``, ``internals``, ``heap`` — what every signal needs (redaction,
+   the OTel context, the one warning a failing private internal gets, the start-up heap freeze);
 3. signals: ``logs/``, ``metrics/``, ``tracing/`` — each knows nothing of the other two;
 4. ``state`` — the one process-wide record of what ``init()`` built;
 5. ``http/`` (the middleware, ``/metrics``) and ``observe`` — what runs per request/operation;
@@ -42,6 +42,7 @@ LAYERS: dict[str, int] = {
     "redact": 2,
     "context": 2,
     "internals": 2,
+    "heap": 2,
     "logs": 3,
     "metrics": 3,
     "tracing": 3,

@@ -38,3 +38,29 @@ def test_benchmark_quick_run_of_obskit_and_its_bare_twin(tmp_path: Path) -> None
     assert obskit["overhead"]["median_us"] > 0
     assert "obskit overhead ÷ trio overhead" not in proc.stdout  # the trio was not run
     assert "obskit, sampled" in proc.stdout
+
+
+def test_soak_benchmark_short_run_reports_gc_per_worker_and_the_goals(tmp_path: Path) -> None:
+    """A 4-second ``bench_soak.py`` (gunicorn, 2 uvicorn workers per side, a real receiver):
+    every request answered, one span received per request sent to obskit, GC records of both
+    workers of each side with their frozen objects (obskit's start-up heap frozen, the bare
+    app's not), and the printed report has the per-worker GC lines and the three goal
+    verdicts."""
+    out = tmp_path / "soak.json"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_soak.py"), "--seconds", "4",
+         "--slice", "2", "--warmup", "1", "--json", str(out)],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = json.loads(out.read_text())
+    for side in ("bare", "obskit"):
+        assert results[side]["requests"] > 0
+        assert results[side]["errors"] == 0
+        assert len(results[side]["gc"]) == 2, results[side]["gc"]
+    assert results["receiver"]["spans"] == results["obskit"]["sent_in_total"]
+    assert all(g["frozen"] > 20_000 for g in results["obskit"]["gc"].values())
+    assert all(g["frozen"] == 0 for g in results["bare"]["gc"].values())
+    for line in ("throughput ÷ bare", "p99 ÷ bare p99", "GC pauses > 10 ms", "full (gen-2)"):
+        assert line in proc.stdout, proc.stdout
+    assert proc.stdout.count("collections, max") == 4  # one line per worker

@@ -63,6 +63,9 @@ class Config:
     #: The application's own structlog processors, run on every application log line before
     #: redaction and rendering (``log_processors``; an argument only, no variable).
     log_processors: tuple[LogProcessor, ...] = ()
+    #: ``gc.collect()`` + ``gc.freeze()`` at the end of ``init()`` and at the ASGI lifespan
+    #: startup: the start-up heap leaves the full collections' reach (``gc_freeze``; ``heap.py``).
+    gc_freeze: bool = True
 
 
 def _resource_attributes(env: Mapping[str, str]) -> dict[str, str]:
@@ -131,6 +134,7 @@ _OPTIONS: Final = (
     "shutdown_timeout",
     "redact_patterns",
     "log_processors",
+    "gc_freeze",
 )
 
 
@@ -259,6 +263,7 @@ def resolve(
         shutdown_timeout=timeout,
         redact_patterns=patterns,
         log_processors=_processors(args.get("log_processors")),
+        gc_freeze=flag("gc_freeze", "OBSKIT_GC_FREEZE"),
     )
 
 

@@ -14,6 +14,7 @@ from prometheus_client import REGISTRY, CollectorRegistry
 
 from obskit import conventions as c
 from obskit._runtime import envcheck as _envcheck
+from obskit._runtime import heap as _heap
 from obskit._runtime import state as _state
 from obskit._runtime.config import Config, LogProcessor, resolve
 from obskit._runtime.http.exposition import MetricsApp, MetricsServer
@@ -232,6 +233,9 @@ def init(
             _atexit_registered = True
             atexit.register(shutdown)
             os.register_at_fork(after_in_child=_after_fork_in_child)
+        if config.gc_freeze:
+            # What init() built leaves the full collections' reach (heap.py: why, and the price).
+            _heap.freeze("init")
 
 
 def _after_fork_in_child() -> None:

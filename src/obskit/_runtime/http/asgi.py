@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Final
 
 from obskit import conventions as c
+from obskit._runtime import heap as _heap
 from obskit._runtime import state as _state
 from obskit._runtime.http.request import Request, begin
 
@@ -52,17 +53,24 @@ def route_of_scope(scope: Scope, root_path: str, status: int) -> str:
 
 
 def _flush_on_shutdown(send: Send) -> Send:
-    """Flush spans when the server's lifespan shutdown completes.
+    """Flush spans when the server's lifespan shutdown completes; freeze the application's
+    start-up heap when its startup completes (``gc_freeze``, ``heap.py``).
 
     uvicorn re-raises the terminating signal after a graceful shutdown, so ``atexit`` hooks
-    never run there: the lifespan shutdown is the last moment obskit is sure to see.
+    never run there: the lifespan shutdown is the last moment obskit is sure to see.  The
+    startup's completion is sent before the server serves its first request: none is alive.
     """
 
     async def wrapped(message: MutableMapping[str, Any]) -> None:
-        if message.get("type") in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
+        kind = message.get("type")
+        if kind in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
             st = _state.STATE
             if st is not None:
                 st.flush()
+        elif kind == "lifespan.startup.complete":
+            st = _state.STATE
+            if st is not None and st.config.gc_freeze:
+                _heap.freeze("application started")
         await send(message)
 
     return wrapped
