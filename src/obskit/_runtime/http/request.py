@@ -11,7 +11,7 @@ two middlewares used to need, so the hot path allocates no more than before.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextvars import Token
 from logging import INFO
 from time import perf_counter
@@ -70,8 +70,8 @@ def begin(
     req.raw_method = raw_method
     req.method = method = raw_method if raw_method in _STANDARD else _OTHER
     req.client = client
-    req.active = active = st.metrics.active_value(method, scheme)
-    active.inc(1)
+    start, req.active_end = st.metrics.active_calls(method, scheme)
+    start()
     req.status = 500
     req.started = False
     if st.tracer is None:  # else start_span() sets them (the adapters call it then)
@@ -84,7 +84,7 @@ class Request:
     """One measured request, from :func:`begin` to :meth:`finish`."""
 
     __slots__ = (
-        "active",
+        "active_end",
         "attributes",
         "client",
         "method",
@@ -107,7 +107,7 @@ class Request:
     raw_method: str
     method: str
     client: str | None
-    active: Any
+    active_end: Callable[[], Any]
     status: int
     started: bool
     span: Any
@@ -177,7 +177,7 @@ class Request:
 
     def finish(self, route: str, error: BaseException | None) -> None:
         """Record the metric, end the span, write the access line, restore the context."""
-        self.active.inc(-1)
+        self.active_end()
         try:
             st = self.st
             status = self.status
