@@ -120,13 +120,24 @@ class Request:
     def start_span(self, tracer: trace.Tracer, parent: Context | None, scheme: str) -> bool:
         """Start the server span and make it current; True when it records (the adapter then
         adds its protocol's attributes to :attr:`attributes`, set once at the end)."""
+        spans = self.st.server_spans
+        if parent is None and spans is not None and spans.drops_roots:
+            made = spans.start_dropped_root()
+            if made is not None:  # not sampled, no parent: no attributes, no sampler call
+                span, trace_id, span_id = made
+                self.span = span
+                self.sampled = False
+                self.attributes = None
+                self.trace_hex = trace_hex = f"{trace_id:032x}"
+                self.span_hex = span_hex = f"{span_id:016x}"
+                self.token = enter_span(span, None, trace_hex, span_hex)
+                return False
         method = self.method
         initial = {"http.request.method": method, "url.path": self.path, "url.scheme": scheme}
         name = method
         if method is _OTHER:  # attacker-chosen text: never a span name or method value
             name = _SPAN_OTHER
             initial["http.request.method_original"] = self.raw_method
-        spans = self.st.server_spans
         if spans is not None:
             span, trace_id, span_id, self.sampled = spans.start_ids(name, parent, initial)
         else:
@@ -209,7 +220,9 @@ class Request:
                         if name is not None:
                             span.update_name(name)
                         span.set_attributes(attributes)
-                span.end()
+                    span.end()
+                elif type(span) is not _NonRecordingSpan:  # its end() does nothing
+                    span.end()
             if st.access_log and st.pipeline.level <= INFO:
                 st.pipeline.access_request(
                     self.raw_method, route, self.path, status, seconds, self.client, trace_hex,
