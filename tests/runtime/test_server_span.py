@@ -286,4 +286,5 @@ def test_dropped_root_fast_path_steps_aside_under_an_active_span(make_rt: Any) -
     assert sc.trace_id == 0x0AF7651916CD43DD8448EB211C80319C
     assert sc.trace_flags.sampled  # the sampled parent decided, not the dropping root sampler
     (server,) = [s for s in rt.exporter.get_finished_spans() if s.kind is SpanKind.SERVER]
-    assert server.parent is not None and server.parent.span_id == 0xB7AD6B7169203331
+    assert server.parent is not None
+    assert server.parent.span_id == 0xB7AD6B7169203331

@@ -128,8 +128,8 @@ class Request:
                 self.span = span
                 self.sampled = False
                 self.attributes = None
-                self.trace_hex = trace_hex = f"{trace_id:032x}"
-                self.span_hex = span_hex = f"{span_id:016x}"
+                self.trace_hex = trace_hex = "%032x" % trace_id  # noqa: UP031 - fastest
+                self.span_hex = span_hex = "%016x" % span_id  # noqa: UP031
                 self.token = enter_span(span, None, trace_hex, span_hex)
                 return False
         method = self.method
@@ -155,9 +155,10 @@ class Request:
             if self.client:
                 attributes["client.address"] = self.client
         self.attributes = attributes
-        # f-strings format in the eval loop (FORMAT_VALUE): no global lookup and call of format().
-        self.trace_hex = trace_hex = f"{trace_id:032x}"
-        self.span_hex = span_hex = f"{span_id:016x}"
+        # printf-style: a third of an f-string's time with a format spec (which goes through
+        # int.__format__'s general formatter); the same digits.
+        self.trace_hex = trace_hex = "%032x" % trace_id  # noqa: UP031 - fastest
+        self.span_hex = span_hex = "%016x" % span_id  # noqa: UP031
         self.token = enter_span(span, parent, trace_hex, span_hex)
         return recording
 

@@ -215,7 +215,8 @@ class Metrics:
 
 def _multiprocess_env() -> bool:
     """Whether prometheus-client runs in multiprocess mode (it reads the same variables)."""
-    return bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR") or os.environ.get("prometheus_multiproc_dir"))
+    environ = os.environ
+    return "PROMETHEUS_MULTIPROC_DIR" in environ or "prometheus_multiproc_dir" in environ
 
 
 def _counted(child: Any) -> tuple[Callable[[], Any], Callable[[], Any]]:
