@@ -141,10 +141,6 @@ class Metrics:
                 self._active_children[key] = child
         return child
 
-    def active_value(self, method: str, scheme: str) -> Any:
-        """The active-requests gauge child for these labels (its public ``inc``)."""
-        return self.active_child(method, scheme)
-
     def active_calls(self, method: str, scheme: str) -> tuple[Callable[[], Any], Callable[[], Any]]:
         """``(start, end)``: what a request calls when it begins and when it ends.
 
