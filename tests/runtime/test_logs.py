@@ -327,3 +327,50 @@ def test_clock_renders_each_second_and_microsecond(monkeypatch: pytest.MonkeyPat
     assert clock.now() == "2023-11-14T22:13:20.000001Z"
     assert clock.line_start() == (b'{"timestamp":"2023-11-14T22:13:20.', 999_999)
     assert clock.now() == "2023-11-14T22:13:21.000000Z"
+
+
+def test_access_line_template_is_byte_identical_for_durations_methods_and_clients(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The access line filled into pre-rendered JSON equals orjson's rendering of the same
+    fields (``round(ms, 3)`` included) for durations at rounding ties, zero, sub-µs and days;
+    for a method outside the standard set (attacker text, not cached), escaped routes and
+    paths, and clients (none, IPv6); a second line of the same route reuses the template."""
+    import random
+
+    import orjson
+
+    cfg = resolve({"service_name": "s"}, env={})
+    pipeline = LogPipeline(cfg, Redactor(cfg.redact_keys))
+    pipeline.console = False
+    rng = random.Random(7)
+    durations = [0.0, 1e-9, 4.99e-7, 5e-7, 0.0005, 0.0015, 0.0025, 0.012345, 0.1, 1.0, 2.5]
+    durations += [86_400.0 * 3 + 0.0004999, 1e9 + 0.123456]
+    durations += [rng.uniform(0, 0.05) for _ in range(300)] + [
+        rng.uniform(0, 1e4) for _ in range(50)
+    ]
+    requests = [
+        ("GET", "/items/{id}", "/items/1", 200, "127.0.0.1", "a" * 32, "b" * 16),
+        ("GET", "/items/{id}", '/items/"2"\\é\u2028', 200, None, None, None),
+        ('PO"ST\u00e9', "<unmatched>", "/x", 404, "::1", "c" * 32, "d" * 16),
+        ("DELETE", '/q/{"x"}', "/q/1", 503, "10.0.0.1", None, None),
+    ]
+    expected: list[bytes] = []
+    for i, seconds in enumerate(durations):
+        method, route, path, status, client, trace_id, span_id = requests[i % len(requests)]
+        pipeline.access_request(method, route, path, status, seconds, client, trace_id, span_id)
+        fields: dict[str, object] = {}
+        if trace_id is not None:
+            fields |= {"trace_id": trace_id, "span_id": span_id}
+        fields |= {
+            "method": method, "route": route, "path": path, "status": status,
+            "duration_ms": round(seconds * 1000.0, 3), "client_addr": client,
+        }  # fmt: skip
+        expected.append(orjson.dumps(fields, option=orjson.OPT_APPEND_NEWLINE)[1:])
+    lines = capsys.readouterr().out.encode().splitlines(keepends=True)
+    assert len(lines) == len(durations)
+    for line, tail in zip(lines, expected, strict=True):
+        assert line.endswith(b'"event":"request","service":"s",' + tail), (line, tail)
+    assert set(pipeline._access_parts) == {
+        ("GET", "/items/{id}", 200), ("DELETE", '/q/{"x"}', 503)
+    }  # fmt: skip

@@ -226,3 +226,65 @@ def test_interleaved_scopes_and_resources_group_like_the_official_encoder() -> N
     spans = list(memory.get_finished_spans())
     ours = ExportTraceServiceRequest.FromString(encode_request(spans))
     assert ours == encode_spans(spans)
+
+
+@pytest.mark.parametrize("sampler", [ALWAYS_OFF, ParentBased(ALWAYS_OFF)])
+def test_dropped_root_is_the_sdks_non_recording_span(make_rt: Any, sampler: Any) -> None:
+    """With a sampler that drops every root and no incoming parent, the handler's current span
+    is what the SDK's own ``start_span`` makes (non-recording, a valid context with the same
+    flags), its ids are the access line's, and an outgoing call carries them, not sampled."""
+    from opentelemetry import propagate
+
+    rt = make_rt(sampler=sampler)
+    seen: dict[str, Any] = {}
+
+    async def item(request: Request) -> PlainTextResponse:
+        seen["span"] = trace.get_current_span()
+        carrier: dict[str, str] = {}
+        propagate.inject(carrier)
+        seen["carrier"] = carrier
+        return PlainTextResponse("ok")
+
+    call(Starlette(routes=[Route("/items/{item_id}", item)]), ("GET", "/items/3"))
+    span = seen["span"]
+    sdk = rt.provider.get_tracer("t").start_span("GET", kind=SpanKind.SERVER)
+    assert type(span) is type(sdk)
+    assert not span.is_recording()
+    sc = span.get_span_context()
+    assert sc.is_valid
+    assert not sc.is_remote
+    assert sc.trace_flags == sdk.get_span_context().trace_flags
+    assert not sc.trace_flags.sampled
+    access = next(e for e in rt.events if e["logger"] == "obskit.access")
+    assert (access["trace_id"], access["span_id"]) == (
+        format(sc.trace_id, "032x"),
+        format(sc.span_id, "016x"),
+    )
+    assert seen["carrier"]["traceparent"] == (
+        f"00-{sc.trace_id:032x}-{sc.span_id:016x}-{int(sc.trace_flags):02x}"
+    )
+    assert not rt.exporter.get_finished_spans()
+
+
+def test_dropped_root_fast_path_steps_aside_under_an_active_span(make_rt: Any) -> None:
+    """No incoming parent but a span already active (an app called inside a traced task): the
+    request's span is that span's child (same trace), decided by ParentBased as the SDK does."""
+    rt = make_rt(sampler=ParentBased(ALWAYS_OFF))
+    seen: dict[str, Any] = {}
+
+    async def item(request: Request) -> PlainTextResponse:
+        seen["span"] = trace.get_current_span()
+        return PlainTextResponse("ok")
+
+    outer = trace.NonRecordingSpan(
+        trace.SpanContext(0x0AF7651916CD43DD8448EB211C80319C, 0xB7AD6B7169203331, False,
+                          trace.TraceFlags(trace.TraceFlags.SAMPLED))
+    )  # fmt: skip
+    with trace.use_span(outer):
+        call(Starlette(routes=[Route("/items/{item_id}", item)]), ("GET", "/items/3"))
+    sc = seen["span"].get_span_context()
+    assert sc.trace_id == 0x0AF7651916CD43DD8448EB211C80319C
+    assert sc.trace_flags.sampled  # the sampled parent decided, not the dropping root sampler
+    (server,) = [s for s in rt.exporter.get_finished_spans() if s.kind is SpanKind.SERVER]
+    assert server.parent is not None
+    assert server.parent.span_id == 0xB7AD6B7169203331

@@ -8,7 +8,11 @@ Every name comes from :mod:`obskit.conventions`.  Label children are cached per
 from __future__ import annotations
 
 import bisect
+import functools
+import itertools
+import os
 import time
+from collections.abc import Callable
 from typing import Any, Final
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -101,6 +105,11 @@ class Metrics:
         ).set(1)
         self._http_children: dict[tuple[str, str, int], Any] = {}
         self._active_children: dict[tuple[str, str], Any] = {}
+        #: ``(method, scheme) -> (start, end)``: the calls a request makes on the gauge.
+        self._active_pairs: dict[tuple[str, str], tuple[Callable[[], Any], Callable[[], Any]]] = {}
+        #: Counted in-process (``set_function``) unless prometheus-client keeps values in
+        #: per-process files (multiprocess mode), where a gauge must be written on each change.
+        self._counted_active = exemplar_store is None and not _multiprocess_env()
         self._op_children: dict[tuple[str, str], Any] = {}
         #: False: every histogram observation takes the public ``observe()`` (set by
         #: ``obskit._runtime.selftest`` when ``_observe``'s prometheus-client internals fail
@@ -137,11 +146,26 @@ class Metrics:
                 self._active_children[key] = child
         return child
 
-    def active_value(self, method: str, scheme: str) -> Any:
-        """What ``inc(1)``/``inc(-1)`` moves for the active-requests gauge: the label child
-        (its public ``inc``; its private value object bought about 1 µs per request, under the
-        2 µs bar for a private internal — docs/runtime.md, "Private internals")."""
-        return self.active_child(method, scheme)
+    def active_calls(self, method: str, scheme: str) -> tuple[Callable[[], Any], Callable[[], Any]]:
+        """``(start, end)``: what a request calls when it begins and when it ends.
+
+        In one process these are the ``__next__`` of two ``itertools.count`` objects (a C call
+        each, atomic under the GIL) and the gauge child reads ``started - ended`` at scrape
+        through the public ``set_function``; ``Gauge.inc`` is four Python calls and a lock per
+        change, twice per request.  In multiprocess mode, or past the label-cache bound, the
+        child's public ``inc(1)``/``inc(-1)``.
+        """
+        key = (method, scheme)
+        pair = self._active_pairs.get(key)
+        if pair is not None:
+            return pair
+        child = self.active_child(method, scheme)
+        if self._counted_active and len(self._active_pairs) < _CACHE_MAX:
+            pair = _counted(child)
+            self._active_pairs[key] = pair
+            return pair
+        # Not cached (nor counted): the same child always gets the same kind of calls.
+        return functools.partial(child.inc, 1), functools.partial(child.inc, -1)
 
     def observe_http(
         self, method: str, route: str, status: int, seconds: float, trace_id: str | None
@@ -188,6 +212,30 @@ class Metrics:
         index = bisect.bisect_left(self._bounds, seconds)
         le = self._bounds[index] if index < len(self._bounds) else float("inf")
         self.exemplar_store[(metric, labels, le)] = (trace_id, seconds, time.time())
+
+
+def _multiprocess_env() -> bool:
+    """Whether prometheus-client runs in multiprocess mode (it reads the same variables)."""
+    environ = os.environ
+    return "PROMETHEUS_MULTIPROC_DIR" in environ or "prometheus_multiproc_dir" in environ
+
+
+def _counted(child: Any) -> tuple[Callable[[], Any], Callable[[], Any]]:
+    """Count a gauge child's in-flight requests in two ``itertools.count`` objects.
+
+    Reading a count advances it, so the reader takes one from each: the difference is
+    unchanged.  ``ended`` is read first: a request that ends between the two reads is still
+    counted as active (it was, at the first read), so the value is never negative."""
+    started = itertools.count()
+    ended = itertools.count()
+    start, end = started.__next__, ended.__next__
+
+    def value() -> float:
+        finished = end()
+        return float(start() - finished)
+
+    child.set_function(value)
+    return start, end
 
 
 def _observe(child: Any, seconds: float, trace_id: str | None) -> None:

@@ -22,6 +22,7 @@ the trace id the same way the SDK's ``TraceIdRatioBased`` does.
 from __future__ import annotations
 
 import logging
+import random
 import threading
 from time import time_ns
 from typing import Any, Final
@@ -30,6 +31,7 @@ from opentelemetry import trace
 from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import Span, Tracer
+from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.sdk.trace.sampling import (
     ALWAYS_OFF,
     ALWAYS_ON,
@@ -49,6 +51,7 @@ __all__ = ["ServerSpan", "ServerSpans", "root_bound"]
 _SERVER: Final = SpanKind.SERVER
 _INVALID: Final = trace.INVALID_SPAN_CONTEXT
 _get_current_span = trace.get_current_span
+_getrandbits = random.getrandbits
 _NonRecordingSpan = trace.NonRecordingSpan
 _Lock = threading.Lock
 _new_attributes = BoundedAttributes.__new__
@@ -192,7 +195,7 @@ class ServerSpan(Span):
 class ServerSpans:
     """Starts :class:`ServerSpan` objects for one SDK tracer (falls back to the tracer itself)."""
 
-    __slots__ = ("_bound", "_ids", "_tracer")
+    __slots__ = ("_bound", "_ids", "_random_ids", "_tracer", "drops_roots")
 
     def __init__(self, tracer: Tracer, bound: int | None) -> None:
         self._tracer = tracer
@@ -200,6 +203,12 @@ class ServerSpans:
         #: ask the sampler.
         self._bound = bound
         self._ids = tracer.id_generator
+        #: The sampler drops every root span (``[parentbased_]always_off``): see
+        #: :meth:`start_dropped_root`.
+        self.drops_roots = bound == 0
+        #: The SDK's default generator: its ids are ``random.getrandbits`` (non-zero), drawn here
+        #: without its two Python calls.
+        self._random_ids = type(self._ids) is RandomIdGenerator
 
     @classmethod
     def for_tracer(cls, tracer: Any) -> ServerSpans | None:
@@ -214,6 +223,24 @@ class ServerSpans:
     def start(self, name: str, parent: Context | None, attributes: dict[str, Any]) -> trace.Span:
         """A started SERVER span, as ``tracer.start_span(name, parent, SERVER, attributes)``."""
         return self.start_ids(name, parent, attributes)[0]
+
+    def start_dropped_root(self) -> tuple[trace.Span, int, int] | None:
+        """The request's span when :attr:`drops_roots` and no parent came in: what
+        :meth:`start_ids` makes for it (a non-recording span with fresh random ids, not
+        sampled), without its sampling work.  None when it is not a root after all (a span is
+        active in the current context) or the tracer is disabled: :meth:`start_ids` then."""
+        var = _context.CONTEXT_VAR
+        if var is None or SPAN_KEY in var.get() or not self._tracer._tracer_config.is_enabled:
+            return None
+        if self._random_ids:
+            # RandomIdGenerator's own draws; zero (invalid) is redrawn by the generator itself.
+            trace_id = _getrandbits(128) or self._ids.generate_trace_id()
+            span_id = _getrandbits(64) or self._ids.generate_span_id()
+        else:
+            trace_id = self._ids.generate_trace_id()
+            span_id = self._ids.generate_span_id()
+        span = _NonRecordingSpan(SpanContext(trace_id, span_id, False, _RANDOM_FLAGS))
+        return span, trace_id, span_id
 
     def start_ids(
         self, name: str, parent: Context | None, attributes: dict[str, Any]

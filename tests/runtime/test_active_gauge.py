@@ -1,0 +1,91 @@
+"""The active-requests gauge: counted without ``Gauge.inc`` in one process, exact under threads,
+and through the child's public ``inc`` when prometheus-client runs in multiprocess mode."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from obskit import conventions as c
+from obskit._runtime.metrics.instruments import Metrics
+from obskit.testing import IsolatedRuntime, MetricsReader
+
+
+def _metrics(rt: IsolatedRuntime) -> tuple[Metrics, CollectorRegistry]:
+    registry = CollectorRegistry()
+    return Metrics(rt.config, registry), registry
+
+
+def _active(registry: CollectorRegistry, method: str = "GET") -> float | None:
+    return MetricsReader(registry).value(c.ACTIVE_REQUESTS, http_request_method=method)
+
+
+def test_counted_gauge_reads_in_flight_requests_and_reading_does_not_move_it(
+    rt: IsolatedRuntime,
+) -> None:
+    """Starts minus ends, per (method, scheme), the same however often it is scraped."""
+    metrics, registry = _metrics(rt)
+    start, end = metrics.active_calls("GET", "http")
+    assert metrics.active_calls("GET", "http") == (start, end)  # one pair per label set
+    start()
+    start()
+    assert [_active(registry) for _ in range(3)] == [2.0, 2.0, 2.0]
+    post_start, post_end = metrics.active_calls("POST", "http")
+    post_start()
+    end()
+    assert _active(registry) == 1.0
+    assert _active(registry, "POST") == 1.0
+    end()
+    post_end()
+    assert [_active(registry), _active(registry, "POST")] == [0.0, 0.0]
+
+
+def test_counted_gauge_is_exact_under_threads_and_never_negative(rt: IsolatedRuntime) -> None:
+    """8 threads start and end 2,000 requests each while another thread scrapes: every read is
+    between 0 and 8, and the gauge ends at exactly 0."""
+    metrics, registry = _metrics(rt)
+    start, end = metrics.active_calls("GET", "http")
+    stop = threading.Event()
+    reads: list[float] = []
+
+    def scrape() -> None:
+        while not stop.is_set():
+            value = _active(registry)
+            assert value is not None
+            reads.append(value)
+
+    def serve() -> None:
+        for _ in range(2000):
+            start()
+            end()
+
+    scraper = threading.Thread(target=scrape)
+    scraper.start()
+    workers = [threading.Thread(target=serve) for _ in range(8)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    stop.set()
+    scraper.join()
+    assert reads
+    assert all(0 <= value <= 8 for value in reads), sorted(set(reads))
+    assert _active(registry) == 0.0
+
+
+def test_multiprocess_mode_uses_the_childs_inc(
+    rt: IsolatedRuntime, monkeypatch: pytest.MonkeyPatch, tmp_path: object
+) -> None:
+    """With ``PROMETHEUS_MULTIPROC_DIR`` set, each change is written through the child's public
+    ``inc`` (a set_function gauge has no multiprocess support): the child itself moves."""
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    metrics, registry = _metrics(rt)
+    start, end = metrics.active_calls("GET", "http")
+    child = metrics.active_child("GET", "http")
+    start()
+    assert child._value.get() == 1.0  # the value inc() wrote (not computed at scrape)
+    assert _active(registry) == 1.0
+    end()
+    assert child._value.get() == 0.0
