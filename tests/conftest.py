@@ -1,4 +1,5 @@
-"""Fixtures shared by every test package: external tools and loopback ports."""
+"""Fixtures shared by every test package: external tools and loopback ports; and how the suite
+is split between pytest-xdist workers (``scripts/test`` runs ``-n 2 --dist loadgroup``)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,30 @@ import shutil
 import socket
 
 import pytest
+
+#: Session fixtures that start a whole stack (servers, traffic, minutes of evaluation).  Under
+#: pytest-xdist each worker would start its own copy of a session fixture its tests use, so every
+#: test using one of these runs in the same worker: the stack starts once per run, as without
+#: xdist.  Cheap session fixtures (tool paths, an in-process receiver) need no such care.
+SHARED_STACKS = ("shop", "engines", "backfilled", "live", "service")
+
+
+def xdist_group(item: pytest.Item) -> str:
+    """The xdist group ``item`` runs in: the first shared stack it uses, else its module (so a
+    module- or class-scoped fixture is also set up once, in one worker)."""
+    defs = getattr(item, "_fixtureinfo", None)
+    for name in SHARED_STACKS:
+        fixturedefs = defs.name2fixturedefs.get(name) if defs is not None else None
+        if name in item.fixturenames and fixturedefs and fixturedefs[-1].scope == "session":
+            return f"stack:{name}"
+    return item.nodeid.split("::", 1)[0]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test with its xdist group (``--dist loadgroup`` keeps a group in one worker;
+    without xdist the mark does nothing)."""
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(xdist_group(item)))
 
 
 def _require_tool(name: str) -> str:
