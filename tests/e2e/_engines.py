@@ -73,6 +73,9 @@ class EngineRun:
     good_ratio: dict[str, dict[tuple[str, str], float | None]] = field(default_factory=dict)
     #: Per engine, the alerts it held (pending or firing) at the end of the good phase.
     alerts_before_errors: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    #: Counted calls not forced slow that the client saw take longer than the latency
+    #: threshold (a starved machine): each may be recorded slow (``_traffic.send``).
+    stalled: list[t.Call] = field(default_factory=list)
 
     @property
     def rule_files(self) -> list[Path]:
@@ -165,13 +168,18 @@ def good_calls() -> list[t.Call]:
 
 
 def _send_both(
-    checkout: Service, checkout_calls: list[t.Call], search: Service, search_calls: list[t.Call]
+    checkout: Service,
+    checkout_calls: list[t.Call],
+    search: Service,
+    search_calls: list[t.Call],
+    stalled: list[t.Call] | None = None,
 ) -> None:
-    """Send both services their calls at the same time (each checks every status)."""
+    """Send both services their calls at the same time (each checks every status); calls that
+    took longer than the latency threshold unforced go to ``stalled``."""
     with ThreadPoolExecutor(2) as pool:
         sent = [
-            pool.submit(t.send, checkout.url, checkout_calls),
-            pool.submit(t.send, search.url, search_calls),
+            pool.submit(t.send, checkout.url, checkout_calls, stalled=stalled),
+            pool.submit(t.send, search.url, search_calls, stalled=stalled),
         ]
         for future in sent:
             future.result()
@@ -248,7 +256,7 @@ def start_engines(tmp: Path, prometheus_bin: str, tools: dict[str, str]) -> Iter
 
         # 2 and 3 side by side: search stays idle while checkout gets successful requests only.
         good = good_calls()
-        t.send(checkout.url, good)
+        t.send(checkout.url, good, stalled=run.stalled)
         run.counted += good
         counts["checkout"] += len(good)
         _wait_counted(servers, counts)
@@ -271,7 +279,7 @@ def start_engines(tmp: Path, prometheus_bin: str, tools: dict[str, str]) -> Iter
         # 4. errors: the measured mix, ten times.
         run.errors_at = time.time()
         measured_checkout, measured_search = traffic_mix(10, seed=2)
-        _send_both(checkout, measured_checkout, search, measured_search)
+        _send_both(checkout, measured_checkout, search, measured_search, run.stalled)
         run.counted += measured_checkout + measured_search
         counts["checkout"] += len(measured_checkout)
         counts["search"] += len(measured_search)

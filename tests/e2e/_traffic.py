@@ -74,17 +74,33 @@ def search(n: int, *, fail: bool = False) -> Call:
     return Call("GET", f"/search?q=sku-{n % 3}", "/search", fail=fail)
 
 
+#: The latency SLO's threshold (``slo/checkout.yaml``): a call not forced slow may still take
+#: longer on a starved machine, and is then reported in ``send``'s ``stalled``.
+SLOW_S = 0.5
+
+
 def send(
-    base_url: str, calls: list[Call], *, concurrency: int = 8
+    base_url: str,
+    calls: list[Call],
+    *,
+    concurrency: int = 8,
+    stalled: list[Call] | None = None,
 ) -> Counter[tuple[str, str, int]]:
     """Send ``calls`` concurrently; check each answers as forced; count ``(method, route, status)``.
+
+    ``stalled`` (when given) receives every call not forced slow whose round trip took longer
+    than :data:`SLOW_S`: the server may have measured it slow too (its own time is shorter than
+    the client's, so a call the client saw answered sooner cannot have been).
 
     Raises:
         AssertionError: a response's status is not the one the call forced.
     """
 
     def one(client: httpx.Client, call: Call) -> tuple[str, str, int]:
+        began = time.monotonic()
         response = client.request(call.method, call.path, json=call.json, headers=call.headers)
+        if stalled is not None and not call.slow and time.monotonic() - began > SLOW_S:
+            stalled.append(call)  # list.append is atomic: safe from the pool's threads
         if response.status_code != call.status:
             raise AssertionError(f"{call}: HTTP {response.status_code}: {response.text[:200]}")
         return call.method, call.route, response.status_code

@@ -44,6 +44,15 @@ def injected_ratio(run: EngineRun, slo: str) -> float:
     return sum(outcomes) / len(outcomes)
 
 
+def stalled_share(run: EngineRun, slo: str) -> float:
+    """The share of ``slo``'s events that were not forced to fail it but that the client saw
+    take longer than the latency threshold (``run.stalled``; 0 unless the machine starved a
+    service): the server may have recorded those slow as well."""
+    events = sum(_is_error(slo, call) is not None for call in run.counted)
+    stalled = sum(_is_error(slo, call) is False for call in run.stalled)
+    return stalled / events if slo == "latency" else 0.0
+
+
 def _rules(run: EngineRun) -> list[dict[str, Any]]:
     return [
         rule
@@ -99,13 +108,25 @@ def test_recorded_ratio_equals_the_injected_ratio(
 ) -> None:
     """The 5m error ratio each engine recorded equals errors / events among the requests it
     was shown (good phase and error phase) within RELATIVE_TOLERANCE, and the 5m burn rate is
-    that ratio over the budget."""
+    that ratio over the budget.  A latency event the client saw answered later than the
+    threshold without being forced slow (a starved machine; none on a quiet one) may count
+    either way: the ratio then lies between the forced share and that plus the stalled share."""
     server = engines.servers[engine]
     sel = f'{c.SLO_LABEL_SERVICE}="{service}",{c.SLO_LABEL_SLO}="{slo}"'
     measured = value(server, f"{c.error_ratio_rule('5m')}{{{sel}}}")
     expected = injected_ratio(engines, slo)
-    print(f"{engine} {service}/{slo}: 5m error ratio {measured}, injected {expected:.6f}")
-    assert measured == pytest.approx(expected, rel=RELATIVE_TOLERANCE)
+    stalled = stalled_share(engines, slo)
+    print(
+        f"{engine} {service}/{slo}: 5m error ratio {measured}, injected {expected:.6f}, "
+        f"stalled share {stalled:.6f}"
+    )
+    assert measured is not None
+    if stalled == 0:
+        assert measured == pytest.approx(expected, rel=RELATIVE_TOLERANCE)
+    else:
+        low, high = expected, expected + stalled
+        tolerance = RELATIVE_TOLERANCE * high
+        assert low - tolerance <= measured <= high + tolerance, (measured, low, high)
     budget = value(server, f"{c.RULE_ERROR_BUDGET}{{{sel}}}")
     burn = value(server, f'{c.RULE_BURN_RATE}{{{sel},{c.SLO_LABEL_WINDOW}="5m"}}')
     assert budget
