@@ -58,6 +58,20 @@ class Receiver:
             data: dict[str, int] = json.loads(resp.read())
         return data
 
+    def use_in_this_process(self, **env: str) -> None:
+        """Point this process's obskit/OTel at the receiver: every inherited ``OTEL_*`` and
+        ``OBSKIT_*`` variable removed, then the benchmark's set-up (JSON logs, no metrics port,
+        service ``bench``) plus ``env``."""
+        for key in [k for k in os.environ if k.startswith(("OTEL_", "OBSKIT_"))]:
+            del os.environ[key]
+        os.environ.update(
+            OTEL_EXPORTER_OTLP_ENDPOINT=self.endpoint,
+            OBSKIT_METRICS_PORT="0",
+            OBSKIT_LOG_FORMAT="json",
+            OTEL_SERVICE_NAME="bench",
+            **env,
+        )
+
     def stop(self) -> None:
         """Terminate the process."""
         self.proc.terminate()

@@ -65,14 +65,7 @@ def main() -> None:
     from _receiver import Receiver
 
     with Receiver() as receiver:
-        for key in [k for k in os.environ if k.startswith(("OTEL_", "OBSKIT_"))]:
-            del os.environ[key]
-        os.environ.update(
-            OTEL_EXPORTER_OTLP_ENDPOINT=receiver.endpoint,
-            OBSKIT_METRICS_PORT="0",
-            OBSKIT_LOG_FORMAT="json",
-            OTEL_SERVICE_NAME="bench",
-        )
+        receiver.use_in_this_process()
         real_stdout = sys.stdout
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (the access lines)
         spans = _server_spans(args.spans)

@@ -40,15 +40,7 @@ def main() -> None:
     from _receiver import Receiver
 
     with Receiver() as receiver:
-        for key in [k for k in os.environ if k.startswith(("OTEL_", "OBSKIT_"))]:
-            del os.environ[key]
-        os.environ.update(
-            OTEL_EXPORTER_OTLP_ENDPOINT=receiver.endpoint,
-            OTEL_TRACES_SAMPLER=args.sampler,
-            OBSKIT_METRICS_PORT="0",
-            OBSKIT_LOG_FORMAT="json",
-            OTEL_SERVICE_NAME="bench",
-        )
+        receiver.use_in_this_process(OTEL_TRACES_SAMPLER=args.sampler)
         import _apps
         import _timing
 

@@ -3,9 +3,11 @@ with their generation and a duration, writes them, and counts only a window's co
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
@@ -13,15 +15,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 import _gcwatch
 
 
+@contextlib.contextmanager
+def _recording() -> Iterator[_gcwatch.GcRecorder]:
+    """A recorder installed for the ``with`` block, uninstalled after it (even on failure)."""
+    recorder = _gcwatch.GcRecorder().install()
+    try:
+        yield recorder
+    finally:
+        recorder.uninstall()
+
+
 def test_records_every_collection_with_its_generation_while_installed() -> None:
     """Two explicit collections (gen 0, gen 2) are recorded in order with a duration >= 0; after
     ``uninstall`` nothing more is recorded."""
-    recorder = _gcwatch.GcRecorder().install()
-    try:
+    with _recording() as recorder:
         gc.collect(0)
         gc.collect(2)
-    finally:
-        recorder.uninstall()
     records = recorder.records()
     gc.collect()
     # Automatic collections may interleave, but the two explicit ones come last, in order.
@@ -33,14 +42,11 @@ def test_records_every_collection_with_its_generation_while_installed() -> None:
 def test_collections_found_are_counted(tmp_path: Path) -> None:
     """A collection that finds a reference cycle reports it as collected, and ``dump`` writes
     the records with the pid."""
-    recorder = _gcwatch.GcRecorder().install()
-    try:
+    with _recording() as recorder:
         cycle: list[object] = []
         cycle.append(cycle)
         del cycle
         gc.collect()
-    finally:
-        recorder.uninstall()
     assert recorder.records()[-1][3] >= 1
     data = json.loads(recorder.dump(tmp_path).read_text())
     assert data["records"][-1][3] >= 1
@@ -51,12 +57,9 @@ def test_a_full_collection_counts_the_objects_it_examined() -> None:
     """A full collection's ``examined`` count is the tracked heap at its start (at least the
     100,000 lists held here), a young collection's far smaller; CPU time is recorded."""
     held = [[] for _ in range(100_000)]
-    recorder = _gcwatch.GcRecorder().install()
-    try:
+    with _recording() as recorder:
         gc.collect(0)
         gc.collect(2)
-    finally:
-        recorder.uninstall()
     young, full = recorder.records()[-2:]
     assert full[0] == 2
     assert full[5] >= len(held)

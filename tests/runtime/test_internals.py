@@ -158,6 +158,16 @@ def _selftest_warnings(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [r for r in records if r.get("event") == SELFTEST_WARNING]
 
 
+def _export_errors(exposition: str) -> dict[str, float]:
+    """``obskit_export_errors_total`` by ``kind``, from a scrape's text."""
+    return {
+        s.labels[c.LABEL_EXPORT_ERROR_KIND]: s.value
+        for family in text_string_to_metric_families(exposition)
+        for s in family.samples
+        if s.name == c.EXPORT_ERRORS
+    }
+
+
 @pytest.mark.parametrize("broken", sorted(CASES))
 def test_a_missing_internal_switches_to_the_public_api(broken: str) -> None:
     """With ``broken``, the self-test switches the expected fast paths to the public API with
@@ -197,13 +207,7 @@ def test_an_encoding_failure_at_run_time_still_exports_and_is_counted() -> None:
     assert warning["kind"] == c.EXPORT_ERROR_ENCODE
     assert warning["error"] == "RuntimeError: obskit's OTLP writer is broken"
     assert not [r for r in records if r.get("event") == DROPPED_WARNING]
-    errors = {
-        s.labels[c.LABEL_EXPORT_ERROR_KIND]: s.value
-        for family in text_string_to_metric_families(exposition)
-        for s in family.samples
-        if s.name == c.EXPORT_ERRORS
-    }
-    assert errors == {c.EXPORT_ERROR_ENCODE: 1.0}
+    assert _export_errors(exposition) == {c.EXPORT_ERROR_ENCODE: 1.0}
 
 
 def test_a_send_result_moved_after_init_is_obskits_own_failure_never_the_network() -> None:
@@ -226,13 +230,7 @@ def test_a_send_result_moved_after_init_is_obskits_own_failure_never_the_network
     assert own["kind"] == c.EXPORT_ERROR_EXPORT
     assert "result could not be read" in own["error"]
     assert not [r for r in records if r.get("event") == DROPPED_WARNING]
-    errors = {
-        s.labels[c.LABEL_EXPORT_ERROR_KIND]: s.value
-        for family in text_string_to_metric_families(exposition)
-        for s in family.samples
-        if s.name == c.EXPORT_ERRORS
-    }
-    assert errors == {c.EXPORT_ERROR_EXPORT: 1.0}
+    assert _export_errors(exposition) == {c.EXPORT_ERROR_EXPORT: 1.0}
 
 
 _USER_EXPORTER = """
