@@ -3,6 +3,7 @@ and through the child's public ``inc`` when prometheus-client runs in multiproce
 
 from __future__ import annotations
 
+import sys
 import threading
 
 import pytest
@@ -61,15 +62,23 @@ def test_counted_gauge_is_exact_under_threads_and_never_negative(rt: IsolatedRun
             start()
             end()
 
-    scraper = threading.Thread(target=scrape)
-    scraper.start()
-    workers = [threading.Thread(target=serve) for _ in range(8)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    stop.set()
-    scraper.join()
+    # Switch threads as often as the interpreter allows, so that a scrape is interrupted
+    # between its reads of the two counts (a read that is not a consistent snapshot then reports
+    # every request another thread ran meanwhile as in flight).
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        scraper = threading.Thread(target=scrape)
+        scraper.start()
+        workers = [threading.Thread(target=serve) for _ in range(8)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        stop.set()
+        scraper.join()
+    finally:
+        sys.setswitchinterval(interval)
     assert reads
     assert all(0 <= value <= 8 for value in reads), sorted(set(reads))
     assert _active(registry) == 0.0

@@ -11,6 +11,7 @@ import bisect
 import functools
 import itertools
 import os
+import threading
 import time
 from collections.abc import Callable
 from typing import Any, Final
@@ -220,19 +221,38 @@ def _multiprocess_env() -> bool:
     return "PROMETHEUS_MULTIPROC_DIR" in environ or "prometheus_multiproc_dir" in environ
 
 
+#: Tries of a consistent read of the active-requests counts per scrape (see _counted).
+_ACTIVE_READ_TRIES = 8
+
+
 def _counted(child: Any) -> tuple[Callable[[], Any], Callable[[], Any]]:
     """Count a gauge child's in-flight requests in two ``itertools.count`` objects.
 
-    Reading a count advances it, so the reader takes one from each: the difference is
-    unchanged.  ``ended`` is read first: a request that ends between the two reads is still
-    counted as active (it was, at the first read), so the value is never negative."""
+    The request path only calls the counts' ``__next__`` (a C call each).  A scrape reads
+    ``ended``, ``started``, ``ended`` again: when no request ended between its two reads of
+    ``ended``, ``started - ended`` is exactly the number in flight at the read of ``started``
+    (another thread may run thousands of requests between two reads of a slow scrape, so one
+    read of each would over-count them).  Reading a count advances it: the scrape's own reads
+    are tallied and taken off.  After a few unlucky tries it reports the lower bound."""
     started = itertools.count()
     ended = itertools.count()
     start, end = started.__next__, ended.__next__
+    lock = threading.Lock()
+    own = [0, 0]  # the scrapes' own reads of (started, ended)
 
     def value() -> float:
-        finished = end()
-        return float(start() - finished)
+        with lock:
+            active = 0
+            for _ in range(_ACTIVE_READ_TRIES):
+                first = end() - own[1]
+                now = start() - own[0]
+                last = end() - own[1] - 1
+                own[0] += 1
+                own[1] += 2
+                active = now - last
+                if first == last:
+                    break
+            return float(max(active, 0))
 
     child.set_function(value)
     return start, end
