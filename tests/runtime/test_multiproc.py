@@ -206,6 +206,20 @@ def test_histogram_series_are_regrouped_for_strict_openmetrics_parsers() -> None
     )
 
 
+#: A Starlette app with one templated route and ``serve(n)``: n requests through httpx's ASGI
+#: transport (the child programs below import httpx and asyncio themselves).
+_SERVE = """from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+async def item(request): return PlainTextResponse("ok")
+app = Starlette(routes=[Route("/items/{i}", item)])
+async def serve(n):
+    t = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=t, base_url="http://x") as c:
+        for k in range(n):
+            await c.get(f"/items/{k}")
+"""
+
 _HIDDEN_VALUE_CLASS = """
 import _hide
 import prometheus_client.values as values
@@ -234,17 +248,7 @@ import httpx
 os.environ["PROMETHEUS_MULTIPROC_DIR"] = {str(tmp_path)!r}
 import obskit
 obskit.init("svc", metrics_port={port}, metrics_addr="127.0.0.1")
-from starlette.applications import Starlette
-from starlette.responses import PlainTextResponse
-from starlette.routing import Route
-async def item(request): return PlainTextResponse("ok")
-app = Starlette(routes=[Route("/items/{{i}}", item)])
-async def serve(n):
-    t = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=t, base_url="http://x") as c:
-        for k in range(n):
-            await c.get(f"/items/{{k}}")
-children = []
+{_SERVE}children = []
 for worker in range(2):
     pid = os.fork()
     if pid == 0:
@@ -292,17 +296,7 @@ import obskit
 obskit.init("svc")
 from prometheus_client import REGISTRY, generate_latest
 from obskit._runtime import state
-from starlette.applications import Starlette
-from starlette.responses import PlainTextResponse
-from starlette.routing import Route
-async def item(request): return PlainTextResponse("ok")
-app = Starlette(routes=[Route("/items/{{i}}", item)])
-async def serve(n):
-    t = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=t, base_url="http://x") as c:
-        for k in range(n):
-            await c.get(f"/items/{{k}}")
-asyncio.run(serve(3))
+{_SERVE}asyncio.run(serve(3))
 assert state.STATE.exposition is None  # single-process exposition: the default registry
 sys.stderr.write(generate_latest(REGISTRY).decode())
 """,
