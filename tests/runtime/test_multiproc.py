@@ -13,7 +13,7 @@ from prometheus_client.openmetrics.exposition import generate_latest
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 from tests.conftest import free_port
 
-from obskit._runtime.metrics.multiproc import group_by_series
+from obskit._runtime.metrics.multiproc import MergedCollector, group_by_series
 
 from .conftest import run_python
 
@@ -204,6 +204,59 @@ def test_histogram_series_are_regrouped_for_strict_openmetrics_parsers() -> None
     assert sorted((s.name, tuple(sorted(s.labels.items())), s.value) for s in family.samples) == (
         sorted((s.name, tuple(sorted(s.labels.items())), s.value) for s in broken.samples)
     )
+
+
+def _registry_text(collector: MergedCollector) -> str:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(collector)  # type: ignore[arg-type]
+    return generate_latest(registry).decode()
+
+
+def test_a_series_caught_mid_creation_is_left_out_until_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker writes a new histogram series' values into its file one at a time (``_sum``,
+    then each bucket up to ``+Inf``), so a scrape in between once showed a series without its
+    ``+Inf`` bucket, which the strict OpenMetrics parser rejects ("+Inf bucket missing"; seen
+    in CI under gunicorn).  The merged collector leaves such a series out of that scrape and
+    shows it, with its counts, once its last bucket is written."""
+    from prometheus_client.multiprocess import MultiProcessCollector
+    from prometheus_client.values import MultiProcessValue
+
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    value = MultiProcessValue(process_identifier=lambda: 4242)  # type: ignore[no-untyped-call]
+    name, bounds = "http_server_request_duration_seconds", ("0.5", "+Inf")
+
+    def create(route: str, buckets: int) -> list[object]:
+        """The values of one series, created in the order Histogram._metric_init creates them."""
+        made = [value("histogram", name, name + "_sum", ("http_route",), (route,), "Duration.")]
+        for le in bounds[:buckets]:
+            made.append(
+                value("histogram", name, name + "_bucket", ("http_route", "le"), (route, le), "D.")
+            )
+        return made
+
+    whole = create("/a", len(bounds))
+    whole[0].inc(0.25)  # type: ignore[attr-defined]
+    whole[1].inc(1)  # type: ignore[attr-defined]
+    create("/b", 1)  # caught between its first bucket and its +Inf bucket
+
+    with pytest.raises(ValueError, match=r"\+Inf bucket missing"):
+        list(text_string_to_metric_families(_registry_text(MultiProcessCollector(None))))  # type: ignore[arg-type,no-untyped-call]
+    collector = MergedCollector(str(tmp_path), {name: ["http_route"]})
+    (family,) = text_string_to_metric_families(_registry_text(collector))
+    assert {(s.name, s.labels.get("le"), s.value) for s in family.samples} == {
+        (name + "_bucket", "0.5", 1.0),
+        (name + "_bucket", "+Inf", 1.0),
+        (name + "_count", None, 1.0),
+        (name + "_sum", None, 0.25),
+    }
+    assert {s.labels["http_route"] for s in family.samples} == {"/a"}
+
+    create("/b", len(bounds))  # the worker finishes the series: the next scrape shows it
+    (family,) = text_string_to_metric_families(_registry_text(collector))
+    assert {s.labels["http_route"] for s in family.samples} == {"/a", "/b"}
+    assert [s.value for s in family.samples if s.labels == {"http_route": "/b"}] == [0.0, 0.0]
 
 
 #: A Starlette app with one templated route and ``serve(n)``: n requests through httpx's ASGI

@@ -241,12 +241,19 @@ def read_exemplars(path: str) -> dict[tuple[Any, ...], Exemplar]:
 
 def group_by_series(samples: list[Sample]) -> list[Sample]:
     """A histogram's samples reordered so that each series' samples are adjacent, in the
-    OpenMetrics order: buckets (as given), ``_count``, ``_sum``.
+    OpenMetrics order: buckets (as given), ``_count``, ``_sum``; a series with no ``+Inf``
+    bucket is left out.
 
     OpenMetrics requires the samples of one label set to be contiguous; the multiprocess
     collector of prometheus-client before 0.24 emits every ``_sum`` first and the buckets and
     ``_count`` after, which strict parsers (prometheus-client's own) reject with "Invalid metric
     grouping".  Series keep the order of their first sample.
+
+    A worker creates a new series' values one at a time (``_sum``, then each bucket up to
+    ``+Inf``) in its file, so a scrape that reads the file in between sees a series without its
+    ``+Inf`` bucket, which strict parsers reject ("+Inf bucket missing") and PromQL's
+    ``histogram_quantile`` cannot use.  Nothing is observed into a series before it is whole,
+    so such a series holds only zeros: leaving it out of this one scrape loses no count.
     """
     series: dict[tuple[tuple[str, str], ...], list[Sample]] = {}
     for s in samples:
@@ -256,7 +263,10 @@ def group_by_series(samples: list[Sample]) -> list[Sample]:
     def rank(s: Sample) -> int:
         return 0 if s.name.endswith("_bucket") else 1 if s.name.endswith("_count") else 2
 
-    return [s for group in series.values() for s in sorted(group, key=rank)]
+    def whole(group: list[Sample]) -> bool:
+        return any(s.labels.get("le") == "+Inf" for s in group if s.name.endswith("_bucket"))
+
+    return [s for group in series.values() if whole(group) for s in sorted(group, key=rank)]
 
 
 class MergedCollector:
