@@ -241,7 +241,11 @@ def test_a_series_caught_mid_creation_is_left_out_until_whole(
     whole[1].inc(1)  # type: ignore[attr-defined]
     create("/b", 1)  # caught between its first bucket and its +Inf bucket
 
-    with pytest.raises(ValueError, match=r"\+Inf bucket missing"):
+    # prometheus-client's own collector shows the half-made series, which its strict parser
+    # rejects ("+Inf bucket missing").  At the 0.20 floor that collector's output is rejected
+    # earlier, on sample order ("Invalid metric grouping", even for whole series), an ordering
+    # the merged collector does not share: the assertions below hold on every version.
+    with pytest.raises(ValueError, match=r"\+Inf bucket missing|Invalid metric grouping"):
         list(text_string_to_metric_families(_registry_text(MultiProcessCollector(None))))  # type: ignore[arg-type,no-untyped-call]
     collector = MergedCollector(str(tmp_path), {name: ["http_route"]})
     (family,) = text_string_to_metric_families(_registry_text(collector))
