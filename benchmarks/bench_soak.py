@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import shutil
 import signal
 import socket
@@ -49,6 +50,7 @@ GOAL_P99_RATIO = 1.2  # obskit's p99 <= 1.2 x the bare app's
 GOAL_THROUGHPUT_RATIO = 0.9  # obskit's throughput >= 0.9 x the bare app's
 GOAL_LONG_PAUSE_MS = _gcwatch.LONG_PAUSE_MS  # no GC pause over 10 ms caused by obskit
 _PAGE = os.sysconf("SC_PAGE_SIZE")
+_TICKS = os.sysconf("SC_CLK_TCK")
 _PATH = "/items/42"
 
 
@@ -67,11 +69,27 @@ def _children(pid: int) -> list[int]:
     return [int(p) for p in text.split()]
 
 
+def _cpu_s(pids: list[int]) -> float:
+    """User + system CPU seconds used so far by ``pids`` (``/proc/<pid>/stat``; gone: 0)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return total / _TICKS
+
+
 def _rss_mb(pid: int) -> float | None:
     try:
         return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * _PAGE / 2**20
     except (OSError, IndexError, ValueError):
         return None
+
+
+#: Where a load slice's CPU time is charged (``Server.cpu``).
+_CPU_PARTS = ("server", "receiver", "loadgen")
 
 
 @dataclass
@@ -92,6 +110,9 @@ class Server:
     seconds: float = 0.0
     warmup_requests: int = 0
     rss: dict[int, list[tuple[float, float]]] = field(default_factory=dict)
+    #: CPU seconds spent in this server's load slices: its processes (gunicorn master and
+    #: workers), the span receiver, and the load generator.
+    cpu: dict[str, float] = field(default_factory=lambda: dict.fromkeys(_CPU_PARTS, 0.0))
 
     def start(self, log: Path) -> None:
         self.port = _free_port()
@@ -168,10 +189,16 @@ class Server:
         return found
 
 
-def _drive(server: Server, seconds: float, connections: int, record: bool) -> None:
-    """One slice of load on ``server`` from a load-generator process."""
+def _drive(
+    server: Server, seconds: float, connections: int, record: bool, receiver: int | None = None
+) -> None:
+    """One slice of load on ``server`` from a load-generator process; with ``record``, the
+    slice's CPU time is charged to the server (``receiver``: the span receiver's pid)."""
     assert server.latency_file is not None
     out = server.latency_file if record else server.latency_file.with_suffix(".warmup")
+    own = [server.proc.pid, *server.worker_pids()] if server.proc is not None else []
+    others = [receiver] if receiver is not None else []
+    cpu_before = (_cpu_s(own), _cpu_s(others), _children_cpu_s())
     started = time.monotonic()
     proc = subprocess.run(
         [sys.executable, str(HERE / "_loadgen.py"), "--port", str(server.port), "--path", _PATH,
@@ -183,6 +210,9 @@ def _drive(server: Server, seconds: float, connections: int, record: bool) -> No
         raise RuntimeError(f"load generator failed on {server.name}:\n{proc.stderr[-2000:]}")
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     if record:
+        cpu_after = (_cpu_s(own), _cpu_s(others), _children_cpu_s())
+        for part, before, after in zip(_CPU_PARTS, cpu_before, cpu_after, strict=True):
+            server.cpu[part] += after - before
         server.windows.append((started, ended))
         server.requests += result["requests"]
         server.errors += result["errors"]
@@ -190,6 +220,12 @@ def _drive(server: Server, seconds: float, connections: int, record: bool) -> No
     else:
         server.warmup_requests += result["requests"]
         server.errors += result["errors"]
+
+
+def _children_cpu_s() -> float:
+    """CPU seconds of this process's ended children (the load generators)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _py_spy(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes]:
@@ -316,7 +352,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         order[0].worker_pids()[0], seconds, tmp / f"{order[0].name}.raw"
                     )
                 for server in order:
-                    _drive(server, args.seconds / slices, args.connections, record=True)
+                    _drive(server, args.seconds / slices, args.connections, True, receiver.proc.pid)
                 print(f"slice {i + 1}/{slices} done", file=sys.stderr, flush=True)
             for server in servers:
                 server.dump_gc()
@@ -366,6 +402,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "rss": _rss_summary(server),
                 "sent_in_total": server.probes + server.warmup_requests + server.requests,
                 "census": server.census(),
+                "cpu_s": server.cpu,
             }
         return results
 
@@ -422,6 +459,17 @@ def report(r: dict[str, Any]) -> str:
         f"\nspans received {received['spans']} (in {received['requests']} exports, "
         f"{received['errors']} bad) for {ob['sent_in_total']} requests sent to obskit"
     )
+    lines.append(
+        "CPU per request (µs) in each side's load slices — server (gunicorn master + workers) "
+        "/ span receiver / load generator = total"
+    )
+    for name, side in (("bare", bare), ("obskit", ob)):
+        if side["requests"]:
+            per = {k: v * 1e6 / side["requests"] for k, v in side["cpu_s"].items()}
+            lines.append(
+                f"  {name:<7}{per['server']:8.1f} /{per['receiver']:7.1f} /{per['loadgen']:7.1f}"
+                f" = {sum(per.values()):6.1f}"
+            )
     goals = []
     if bare["throughput_rps"]:
         ratio = ob["throughput_rps"] / bare["throughput_rps"]
