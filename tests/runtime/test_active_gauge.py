@@ -88,10 +88,13 @@ def test_multiprocess_mode_uses_the_childs_inc(
     rt: IsolatedRuntime, monkeypatch: pytest.MonkeyPatch, tmp_path: object
 ) -> None:
     """With ``PROMETHEUS_MULTIPROC_DIR`` set, each change is written through the child's public
-    ``inc`` (a set_function gauge has no multiprocess support): the child itself moves."""
+    ``inc`` (a set_function gauge has no multiprocess support): the child itself moves.  The
+    pair is made once per label set, as in one process (not once per request)."""
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
     metrics, registry = _metrics(rt)
     start, end = metrics.active_calls("GET", "http")
+    assert metrics.active_calls("GET", "http") == (start, end)
+    assert metrics.active_calls("GET", "http")[0] is start
     child = metrics.active_child("GET", "http")
     start()
     assert child._value.get() == 1.0  # the value inc() wrote (not computed at scrape)

@@ -154,19 +154,22 @@ class Metrics:
         each, atomic under the GIL) and the gauge child reads ``started - ended`` at scrape
         through the public ``set_function``; ``Gauge.inc`` is four Python calls and a lock per
         change, twice per request.  In multiprocess mode, or past the label-cache bound, the
-        child's public ``inc(1)``/``inc(-1)``.
+        child's public ``inc(1)``/``inc(-1)`` (cached too, under the bound: the pair is made
+        once per label set, not per request).
         """
         key = (method, scheme)
         pair = self._active_pairs.get(key)
         if pair is not None:
             return pair
         child = self.active_child(method, scheme)
-        if self._counted_active and len(self._active_pairs) < _CACHE_MAX:
+        cached = len(self._active_pairs) < _CACHE_MAX
+        if self._counted_active and cached:
             pair = _counted(child)
+        else:  # multiprocess mode (written on each change) or past the bound: the public inc
+            pair = functools.partial(child.inc, 1), functools.partial(child.inc, -1)
+        if cached:  # (the cache only grows: a child past the bound never becomes counted)
             self._active_pairs[key] = pair
-            return pair
-        # Not cached (nor counted): the same child always gets the same kind of calls.
-        return functools.partial(child.inc, 1), functools.partial(child.inc, -1)
+        return pair
 
     def observe_http(
         self, method: str, route: str, status: int, seconds: float, trace_id: str | None
