@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import os
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -43,6 +44,8 @@ class _Server:
     posts: list[_Post] = field(default_factory=list)
     script: list[tuple[int, dict[str, str]]] = field(default_factory=list)
     close_after_reply: bool = False
+    #: ``(received, answer)``: set ``received`` on the next POST and wait for ``answer``.
+    hold: tuple[threading.Event, threading.Event] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
     url: str = ""
 
@@ -66,6 +69,10 @@ def server() -> Iterator[_Server]:
                     )
                 )
                 status, extra = state.script.pop(0) if state.script else (200, {})
+                hold, state.hold = state.hold, None
+            if hold is not None:
+                hold[0].set()
+                hold[1].wait(30)
             self.send_response(status)
             for key, value in extra.items():
                 self.send_header(key, value)
@@ -228,3 +235,61 @@ def test_a_forked_child_opens_its_own_connection(server: _Server, tmp_path: Path
     assert again.status_code == 200
     parent_first, child, parent_again = (post.port for post in server.posts)
     assert parent_first == parent_again != child
+
+
+def test_close_during_a_post_ends_that_post_at_once_as_a_network_failure(server: _Server) -> None:
+    """``close()`` (the exporter's shutdown) while a POST waits for its answer: the POST returns
+    at once, not when the server answers or the timeout ends, with a network error (retryable
+    by upstream's rules, never reported as obskit's own failure)."""
+    transport = KeepAliveTransport()
+    headers = {"content-type": "application/x-protobuf"}
+    answer = threading.Event()
+    received = threading.Event()
+    server.hold = (received, answer)
+    results: list[Any] = []
+    started = time.monotonic()
+    worker = threading.Thread(
+        target=lambda: results.append(
+            transport.request("POST", server.url, headers=headers, data=b"x", timeout=30)
+        )
+    )
+    worker.start()
+    try:
+        assert received.wait(10), "the server never got the POST"
+        transport.close()
+        worker.join(5)
+        assert not worker.is_alive(), "the POST still waits after close()"
+        (result,) = results
+        assert time.monotonic() - started < 5
+        assert result.error is not None
+        assert result.status_code is None
+        assert transport.is_connection_error(result.error)
+        assert transport.own_error is None
+    finally:
+        answer.set()
+        worker.join(5)
+
+
+def test_exporter_shutdown_during_an_export_ends_it_without_a_retry(server: _Server) -> None:
+    """The exporter's ``shutdown()`` (what obskit's processor calls once its shutdown timeout is
+    spent) while a batch waits on a collector that does not answer: the export fails at once,
+    is not retried, and is not blamed on obskit's own path."""
+    exporter = make_exporter(lambda exc: None, endpoint=server.url, timeout=30)
+    received, answer = threading.Event(), threading.Event()
+    server.hold = (received, answer)
+    results: list[SpanExportResult] = []
+    worker = threading.Thread(target=lambda: results.append(exporter.export(_spans(3))))
+    worker.start()
+    try:
+        assert received.wait(10), "the server never got the POST"
+        started = time.monotonic()
+        exporter.shutdown()
+        worker.join(5)
+        assert not worker.is_alive(), "the export still waits after shutdown()"
+        assert time.monotonic() - started < 5
+        assert results == [SpanExportResult.FAILURE]
+        assert exporter.own_failure is None
+        assert len(server.posts) == 1
+    finally:
+        answer.set()
+        worker.join(5)

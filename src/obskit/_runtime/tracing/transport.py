@@ -18,8 +18,10 @@ keeps upstream's own transport.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
+import socket
 import threading
 import urllib.request
 from collections.abc import Mapping
@@ -102,7 +104,8 @@ class KeepAliveTransport:
         self._key: tuple[str, int] | None = None
         self._pid = os.getpid()
         self._lock = threading.Lock()
-        #: Set by :meth:`close` (a request it interrupts fails as a network error would).
+        #: Set by :meth:`close`: a request it interrupts fails as a network error would, and
+        #: later requests fail at once the same way (nothing is sent after the shutdown).
         self._closed = False
         #: The last request's own (non-network) failure, or None.
         self.own_error: Exception | None = None
@@ -118,6 +121,8 @@ class KeepAliveTransport:
     ) -> _Result:
         with self._lock:
             self.own_error = None
+            if self._closed:  # upstream's client retries a connection error at once, unchecked
+                return _Result(error=ConnectionAbortedError("the OTLP exporter was shut down"))
             try:
                 return self._request(method, url, headers or {}, timeout, data)
             except _NETWORK as exc:
@@ -169,7 +174,19 @@ class KeepAliveTransport:
         return isinstance(exception, _NETWORK)
 
     def close(self) -> None:
-        """Close the connection (without the lock: a request in flight then fails, as with
-        ``requests``' ``Session.close()``)."""
+        """Close the connection (without the lock: a request in flight then fails at once, as a
+        network failure).
+
+        Closing the socket alone would not wake a request blocked on the answer: its response
+        object holds the socket open, so it would wait for a hung collector until its timeout
+        and hold up the exporter's shutdown.  ``shutdown()`` ends the connection for the
+        blocked read too (not in a forked child: the TCP connection is still the parent's), and
+        the retry upstream's client makes at once after a connection error is refused instead
+        of opening a new connection to the same unanswering collector."""
         self._closed = True
+        conn = self._conn
+        sock = conn.sock if conn is not None else None
+        if sock is not None and self._pid == os.getpid():
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
         self._drop()
