@@ -113,6 +113,8 @@ class Server:
     #: CPU seconds spent in this server's load slices: its processes (gunicorn master and
     #: workers), the span receiver, and the load generator.
     cpu: dict[str, float] = field(default_factory=lambda: dict.fromkeys(_CPU_PARTS, 0.0))
+    #: Connections per worker in each slice (the load generator spreads them evenly).
+    spreads: list[list[int]] = field(default_factory=list)
 
     def start(self, log: Path) -> None:
         self.port = _free_port()
@@ -202,13 +204,16 @@ def _drive(
     started = time.monotonic()
     proc = subprocess.run(
         [sys.executable, str(HERE / "_loadgen.py"), "--port", str(server.port), "--path", _PATH,
-         "--seconds", str(seconds), "--connections", str(connections), "--out", str(out)],
+         "--seconds", str(seconds), "--connections", str(connections), "--out", str(out),
+         "--worker-pids", ",".join(map(str, server.worker_pids()))],
         capture_output=True, text=True, check=False, timeout=seconds + 60,
     )  # fmt: skip
     ended = time.monotonic()
     if proc.returncode != 0:
         raise RuntimeError(f"load generator failed on {server.name}:\n{proc.stderr[-2000:]}")
     result = json.loads(proc.stdout.strip().splitlines()[-1])
+    server.probes += result.get("primed", 0)
+    server.spreads.append(result.get("per_worker", []))
     if record:
         cpu_after = (_cpu_s(own), _cpu_s(others), _children_cpu_s())
         for part, before, after in zip(_CPU_PARTS, cpu_before, cpu_after, strict=True):
@@ -403,6 +408,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "sent_in_total": server.probes + server.warmup_requests + server.requests,
                 "census": server.census(),
                 "cpu_s": server.cpu,
+                "connections_per_worker": server.spreads,
             }
         return results
 
@@ -459,6 +465,9 @@ def report(r: dict[str, Any]) -> str:
         f"\nspans received {received['spans']} (in {received['requests']} exports, "
         f"{received['errors']} bad) for {ob['sent_in_total']} requests sent to obskit"
     )
+    for name, side in (("bare", bare), ("obskit", ob)):
+        spreads = {"/".join(map(str, s)) for s in side["connections_per_worker"] if s}
+        lines.append(f"connections per worker, {name}: " + (", ".join(sorted(spreads)) or "-"))
     lines.append(
         "CPU per request (µs) in each side's load slices — server (gunicorn master + workers) "
         "/ span receiver / load generator = total"
