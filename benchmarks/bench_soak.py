@@ -292,7 +292,10 @@ def _latency(server: Server) -> dict[str, float]:
     ordered = sorted(values)
     return {
         "p50_ms": _percentile(ordered, 0.50),
+        "p90_ms": _percentile(ordered, 0.90),
+        "p95_ms": _percentile(ordered, 0.95),
         "p99_ms": _percentile(ordered, 0.99),
+        "p999_ms": _percentile(ordered, 0.999),
         "max_ms": ordered[-1] if ordered else float("nan"),
         "mean_ms": statistics.fmean(ordered) if ordered else float("nan"),
     }
@@ -465,6 +468,13 @@ def report(r: dict[str, Any]) -> str:
         f"\nspans received {received['spans']} (in {received['requests']} exports, "
         f"{received['errors']} bad) for {ob['sent_in_total']} requests sent to obskit"
     )
+    quantiles = ("p50_ms", "p90_ms", "p95_ms", "p99_ms", "p999_ms")
+    if all(q in bare["latency"] for q in quantiles):
+        ratios = " / ".join(
+            f"{ob['latency'][q] / bare['latency'][q]:.2f}" if bare["latency"][q] else "-"
+            for q in quantiles
+        )
+        lines.append(f"latency ÷ bare at p50 / p90 / p95 / p99 / p99.9: {ratios}")
     for name, side in (("bare", bare), ("obskit", ob)):
         spreads = {"/".join(map(str, s)) for s in side["connections_per_worker"] if s}
         lines.append(f"connections per worker, {name}: " + (", ".join(sorted(spreads)) or "-"))
