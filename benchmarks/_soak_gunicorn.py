@@ -24,7 +24,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _gcwatch
 
 workers = int(os.environ.get("SOAK_WORKERS", "2"))
-worker_class = "uvicorn.workers.UvicornWorker"
+#: ``bench_soak.py --stack``: h11 on asyncio (default) or uvicorn[standard]'s httptools on uvloop.
+worker_class = os.environ.get("SOAK_WORKER_CLASS", "uvicorn.workers.UvicornH11Worker")
 keepalive = 75  # the load generator keeps its connections for the whole run
 graceful_timeout = 20
 

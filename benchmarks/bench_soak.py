@@ -6,14 +6,17 @@ Run from the repository root::
     python benchmarks/bench_soak.py --seconds 30    # a shorter soak
     python benchmarks/bench_soak.py --obskit-env OBSKIT_GC_FREEZE=false   # obskit, no heap freeze
     python benchmarks/bench_soak.py --bare-env SOAK_GC_FREEZE=1   # gc.freeze() in bare workers
+    python benchmarks/bench_soak.py --stack standard   # uvicorn[standard]: httptools, uvloop
 
-Both servers run the whole time (``gunicorn -w 2 -k uvicorn.workers.UvicornWorker``, the app of
-``_soak_app.py``); a load generator process (``_loadgen.py``: 8 keep-alive connections, closed
-loop) drives one of them at a time, in alternating slices, so a burst of load from elsewhere on
-the machine falls on both sides alike.  obskit exports every span over OTLP/HTTP to a healthy
-receiver process (``_receiver.py``).  Each worker records its garbage collections through
-``gc.callbacks`` (``_gcwatch.py``, installed by ``_soak_gunicorn.py``); only collections that start
-inside that server's load slices are counted.  RSS of every worker is sampled each second.
+Both servers run the whole time (``gunicorn -w 2 -k uvicorn.workers.UvicornH11Worker``: h11 on
+asyncio, as plain ``pip install uvicorn`` serves; ``--stack standard``: ``UvicornWorker`` on
+uvicorn[standard]'s httptools and uvloop; the app of ``_soak_app.py``); a load generator
+process (``_loadgen.py``: 8 keep-alive connections, closed loop) drives one of them at a time, in
+alternating slices, so a burst of load from elsewhere on the machine falls on both sides alike.
+obskit exports every span over OTLP/HTTP to a healthy receiver process (``_receiver.py``).  Each
+worker records its garbage collections through ``gc.callbacks`` (``_gcwatch.py``, installed by
+``_soak_gunicorn.py``); only collections that start inside that server's load slices are
+counted.  RSS of every worker is sampled each second.
 See ``benchmarks/README.md``.
 """
 
@@ -52,6 +55,12 @@ GOAL_LONG_PAUSE_MS = _gcwatch.LONG_PAUSE_MS  # no GC pause over 10 ms caused by 
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 _TICKS = os.sysconf("SC_CLK_TCK")
 _PATH = "/items/42"
+#: ``--stack``: the gunicorn worker class (``_soak_gunicorn.py`` reads ``SOAK_WORKER_CLASS``).
+_WORKER_CLASSES = {
+    "h11": "uvicorn.workers.UvicornH11Worker",  # h11 on asyncio: plain `pip install uvicorn`
+    "standard": "uvicorn.workers.UvicornWorker",  # "auto": httptools on uvloop when installed
+}
+_STACK_NAMES = {"h11": "h11 on asyncio", "standard": "httptools on uvloop"}
 
 
 def _free_port() -> int:
@@ -330,6 +339,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             key, _, value = item.partition("=")
             obskit_env[key] = value
         bare_env = {}
+        for env in (obskit_env, bare_env):
+            env["SOAK_WORKER_CLASS"] = _WORKER_CLASSES[args.stack]
         for item in args.bare_env:
             key, _, value = item.partition("=")
             bare_env[key] = value
@@ -380,6 +391,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "slice_seconds": args.seconds / max(1, round(args.seconds / args.slice)),
             "connections": args.connections,
             "workers": args.workers,
+            "stack": args.stack,
             "loadavg_before": load_before,
             "loadavg_after": load_after,
             "obskit_env": args.obskit_env,
@@ -420,7 +432,8 @@ def report(r: dict[str, Any]) -> str:
     """The printed table and goals."""
     lines = [
         "obskit soak — FastAPI under gunicorn "
-        f"({r['workers']} uvicorn workers), {r['connections']} keep-alive connections, "
+        f"({r['workers']} uvicorn workers, {_STACK_NAMES[r.get('stack', 'h11')]}), "
+        f"{r['connections']} keep-alive connections, "
         f"{r['seconds_per_side']:.0f} s of load per side in alternating "
         f"{r['slice_seconds']:.0f} s slices",
         f"Python {r['python']}, {r['cpus']} CPUs; load average before: {r['loadavg_before']}; "
@@ -559,6 +572,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=5.0, help="unrecorded load per side (5)")
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--stack", choices=sorted(_WORKER_CLASSES), default="h11",
+        help="the uvicorn workers' HTTP parser and loop: h11 on asyncio (plain uvicorn, the "
+        "default) or standard (httptools on uvloop, uvicorn[standard])",
+    )  # fmt: skip
     parser.add_argument(
         "--obskit-env", action="append", default=[], metavar="KEY=VALUE",
         help="extra environment for the obskit server (repeatable)",

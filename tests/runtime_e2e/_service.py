@@ -66,6 +66,9 @@ class Kind:
     worker_class: str = "sync"
     extra: tuple[str, ...] = ()
     env: Mapping[str, str] = field(default_factory=dict)
+    #: ``(http, loop)`` an ASGI kind serves with: ``("h11", "asyncio")`` (plain ``pip install
+    #: uvicorn``) or ``("httptools", "uvloop")`` (``uvicorn[standard]``); None for WSGI.
+    stack: tuple[str, str] | None = None
 
     def command(self, port: int) -> list[str]:
         """The argv that serves the app on 127.0.0.1:``port``."""
@@ -81,7 +84,21 @@ class Kind:
         return self.routes[name]
 
 
-UVICORN = Kind("uvicorn", "e2e_fastapi:app", "e2e-fastapi", "uvicorn", _FASTAPI_ROUTES)
+#: uvicorn as ``pip install uvicorn`` runs it: the pure-Python h11 parser on asyncio's loop.
+#: (The dev group also has uvicorn[standard]'s httptools and uvloop, which uvicorn's default
+#: ``auto`` would take: the gunicorn kinds run on those.)
+PLAIN_UVICORN = ("--http", "h11", "--loop", "asyncio")
+H11_ASYNCIO = ("h11", "asyncio")
+HTTPTOOLS_UVLOOP = ("httptools", "uvloop")
+UVICORN = Kind(
+    "uvicorn",
+    "e2e_fastapi:app",
+    "e2e-fastapi",
+    "uvicorn",
+    _FASTAPI_ROUTES,
+    extra=PLAIN_UVICORN,
+    stack=H11_ASYNCIO,
+)
 
 
 def _uvicorn_worker_class() -> str:
@@ -119,6 +136,7 @@ GUNICORN_2_UVICORN = Kind(
     worker_class=UVICORN_WORKER,
     extra=_GUNICORN_MASTER_JSON,
     env={"OBSKIT_SERVICE_NAME": "e2e-fastapi"},
+    stack=HTTPTOOLS_UVLOOP,  # the uvicorn worker's default "auto", with uvicorn[standard]
 )
 KINDS = (UVICORN, FLASK_GUNICORN, GUNICORN_2_UVICORN)
 

@@ -109,6 +109,19 @@ def test_one_request_has_one_trace_id_in_logs_metrics_and_spans(
     )
 
 
+def test_each_asgi_kind_serves_on_its_parser_and_loop(service: Service) -> None:
+    """The suite covers both ways uvicorn is installed: plain ``uvicorn`` (h11, asyncio) and
+    ``uvicorn[standard]`` (httptools, uvloop, which the gunicorn kind's uvicorn workers take by
+    default).  If uvloop or httptools went missing, uvicorn's ``auto`` would fall back without
+    a word and every test above would pass on the wrong stack: this one fails instead."""
+    expected = service.kind.stack
+    if expected is None:
+        pytest.skip("a WSGI kind: no ASGI parser or event loop")
+    with service.client() as client:
+        answers = [client.get("/whoami").json() for _ in range(6)]  # several workers' answers
+    assert {(a["http"], a["loop"]) for a in answers} == {expected}
+
+
 def test_incoming_traceparent_is_continued(
     service: Service, session_receiver: OtlpReceiver
 ) -> None:

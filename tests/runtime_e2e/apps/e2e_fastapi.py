@@ -6,8 +6,10 @@ uvicorn workers) with this folder on ``PYTHONPATH``.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+import sys
 from typing import Any
 
 import requests
@@ -51,9 +53,12 @@ def proxy(n: int) -> dict[str, int]:
 
 
 @app.get("/whoami")
-async def whoami() -> dict[str, int]:
-    """Which worker process served the request."""
-    return {"pid": os.getpid()}
+async def whoami() -> dict[str, Any]:
+    """Which worker process served the request, and on which HTTP parser and event loop."""
+    loop = type(asyncio.get_running_loop()).__module__.partition(".")[0]
+    # uvicorn imports the httptools protocol only when it serves with it ("auto" prefers it).
+    http = "httptools" if "uvicorn.protocols.http.httptools_impl" in sys.modules else "h11"
+    return {"pid": os.getpid(), "http": http, "loop": loop}
 
 
 @app.get("/healthz")
