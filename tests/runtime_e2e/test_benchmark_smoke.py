@@ -44,8 +44,8 @@ def test_soak_benchmark_short_run_reports_gc_per_worker_and_the_goals(tmp_path: 
     """A 4-second ``bench_soak.py`` (gunicorn, 2 uvicorn workers per side, a real receiver):
     every request answered, one span received per request sent to obskit, GC records of both
     workers of each side with their frozen objects (obskit's start-up heap frozen, the bare
-    app's not), and the printed report has the per-worker GC lines and the three goal
-    verdicts."""
+    app's not), connections spread evenly, CPU per request measured, and the printed report has
+    the per-worker GC lines, the tail ratios and the three goal verdicts."""
     out = tmp_path / "soak.json"
     proc = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "bench_soak.py"), "--seconds", "4",
@@ -64,3 +64,14 @@ def test_soak_benchmark_short_run_reports_gc_per_worker_and_the_goals(tmp_path: 
     for line in ("throughput ÷ bare", "p99 ÷ bare p99", "GC pauses > 10 ms", "full (gen-2)"):
         assert line in proc.stdout, proc.stdout
     assert proc.stdout.count("collections, max") == 4  # one line per worker
+    # The 8 connections were spread 4/4 over the two workers in every slice (warm-up included),
+    # and each side's CPU per request was measured in its own processes.
+    for side in ("bare", "obskit"):
+        spreads = results[side]["connections_per_worker"]
+        assert len(spreads) == 3, spreads  # one warm-up slice, two timed
+        assert all(spread == [4, 4] for spread in spreads), spreads
+        assert results[side]["cpu_s"]["server"] > 0
+        assert results[side]["cpu_s"]["loadgen"] > 0
+    assert results["obskit"]["cpu_s"]["receiver"] > 0  # the spans' decoding
+    assert "h11 on asyncio" in proc.stdout
+    assert "latency ÷ bare at p50 / p90 / p95 / p99 / p99.9" in proc.stdout
