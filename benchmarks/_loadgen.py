@@ -12,8 +12,9 @@ and ``Content-Length``) keeps the generator's own cost small next to the server'
 
 With ``--worker-pids`` (the server's worker processes, on this machine), the connections are
 spread evenly over the workers before the timed load starts: which worker accepts a new
-connection is up to the kernel, and 8 connections landing 6/2 instead of 4/4 moved a run's
-throughput by a quarter.  Each connection serves one untimed request (so it has been accepted),
+connection is up to the kernel (with 2 workers and 8 connections, the bare app's throughput
+ranged 4,990-5,985 req/s across runs before; 6,748-7,586 with the connections spread 4/4 the same
+day).  Each connection serves one untimed request (so it has been accepted),
 its owner is found in ``/proc`` (the worker holding the server side of that TCP connection), and
 a connection to an over-full worker is closed and made again.  The JSON line then also holds
 ``per_worker`` (connections per worker), ``reconnects`` and ``primed`` (the untimed requests).
