@@ -101,3 +101,65 @@ def test_multiprocess_mode_uses_the_childs_inc(
     assert _active(registry) == 1.0
     end()
     assert child._value.get() == 0.0
+
+
+def test_multiprocess_mode_with_a_flusher_counts_in_process_and_writes_on_sync(
+    rt: IsolatedRuntime, monkeypatch: pytest.MonkeyPatch, tmp_path: object
+) -> None:
+    """What ``init()`` sets up in multi-worker mode: the request path only counts (no write to
+    the shared file per request); ``sync_active()`` (the worker's flusher thread, 4 times a
+    second) writes the in-flight count into the child, and only when it changed."""
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    metrics = Metrics(rt.config, CollectorRegistry(), exemplar_store={}, synced_active=True)
+    start, end = metrics.active_calls("GET", "http")
+    child = metrics.active_child("GET", "http")
+    writes: list[float] = []
+    real_set = child.set
+    child.set = lambda value: (writes.append(value), real_set(value))  # type: ignore[method-assign]
+    start()
+    start()
+    assert child._value.get() == 0.0  # counted, not yet written
+    metrics.sync_active()
+    assert child._value.get() == 2.0
+    metrics.sync_active()  # unchanged: no second write
+    assert writes == [2.0]
+    end()
+    end()
+    metrics.sync_active()
+    assert child._value.get() == 0.0
+    assert writes == [2.0, 0.0]
+
+
+def test_the_flusher_thread_writes_the_active_count_within_its_tick(
+    rt: IsolatedRuntime, monkeypatch: pytest.MonkeyPatch, tmp_path: object
+) -> None:
+    """The multi-worker wiring end to end in one process: ``ExemplarFiles``' thread calls
+    ``sync_active`` every 0.25 s, so a request in flight shows in the file-backed child
+    within a second, and its end too."""
+    import time
+
+    from obskit._runtime.metrics.multiproc import ExemplarFiles
+
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    files = ExemplarFiles(str(tmp_path))
+    metrics = Metrics(
+        rt.config, CollectorRegistry(), exemplar_store=files.store, synced_active=True
+    )
+    files.on_tick = metrics.sync_active
+    files.ensure_thread()
+    try:
+        start, end = metrics.active_calls("GET", "http")
+        child = metrics.active_child("GET", "http")
+
+        def wait_for(value: float) -> None:
+            deadline = time.monotonic() + 5
+            while child._value.get() != value:
+                assert time.monotonic() < deadline, f"still {child._value.get()}, not {value}"
+                time.sleep(0.02)
+
+        start()
+        wait_for(1.0)
+        end()
+        wait_for(0.0)
+    finally:
+        files.stop()

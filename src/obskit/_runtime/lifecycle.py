@@ -115,7 +115,11 @@ def build_state(
         files = _multiproc.ExemplarFiles(multiprocess_dir)
         files.ensure_thread()
         exemplar_store = files.store
-    metrics = Metrics(config, registry or REGISTRY, exemplar_store=exemplar_store)
+    metrics = Metrics(
+        config, registry or REGISTRY, exemplar_store=exemplar_store, synced_active=files is not None
+    )
+    if files is not None:
+        files.on_tick = metrics.sync_active  # the active-requests counts, 4 times a second
     if multiprocess_dir is not None:
         from prometheus_client import ProcessCollector
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import bisect
 import functools
 import itertools
+import logging
 import os
 import threading
 import time
@@ -26,6 +27,7 @@ __all__ = ["Metrics"]
 
 _bisect = bisect.bisect_left
 _now = time.time
+_log = logging.getLogger("obskit")
 
 #: The histograms' label names (also the multiprocess exemplar keys' order, ``lifecycle``).
 HTTP_LABELS: Final = (c.LABEL_METHOD, c.LABEL_ROUTE, c.LABEL_STATUS)
@@ -45,6 +47,7 @@ class Metrics:
         registry: CollectorRegistry,
         *,
         exemplar_store: dict[tuple[Any, ...], tuple[str, float, float]] | None = None,
+        synced_active: bool = False,
     ) -> None:
         self.registry = registry
         bounds = c.buckets()
@@ -108,9 +111,17 @@ class Metrics:
         self._active_children: dict[tuple[str, str], Any] = {}
         #: ``(method, scheme) -> (start, end)``: the calls a request makes on the gauge.
         self._active_pairs: dict[tuple[str, str], tuple[Callable[[], Any], Callable[[], Any]]] = {}
-        #: Counted in-process (``set_function``) unless prometheus-client keeps values in
-        #: per-process files (multiprocess mode), where a gauge must be written on each change.
-        self._counted_active = exemplar_store is None and not _multiprocess_env()
+        #: Counted in-process and read at scrape (``set_function``) in one process.  In
+        #: multiprocess mode prometheus-client keeps values in per-process files, which a scrape
+        #: in another process reads: with ``synced_active`` the counts are written there by
+        #: :meth:`sync_active` (the worker's flusher thread calls it, ``ExemplarFiles``), else
+        #: on each change through the child's ``inc``.
+        multiprocess = exemplar_store is not None or _multiprocess_env()
+        self._counted_active = not multiprocess or synced_active
+        self._synced_active = multiprocess and synced_active
+        #: ``[child, read the in-flight count, the value last written]`` (synced mode).
+        self._synced: list[list[Any]] = []
+        self._sync_lock = threading.Lock()
         self._op_children: dict[tuple[str, str], Any] = {}
         #: False: every histogram observation takes the public ``observe()`` (set by
         #: ``obskit._runtime.selftest`` when ``_observe``'s prometheus-client internals fail
@@ -164,12 +175,39 @@ class Metrics:
         child = self.active_child(method, scheme)
         cached = len(self._active_pairs) < _CACHE_MAX
         if self._counted_active and cached:
-            pair = _counted(child)
+            start, end, read = _counted()
+            pair = start, end
+            if self._synced_active:
+                self._synced.append([child, read, None])
+            else:
+                child.set_function(read)
         else:  # multiprocess mode (written on each change) or past the bound: the public inc
             pair = functools.partial(child.inc, 1), functools.partial(child.inc, -1)
         if cached:  # (the cache only grows: a child past the bound never becomes counted)
             self._active_pairs[key] = pair
         return pair
+
+    def sync_active(self) -> None:
+        """Write each counted active-requests value that changed since the last call into
+        the child (multiprocess mode: this process's file).  The worker's flusher thread calls
+        it a few times a second, and ``obskit.flush()`` and exit; never raises."""
+        with self._sync_lock:  # one writer at a time: a stale value never lands last
+            self._sync_locked()
+
+    def _sync_locked(self) -> None:
+        for entry in list(self._synced):
+            try:
+                value = entry[1]()
+                if value != entry[2]:
+                    entry[0].set(value)
+                    entry[2] = value
+            except Exception:  # a closed file at exit: nothing to write to
+                _log.debug("active-requests sync failed", exc_info=True)
+
+    def forget_synced_values(self) -> None:
+        """After a fork: the child's file starts empty, so every value is written again."""
+        for entry in self._synced:
+            entry[2] = None
 
     def observe_http(
         self, method: str, route: str, status: int, seconds: float, trace_id: str | None
@@ -228,10 +266,11 @@ def _multiprocess_env() -> bool:
 _ACTIVE_READ_TRIES = 8
 
 
-def _counted(child: Any) -> tuple[Callable[[], Any], Callable[[], Any]]:
-    """Count a gauge child's in-flight requests in two ``itertools.count`` objects.
+def _counted() -> tuple[Callable[[], Any], Callable[[], Any], Callable[[], float]]:
+    """``(start, end, read)``: in-flight requests counted in two ``itertools.count`` objects.
 
-    The request path only calls the counts' ``__next__`` (a C call each).  A scrape reads
+    The request path only calls the counts' ``__next__`` (a C call each).  A read (a scrape
+    through ``set_function``, or the multiprocess flusher) reads
     ``ended``, ``started``, ``ended`` again: when no request ended between its two reads of
     ``ended``, ``started - ended`` is exactly the number in flight at the read of ``started``
     (another thread may run thousands of requests between two reads of a slow scrape, so one
@@ -257,8 +296,7 @@ def _counted(child: Any) -> tuple[Callable[[], Any], Callable[[], Any]]:
                     break
             return float(max(active, 0))
 
-    child.set_function(value)
-    return start, end
+    return start, end, value
 
 
 def _observe(child: Any, seconds: float, trace_id: str | None) -> None:

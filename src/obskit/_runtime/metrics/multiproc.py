@@ -28,7 +28,7 @@ import os
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Final
 
 from prometheus_client import Counter
@@ -42,7 +42,10 @@ from obskit._runtime.metrics.instruments import SPANS_DROPPED_HELP
 __all__ = ["ExemplarFiles", "MergedCollector", "detect", "enable"]
 
 _ENV: Final = "PROMETHEUS_MULTIPROC_DIR"
-_FLUSH_SECONDS: Final = 1.0
+#: How often the worker's thread writes the active-requests counts to its metrics file (a
+#: scrape may see them this late); exemplars are written every ``_TICKS_PER_FLUSH`` ticks.
+_TICK_SECONDS: Final = 0.25
+_TICKS_PER_FLUSH: Final = 4
 _log = logging.getLogger("obskit")
 #: Said once when multiprocess mode cannot be switched on (then each worker counts alone).
 MULTIPROC_WARNING: Final = (
@@ -179,7 +182,9 @@ def _writes_into(path: str) -> bool:
 
 
 class ExemplarFiles:
-    """This process's latest exemplars, flushed to ``exemplars-<pid>.json`` in ``path``."""
+    """This process's latest exemplars, flushed to ``exemplars-<pid>.json`` in ``path`` at most
+    once a second by a thread of its own, which also calls ``on_tick`` (the active-requests
+    gauge's write to this process's metrics file) every :data:`_TICK_SECONDS`."""
 
     def __init__(self, path: str) -> None:
         self.path = path
@@ -187,6 +192,8 @@ class ExemplarFiles:
         self._pid = 0
         self._written: dict[tuple[Any, ...], tuple[str, float, float]] = {}
         self._stop = threading.Event()
+        #: Called on every tick of the thread and at :meth:`stop` (None: nothing).
+        self.on_tick: Callable[[], None] | None = None
 
     def ensure_thread(self) -> None:
         """Start the flusher in this process (again after a fork)."""
@@ -199,8 +206,17 @@ class ExemplarFiles:
         threading.Thread(target=self._run, name="obskit-exemplars", daemon=True).start()
 
     def _run(self) -> None:
-        while not self._stop.wait(_FLUSH_SECONDS):
-            self.flush()
+        ticks = 0
+        while not self._stop.wait(_TICK_SECONDS):
+            self._tick()
+            ticks += 1
+            if ticks % _TICKS_PER_FLUSH == 0:
+                self.flush()
+
+    def _tick(self) -> None:
+        on_tick = self.on_tick
+        if on_tick is not None:
+            on_tick()
 
     def flush(self) -> None:
         """Write the exemplars if they changed (atomic rename)."""
@@ -220,6 +236,7 @@ class ExemplarFiles:
 
     def stop(self) -> None:
         self._stop.set()
+        self._tick()
         self.flush()
 
 
