@@ -163,3 +163,39 @@ def test_the_flusher_thread_writes_the_active_count_within_its_tick(
         wait_for(0.0)
     finally:
         files.stop()
+
+
+def test_a_fork_while_a_sync_holds_its_locks_leaves_the_child_working(
+    rt: IsolatedRuntime, monkeypatch: pytest.MonkeyPatch, tmp_path: object
+) -> None:
+    """A fork while another thread syncs (the flusher runs four times a second, e.g. in a
+    ``--preload`` master) copies the sync lock and the count's read lock held: the child (after
+    what obskit's fork hook calls) still syncs, within a second, instead of blocking for ever."""
+    import os
+    import threading
+
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    metrics = Metrics(rt.config, CollectorRegistry(), exemplar_store={}, synced_active=True)
+    start, _end = metrics.active_calls("GET", "http")
+    child = metrics.active_child("GET", "http")
+    (read_locks,) = [
+        cell.cell_contents
+        for cell in metrics._synced[0][1].__closure__ or ()
+        if isinstance(cell.cell_contents, list) and cell.cell_contents
+        and type(cell.cell_contents[0]) is type(threading.Lock())
+    ]  # fmt: skip
+    with metrics._sync_lock, read_locks[0]:
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child reports through its exit status
+            code = 1
+            try:
+                metrics.after_fork_in_child()
+                start()
+                worker = threading.Thread(target=metrics.sync_active, daemon=True)
+                worker.start()
+                worker.join(1.0)
+                code = 0 if not worker.is_alive() and child._value.get() == 1.0 else 1
+            finally:
+                os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

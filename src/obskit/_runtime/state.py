@@ -124,7 +124,7 @@ class State:
             self.server.close_in_child()
             self.server = None
         if self.exemplar_files is not None:
-            self.metrics.forget_synced_values()  # this process's file starts empty
+            self.metrics.after_fork_in_child()  # this process's file starts empty
             self.exemplar_files.ensure_thread()
         if self.provider is not None:
             from obskit._runtime.tracing.setup import refresh_pid

@@ -164,8 +164,10 @@ class Metrics:
         In one process these are the ``__next__`` of two ``itertools.count`` objects (a C call
         each, atomic under the GIL) and the gauge child reads ``started - ended`` at scrape
         through the public ``set_function``; ``Gauge.inc`` is four Python calls and a lock per
-        change, twice per request.  In multiprocess mode, or past the label-cache bound, the
-        child's public ``inc(1)``/``inc(-1)`` (cached too, under the bound: the pair is made
+        change, twice per request.  In multiprocess mode with ``synced_active`` (what
+        ``init()`` sets up) counted the same way, and written into this process's file by
+        :meth:`sync_active`.  In multiprocess mode without it, or past the label-cache bound,
+        the child's public ``inc(1)``/``inc(-1)`` (cached too, under the bound: the pair is made
         once per label set, not per request).
         """
         key = (method, scheme)
@@ -204,8 +206,10 @@ class Metrics:
             except Exception:  # a closed file at exit: nothing to write to
                 _log.debug("active-requests sync failed", exc_info=True)
 
-    def forget_synced_values(self) -> None:
-        """After a fork: the child's file starts empty, so every value is written again."""
+    def after_fork_in_child(self) -> None:
+        """After a fork: a fresh sync lock (another thread may have held it at the fork), and
+        every value written again (the child's file starts empty)."""
+        self._sync_lock = threading.Lock()
         for entry in self._synced:
             entry[2] = None
 
@@ -279,11 +283,15 @@ def _counted() -> tuple[Callable[[], Any], Callable[[], Any], Callable[[], float
     started = itertools.count()
     ended = itertools.count()
     start, end = started.__next__, ended.__next__
-    lock = threading.Lock()
+    locks = [threading.Lock()]
     own = [0, 0]  # the scrapes' own reads of (started, ended)
+    if hasattr(os, "register_at_fork"):
+        # A read in progress in another thread at fork time would leave the child's lock held
+        # for ever (the multiprocess flusher reads four times a second): a new one there.
+        os.register_at_fork(after_in_child=lambda: locks.__setitem__(0, threading.Lock()))
 
     def value() -> float:
-        with lock:
+        with locks[0]:
             active = 0
             for _ in range(_ACTIVE_READ_TRIES):
                 first = end() - own[1]
