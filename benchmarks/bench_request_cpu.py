@@ -18,6 +18,10 @@ done
 Set-up: ``OBSKIT_METRICS_PORT=0``, JSON logs to ``/dev/null``, ``OTEL_TRACES_EXPORTER=none``
 (spans are created, sampled and ended; the export thread's work is left out), a ``GET
 /items/42?page=2`` request with a user agent and a route template in the scope.
+
+Multi-worker mode (what gunicorn or ``uvicorn --workers`` get): set ``PROMETHEUS_MULTIPROC_DIR``
+to an empty directory, e.g. ``PROMETHEUS_MULTIPROC_DIR=$(mktemp -d) python
+benchmarks/bench_request_cpu.py``; ``OTEL_TRACES_SAMPLER=always_off`` for the unsampled path.
 """
 
 from __future__ import annotations
