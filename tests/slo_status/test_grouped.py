@@ -194,6 +194,13 @@ def test_explain_runs_on_a_grouped_slo(grouped: Grouped) -> None:
 # grows every counter by the same multiple of its per-scrape increment, so every route's error
 # ratio is exact on both: recorded ratios must equal the injected ones up to float rounding.
 EXACT = 1e-9
+#: Prometheus, though, evaluates a group's rules one after another at one timestamp, each query
+#: seeing what is committed by then: a scrape committed between the errors-rate rule and the
+#: total-rate rule of one evaluation makes that one pair of 5m samples disagree (seen once in
+#: CI: /cart's 30m+ ratios 0.5000084), and ``sum_over_time`` carries it for the whole window;
+#: several such evaluations in one run add up.
+#: Its ratios are therefore checked to 1e-3 of the injected one (VictoriaMetrics': exactly).
+PROMETHEUS_REL = 1e-3
 
 
 @pytest.fixture(scope="module")
@@ -219,15 +226,16 @@ def test_victoriametrics_records_each_groups_injected_ratio(
 ) -> None:
     """Per route, the recorded error ratio of every window (5m from the raw counters, 30m+ as
     sum_over_time of the recorded 5m rates) equals the injected ratio on VictoriaMetrics and on
-    Prometheus; /search (traffic, no errors) records 0, not absent.  The idle route's ratio is
-    0/0: NaN on Prometheus, no sample on VictoriaMetrics (it stores no NaN from vmalert)."""
+    Prometheus (there within PROMETHEUS_REL); /search (traffic, no errors) records 0, not
+    absent.  The idle route's ratio is 0/0: NaN on Prometheus, no sample on VictoriaMetrics (it
+    stores no NaN from vmalert)."""
     rule = f"{c.error_ratio_rule(window)}{SEL}"
     on_vm = _by_route(victoria, rule)
     on_prom = _by_route(grouped.prometheus, rule)
     assert sorted(on_vm) == sorted(RATIOS), on_vm
     for route, ratio in RATIOS.items():
         assert on_vm[route] == pytest.approx(ratio, rel=EXACT, abs=EXACT), route
-        assert on_prom[route] == pytest.approx(ratio, rel=EXACT, abs=EXACT), route
+        assert on_prom[route] == pytest.approx(ratio, rel=PROMETHEUS_REL, abs=EXACT), route
     assert on_vm["/search"] == 0.0
     assert math.isnan(on_prom["/idle"])
 
@@ -235,15 +243,16 @@ def test_victoriametrics_records_each_groups_injected_ratio(
 def test_victoriametrics_records_the_idle_groups_full_budget(
     grouped: Grouped, victoria: VictoriaMetricsStack
 ) -> None:
-    """Every route has a budget-remaining series on both engines, the same value on both; the
-    idle route's is 1 (no events: nothing spent), though its ratios are 0/0."""
+    """Every route has a budget-remaining series on both engines, the same value on both (within
+    PROMETHEUS_REL, see there); the idle route's is 1 (no events: nothing spent), though its
+    ratios are 0/0."""
     rule = f"{c.RULE_ERROR_BUDGET_REMAINING}{SEL}"
     on_vm = _by_route(victoria, rule)
     on_prom = _by_route(grouped.prometheus, rule)
     assert sorted(on_vm) == sorted(on_prom) == sorted(ROUTES)
     assert on_vm["/idle"] == on_prom["/idle"] == 1
     for route in ROUTES:
-        assert on_vm[route] == pytest.approx(on_prom[route], rel=EXACT), route
+        assert on_vm[route] == pytest.approx(on_prom[route], rel=PROMETHEUS_REL), route
     assert on_vm["/cart"] == pytest.approx(1 - RATIOS["/cart"] / 0.01, rel=EXACT)
 
 
