@@ -172,19 +172,12 @@ def test_a_fork_while_a_sync_holds_its_locks_leaves_the_child_working(
     ``--preload`` master) copies the sync lock and the count's read lock held: the child (after
     what obskit's fork hook calls) still syncs, within a second, instead of blocking for ever."""
     import os
-    import threading
 
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
     metrics = Metrics(rt.config, CollectorRegistry(), exemplar_store={}, synced_active=True)
     start, _end = metrics.active_calls("GET", "http")
     child = metrics.active_child("GET", "http")
-    (read_locks,) = [
-        cell.cell_contents
-        for cell in metrics._synced[0][1].__closure__ or ()
-        if isinstance(cell.cell_contents, list) and cell.cell_contents
-        and type(cell.cell_contents[0]) is type(threading.Lock())
-    ]  # fmt: skip
-    with metrics._sync_lock, read_locks[0]:
+    with metrics._sync_lock, metrics._read_lock_cell[0]:
         pid = os.fork()
         if pid == 0:  # pragma: no cover - the child reports through its exit status
             code = 1

@@ -120,11 +120,11 @@ class State:
     def after_fork_in_child(self) -> None:
         """Per-process state after a fork: no inherited listening socket (a pre-forked worker's
         siblings share the directory: the master serves), a fresh exemplar file, a new pid."""
+        self.metrics.after_fork_in_child()  # before the flusher thread below restarts
         if self.server is not None:
             self.server.close_in_child()
             self.server = None
         if self.exemplar_files is not None:
-            self.metrics.after_fork_in_child()  # this process's file starts empty
             self.exemplar_files.ensure_thread()
         if self.provider is not None:
             from obskit._runtime.tracing.setup import refresh_pid

@@ -122,6 +122,8 @@ class Metrics:
         #: ``[child, read the in-flight count, the value last written]`` (synced mode).
         self._synced: list[list[Any]] = []
         self._sync_lock = threading.Lock()
+        #: The lock every counted gauge's read takes (one cell: renewed after a fork).
+        self._read_lock_cell = [threading.Lock()]
         self._op_children: dict[tuple[str, str], Any] = {}
         #: False: every histogram observation takes the public ``observe()`` (set by
         #: ``obskit._runtime.selftest`` when ``_observe``'s prometheus-client internals fail
@@ -177,7 +179,7 @@ class Metrics:
         child = self.active_child(method, scheme)
         cached = len(self._active_pairs) < _CACHE_MAX
         if self._counted_active and cached:
-            start, end, read = _counted()
+            start, end, read = _counted(self._read_lock_cell)
             pair = start, end
             if self._synced_active:
                 self._synced.append([child, read, None])
@@ -194,21 +196,21 @@ class Metrics:
         the child (multiprocess mode: this process's file).  The worker's flusher thread calls
         it a few times a second, and ``obskit.flush()`` and exit; never raises."""
         with self._sync_lock:  # one writer at a time: a stale value never lands last
-            self._sync_locked()
-
-    def _sync_locked(self) -> None:
-        for entry in list(self._synced):
-            try:
-                value = entry[1]()
-                if value != entry[2]:
-                    entry[0].set(value)
-                    entry[2] = value
-            except Exception:  # a closed file at exit: nothing to write to
-                _log.debug("active-requests sync failed", exc_info=True)
+            for entry in list(self._synced):
+                try:
+                    value = entry[1]()
+                    if value != entry[2]:
+                        entry[0].set(value)
+                        entry[2] = value
+                except Exception:  # a closed file at exit: nothing to write to
+                    _log.debug("active-requests sync failed", exc_info=True)
 
     def after_fork_in_child(self) -> None:
-        """After a fork: a fresh sync lock (another thread may have held it at the fork), and
-        every value written again (the child's file starts empty)."""
+        """After a fork (``State.after_fork_in_child``, before the flusher thread restarts):
+        fresh read and sync locks (another thread may have held one at the fork: the flusher
+        reads and syncs four times a second), and every value written again (in multiprocess
+        mode the child's file starts empty)."""
+        self._read_lock_cell[0] = threading.Lock()
         self._sync_lock = threading.Lock()
         for entry in self._synced:
             entry[2] = None
@@ -270,8 +272,11 @@ def _multiprocess_env() -> bool:
 _ACTIVE_READ_TRIES = 8
 
 
-def _counted() -> tuple[Callable[[], Any], Callable[[], Any], Callable[[], float]]:
-    """``(start, end, read)``: in-flight requests counted in two ``itertools.count`` objects.
+def _counted(
+    lock_cell: list[threading.Lock],
+) -> tuple[Callable[[], Any], Callable[[], Any], Callable[[], float]]:
+    """``(start, end, read)``: in-flight requests counted in two ``itertools.count`` objects;
+    a read takes ``lock_cell[0]`` (its owner renews it after a fork).
 
     The request path only calls the counts' ``__next__`` (a C call each).  A read (a scrape
     through ``set_function``, or the multiprocess flusher) reads
@@ -283,15 +288,10 @@ def _counted() -> tuple[Callable[[], Any], Callable[[], Any], Callable[[], float
     started = itertools.count()
     ended = itertools.count()
     start, end = started.__next__, ended.__next__
-    locks = [threading.Lock()]
     own = [0, 0]  # the scrapes' own reads of (started, ended)
-    if hasattr(os, "register_at_fork"):
-        # A read in progress in another thread at fork time would leave the child's lock held
-        # for ever (the multiprocess flusher reads four times a second): a new one there.
-        os.register_at_fork(after_in_child=lambda: locks.__setitem__(0, threading.Lock()))
 
     def value() -> float:
-        with locks[0]:
+        with lock_cell[0]:
             active = 0
             for _ in range(_ACTIVE_READ_TRIES):
                 first = end() - own[1]
