@@ -1,8 +1,17 @@
-"""A closed-loop HTTP/1.1 load generator: N keep-alive connections, one request in flight each.
+"""An HTTP/1.1 load generator: N keep-alive connections, one request in flight each.
 
 Run as its own process by ``bench_soak.py``::
 
     python benchmarks/_loadgen.py --port 8000 --seconds 10 --connections 8 --out lat.bin
+    python benchmarks/_loadgen.py --port 8000 --seconds 10 --rate 3000 --out lat.bin
+
+Closed loop by default: each connection sends its next request as soon as the previous response
+is in, so the server is driven as fast as it can go.  With ``--rate R`` the load is open loop:
+requests are due at random (Poisson) times, R per second over all connections, whatever the
+server does.  A request whose due time passed while its connection still waited for the previous
+response is sent at once and timed *from its due time* (the wait is latency the user would have
+seen: no coordinated omission); one sent on time is timed from its write, so the generator's own
+timer lateness is never charged to the server.
 
 Every response must be ``200`` with its ``Content-Length`` body; each request's latency (write of
 the request to the last byte of the response, ms) is appended to ``--out`` as raw doubles
@@ -26,33 +35,64 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import socket
 from array import array
-from time import perf_counter, perf_counter_ns
+from time import perf_counter
 
 
 class _Connection(asyncio.Protocol):
-    def __init__(self, request: bytes, latencies: array[float], stop_at: float) -> None:
+    def __init__(
+        self,
+        request: bytes,
+        latencies: array[float],
+        stop_at: float,
+        rate: float | None = None,
+        seed: int = 0,
+    ) -> None:
         self.request = request
         self.latencies = latencies
         self.stop_at = stop_at
+        #: Open loop: this connection's mean requests per second (None: closed loop).
+        self.rate = rate
+        self._random = random.Random(seed)
+        #: Open loop: when the next request is due (``perf_counter`` seconds).
+        self.due = 0.0
         self.buffer = b""
-        self.sent = 0
+        self.sent = 0.0
         self.errors = 0
         self.transport: asyncio.Transport | None = None
-        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.loop = asyncio.get_running_loop()
+        self.done: asyncio.Future[None] = self.loop.create_future()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
+        if self.rate is not None:
+            self.due = perf_counter() + self._random.expovariate(self.rate)
         self._send()
 
     def _send(self) -> None:
         assert self.transport is not None
-        if perf_counter() >= self.stop_at:
+        now = perf_counter()
+        if max(now, self.due) >= self.stop_at:
             self.transport.close()
             return
-        self.sent = perf_counter_ns()
+        if self.rate is None:
+            self.sent = now
+        elif now < self.due:  # on time: wait for the due time, then time from the write
+            self.loop.call_later(self.due - now, self._send_due)
+            return
+        else:  # late because the previous response was: timed from when it was due
+            self.sent = self.due
+            self.due += self._random.expovariate(self.rate)
+        self.transport.write(self.request)
+
+    def _send_due(self) -> None:
+        assert self.transport is not None
+        self.sent = perf_counter()
+        assert self.rate is not None
+        self.due += self._random.expovariate(self.rate)
         self.transport.write(self.request)
 
     def data_received(self, data: bytes) -> None:
@@ -69,7 +109,7 @@ class _Connection(asyncio.Protocol):
         if not head.startswith(b"http/1.1 200"):
             self.errors += 1
         self.buffer = self.buffer[end + 4 + length :]
-        self.latencies.append((perf_counter_ns() - self.sent) / 1e6)
+        self.latencies.append((perf_counter() - self.sent) * 1e3)
         self._send()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -151,10 +191,17 @@ def balanced_sockets(
 
 
 async def run(
-    host: str, port: int, path: str, seconds: float, connections: int, pids: list[int] | None = None
+    host: str,
+    port: int,
+    path: str,
+    seconds: float,
+    connections: int,
+    pids: list[int] | None = None,
+    rate: float | None = None,
 ) -> tuple[array[float], int, dict[str, object]]:
-    """Drive ``connections`` keep-alive connections for ``seconds``; latencies, errors and (with
-    ``pids``) how the connections were spread over the workers."""
+    """Drive ``connections`` keep-alive connections for ``seconds`` (closed loop, or open loop at
+    ``rate`` requests per second in all); latencies, errors and (with ``pids``) how the
+    connections were spread over the workers."""
     loop = asyncio.get_running_loop()
     request = f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUser-Agent: soak/1.0\r\n\r\n".encode()
     latencies: array[float] = array("d")
@@ -171,15 +218,16 @@ async def run(
     started = perf_counter()
     stop_at = started + seconds
     conns = []
-    for sock in socks:
+    each = rate / connections if rate else None
+    for i, sock in enumerate(socks):
+
+        def factory(seed: int = i) -> _Connection:
+            return _Connection(request, latencies, stop_at, each, seed)
+
         if sock is None:
-            _, proto = await loop.create_connection(
-                lambda: _Connection(request, latencies, stop_at), host, port
-            )
+            _, proto = await loop.create_connection(factory, host, port)
         else:
-            _, proto = await loop.create_connection(
-                lambda: _Connection(request, latencies, stop_at), sock=sock
-            )
+            _, proto = await loop.create_connection(factory, sock=sock)
         conns.append(proto)
     await asyncio.gather(*(c.done for c in conns))
     spread["seconds"] = perf_counter() - started
@@ -194,6 +242,9 @@ def main() -> None:
     parser.add_argument("--path", default="/items/42")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument(
+        "--rate", type=float, default=0.0, help="open loop: requests per second in all (0: closed)"
+    )
     parser.add_argument("--out", required=True)
     parser.add_argument(
         "--worker-pids", default="", help="comma-separated server worker pids: spread evenly"
@@ -201,7 +252,9 @@ def main() -> None:
     args = parser.parse_args()
     pids = [int(p) for p in args.worker_pids.split(",") if p]
     latencies, errors, spread = asyncio.run(
-        run(args.host, args.port, args.path, args.seconds, args.connections, pids)
+        run(
+            args.host, args.port, args.path, args.seconds, args.connections, pids, args.rate or None
+        )
     )
     with open(args.out, "ab") as fh:
         latencies.tofile(fh)

@@ -201,10 +201,16 @@ class Server:
 
 
 def _drive(
-    server: Server, seconds: float, connections: int, record: bool, receiver: int | None = None
+    server: Server,
+    seconds: float,
+    connections: int,
+    record: bool,
+    receiver: int | None = None,
+    rate: float = 0.0,
 ) -> None:
-    """One slice of load on ``server`` from a load-generator process; with ``record``, the
-    slice's CPU time is charged to the server (``receiver``: the span receiver's pid)."""
+    """One slice of load on ``server`` from a load-generator process (``rate``: open loop at so
+    many requests per second; 0: closed loop); with ``record``, the slice's CPU time is charged
+    to the server (``receiver``: the span receiver's pid)."""
     assert server.latency_file is not None
     out = server.latency_file if record else server.latency_file.with_suffix(".warmup")
     own = [server.proc.pid, *server.worker_pids()] if server.proc is not None else []
@@ -214,6 +220,7 @@ def _drive(
     proc = subprocess.run(
         [sys.executable, str(HERE / "_loadgen.py"), "--port", str(server.port), "--path", _PATH,
          "--seconds", str(seconds), "--connections", str(connections), "--out", str(out),
+         "--rate", str(rate),
          "--worker-pids", ",".join(map(str, server.worker_pids()))],
         capture_output=True, text=True, check=False, timeout=seconds + 60,
     )  # fmt: skip
@@ -357,7 +364,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 server.wait_ready()
             print(f"servers up; load average {load_before}", file=sys.stderr, flush=True)
             for server in servers:
-                _drive(server, args.warmup, args.connections, record=False)
+                _drive(server, args.warmup, args.connections, False, None, args.rate)
             sampler = threading.Thread(target=_sample_rss, args=(servers, stop), daemon=True)
             sampler.start()
             slices = max(1, round(args.seconds / args.slice))
@@ -371,7 +378,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         order[0].worker_pids()[0], seconds, tmp / f"{order[0].name}.raw"
                     )
                 for server in order:
-                    _drive(server, args.seconds / slices, args.connections, True, receiver.proc.pid)
+                    _drive(
+                        server, args.seconds / slices, args.connections, True,
+                        receiver.proc.pid, args.rate,
+                    )  # fmt: skip
                 print(f"slice {i + 1}/{slices} done", file=sys.stderr, flush=True)
             for server in servers:
                 server.dump_gc()
@@ -390,6 +400,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "seconds_per_side": args.seconds,
             "slice_seconds": args.seconds / max(1, round(args.seconds / args.slice)),
             "connections": args.connections,
+            "rate": args.rate,
             "workers": args.workers,
             "stack": args.stack,
             "loadavg_before": load_before,
@@ -434,7 +445,12 @@ def report(r: dict[str, Any]) -> str:
         "obskit soak — FastAPI under gunicorn "
         f"({r['workers']} uvicorn workers, {_STACK_NAMES[r.get('stack', 'h11')]}), "
         f"{r['connections']} keep-alive connections, "
-        f"{r['seconds_per_side']:.0f} s of load per side in alternating "
+        + (
+            f"open loop at {r['rate']:.0f} req/s (Poisson arrivals), "
+            if r.get("rate")
+            else "closed loop, "
+        )
+        + f"{r['seconds_per_side']:.0f} s of load per side in alternating "
         f"{r['slice_seconds']:.0f} s slices",
         f"Python {r['python']}, {r['cpus']} CPUs; load average before: {r['loadavg_before']}; "
         f"after: {r['loadavg_after']}",
@@ -503,7 +519,14 @@ def report(r: dict[str, Any]) -> str:
                 f" = {sum(per.values()):6.1f}"
             )
     goals = []
-    if bare["throughput_rps"]:
+    open_loop = bool(r.get("rate"))
+    if open_loop:  # both sides serve the offered rate: their CPU per request is the cost
+        lines.append(
+            f"open loop: offered {r['rate']:.0f} req/s, served {bare['throughput_rps']:.0f} "
+            f"(bare) / {ob['throughput_rps']:.0f} (obskit); throughput ÷ bare is the closed "
+            "loop's figure (run without --rate)"
+        )
+    if bare["throughput_rps"] and not open_loop:
         ratio = ob["throughput_rps"] / bare["throughput_rps"]
         goals.append(("throughput ÷ bare", f"{ratio:.3f}", f"≥ {GOAL_THROUGHPUT_RATIO}",
                       ratio >= GOAL_THROUGHPUT_RATIO))  # fmt: skip
@@ -571,6 +594,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--slice", type=float, default=10.0, help="length of one slice (10)")
     parser.add_argument("--warmup", type=float, default=5.0, help="unrecorded load per side (5)")
     parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument(
+        "--rate", type=float, default=0.0, metavar="REQ_PER_S",
+        help="open loop: requests due at Poisson times, REQ_PER_S in all, on both servers "
+        "(0, the default: closed loop, each connection as fast as the server answers)",
+    )  # fmt: skip
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument(
         "--stack", choices=sorted(_WORKER_CLASSES), default="h11",
