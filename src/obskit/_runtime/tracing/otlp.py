@@ -328,7 +328,8 @@ def encode_request(spans: Sequence[Any]) -> bytes:
         if type(span) in plain:
             resource = span._resource
             scope = span._instrumentation_scope or None
-            encoded = _plain_span(span)
+            # A server span written when it was queued (``ObskitSpanExporter.pre_encode``).
+            encoded = getattr(span, "otlp", None) or _plain_span(span)
         else:
             resource = span.resource
             scope = span.instrumentation_scope or None
@@ -508,6 +509,20 @@ def _exporter_class() -> type:
                 close = getattr(upstream, "close", None)
                 if close is not None:
                     close()  # its requests.Session (nothing was sent through it)
+
+        def pre_encode(self, span: Any) -> None:
+            """Write ``span``'s OTLP message now, in the thread that ended it, when this
+            exporter will send it with the writer (``span.otlp``, which ``encode_request``
+            takes as it is).  This spreads the encoding over the requests instead of running
+            it a whole batch at a time on the export thread, where it held the GIL for a
+            millisecond or more per batch and every request arriving meanwhile waited (the
+            soak's tail latency).  A span it fails on is left as it was: the batch writes it
+            again, and a failure there falls back to the official encoder and is counted."""
+            if self.fast_encode and self.missing_internal is None:
+                try:  # noqa: SIM105 - on the request path: no context manager's cost
+                    span.otlp = _plain_span(span)
+                except Exception:  # noqa: S110 - the batch's own encoding handles it
+                    pass
 
         def export(self, spans: Sequence[Any]) -> Any:
             self.own_failure = None

@@ -35,6 +35,7 @@ from obskit._runtime.config import Config
 from obskit._runtime.envcheck import export_timeout_s
 from obskit._runtime.envcheck import sampler as env_sampler
 from obskit._runtime.redact import REDACTED, Redactor
+from obskit._runtime.tracing.span import ServerSpan
 from obskit.conventions import EXPORT_ERROR_ENCODE, EXPORT_ERROR_EXPORT
 
 __all__ = ["DropCounter", "RedactingExporter", "build_provider"]
@@ -139,12 +140,31 @@ class RedactingExporter(SpanExporter):
         self.started: threading.Event | None = None
         #: True while an export runs (a hand-off is pointless then: the thread is busy).
         self.busy = False
-        #: Attribute keys already found not secret (used on the export thread only).
+        #: Attribute keys already found not secret (set operations only: atomic under the GIL,
+        #: so request threads and the export thread share it).
         self._safe: set[str] = set()
+        #: Writes an ended server span's OTLP message when it is queued (see :meth:`prepare`),
+        #: or None when the inner exporter is not obskit's.
+        self._pre_encode: Callable[[Any], None] | None = getattr(inner, "pre_encode", None)
+
+    def prepare(self, span: ReadableSpan) -> None:
+        """Called as ``span`` is queued (in the thread that ended it): an obskit server span
+        with nothing to redact is written to OTLP bytes now (``ObskitSpanExporter.pre_encode``),
+        so the export thread only joins and sends them.  Never raises."""
+        encode = self._pre_encode
+        if encode is None or type(span) is not ServerSpan or RESOURCE_SWAP:
+            return
+        try:
+            if self._clean(span) is span:
+                encode(span)
+        except Exception:  # noqa: S110 - export-time redaction and encoding handle the span
+            pass
 
     def _clean(self, span: ReadableSpan) -> ReadableSpan:
         if RESOURCE_SWAP:  # after a fork, when the pid could not be refreshed in place
             span = _with_fresh_resource(span)
+        if getattr(span, "otlp", None) is not None:
+            return span  # found clean when it was written (``prepare``): nothing to redact
         raw = getattr(span, "_attributes", None)  # the SDK's map, not a read-only proxy of it
         attrs = span.attributes if raw is None else raw
         clean = self._clean_attributes(attrs)
@@ -306,6 +326,7 @@ class BoundedBatchProcessor(BatchSpanProcessor):
         self._max = getattr(inner, "_max_queue_size", 0)
         self._batch = getattr(inner, "_max_export_batch_size", 0)
         self._emit = getattr(inner, "emit", None)
+        self._prepare = self._redacting.prepare if self._redacting is not None else None
         if hasattr(os, "register_at_fork"):
             # A lock held by another thread at fork time stays held in the child: renew.
             ref = weakref.ref(self)
@@ -337,6 +358,9 @@ class BoundedBatchProcessor(BatchSpanProcessor):
         # This span wakes the export thread (a full batch); if it is idle, let it take the GIL.
         redacting = self._redacting
         handoff = size + 1 == self._batch and redacting is not None and not redacting.busy
+        prepare = self._prepare
+        if prepare is not None:
+            prepare(span)
         if handoff:
             self._started.clear()  # before the wake-up, so the thread's start is never missed
         emit = self._emit

@@ -120,6 +120,9 @@ class ServerSpan(Span):
     _record_exception = True
     _set_status_on_exception = True
     _record_end_metrics: Any = None
+    #: The span's OTLP ``Span`` message, written when it was queued for export (in the thread
+    #: that ended it: see ``RedactingExporter.prepare``), or None (written with its batch).
+    otlp: bytes | None = None
 
     def __init__(self) -> None:  # pragma: no cover - never called (see ServerSpans.start)
         raise TypeError("ServerSpan is made by ServerSpans.start")
