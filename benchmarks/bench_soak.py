@@ -7,12 +7,13 @@ Run from the repository root::
     python benchmarks/bench_soak.py --obskit-env OBSKIT_GC_FREEZE=false   # obskit, no heap freeze
     python benchmarks/bench_soak.py --bare-env SOAK_GC_FREEZE=1   # gc.freeze() in bare workers
     python benchmarks/bench_soak.py --stack standard   # uvicorn[standard]: httptools, uvloop
+    python benchmarks/bench_soak.py --rate 1500        # open loop: 1,500 req/s, Poisson arrivals
 
 Both servers run the whole time (``gunicorn -w 2 -k uvicorn.workers.UvicornH11Worker``: h11 on
 asyncio, as plain ``pip install uvicorn`` serves; ``--stack standard``: ``UvicornWorker`` on
 uvicorn[standard]'s httptools and uvloop; the app of ``_soak_app.py``); a load generator
-process (``_loadgen.py``: 8 keep-alive connections, closed loop) drives one of them at a time, in
-alternating slices, so a burst of load from elsewhere on the machine falls on both sides alike.
+process (``_loadgen.py``: 8 keep-alive connections, closed loop unless ``--rate``) drives one
+of them at a time, in alternating slices, so a burst of load from elsewhere on the machine falls on both sides alike.
 obskit exports every span over OTLP/HTTP to a healthy receiver process (``_receiver.py``).  Each
 worker records its garbage collections through ``gc.callbacks`` (``_gcwatch.py``, installed by
 ``_soak_gunicorn.py``); only collections that start inside that server's load slices are
