@@ -13,7 +13,8 @@ Both servers run the whole time (``gunicorn -w 2 -k uvicorn.workers.UvicornH11Wo
 asyncio, as plain ``pip install uvicorn`` serves; ``--stack standard``: ``UvicornWorker`` on
 uvicorn[standard]'s httptools and uvloop; the app of ``_soak_app.py``); a load generator
 process (``_loadgen.py``: 8 keep-alive connections, closed loop unless ``--rate``) drives one
-of them at a time, in alternating slices, so a burst of load from elsewhere on the machine falls on both sides alike.
+of them at a time, in alternating slices, so a burst of load from elsewhere on the machine falls
+on both sides alike.
 obskit exports every span over OTLP/HTTP to a healthy receiver process (``_receiver.py``).  Each
 worker records its garbage collections through ``gc.callbacks`` (``_gcwatch.py``, installed by
 ``_soak_gunicorn.py``); only collections that start inside that server's load slices are
