@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from examples.stack import LOOPBACK, QueryAPI, Server, free_port, scrape_jobs
@@ -134,11 +134,26 @@ class VictoriaMetricsStack(QueryAPI):
             self.workdir / "vmalert.log",
         )
 
-    def start(self, timeout: float = 30.0) -> VictoriaMetricsStack:
-        """Start the database, then vmagent and vmalert; wait until each answers ``/health``."""
+    def start(
+        self,
+        timeout: float = 30.0,
+        *,
+        before_rules: Callable[[VictoriaMetricsStack], object] | None = None,
+    ) -> VictoriaMetricsStack:
+        """Start the database, then vmagent and vmalert; wait until each answers ``/health``.
+
+        ``before_rules(self)`` runs once vmagent is up, before vmalert starts: for example a wait
+        until the scraped series are queryable.  A new series becomes searchable in
+        VictoriaMetrics a little later than the samples of series it already knows, and not at
+        the same moment for every new series: rules evaluated in the first seconds can see a
+        request counter's 5xx series a sample later than its total, and record that evaluation
+        as 0 errors (obskit's errors rule reads a missing 5xx series as 0) — one sample that the
+        long windows' ``sum_over_time`` then carries for their whole length."""
         try:
             self._database.start(f"{self.url}/health", timeout)
             self._vmagent.start(f"http://{LOOPBACK}:{self.vmagent_port}/health", timeout)
+            if before_rules is not None:
+                before_rules(self)
             self._vmalert.start(f"{self.vmalert_url}/health", timeout)
         except BaseException:
             self.stop()
