@@ -79,20 +79,18 @@ class _Connection(asyncio.Protocol):
             self.transport.close()
             return
         if self.rate is None:
-            self.sent = now
+            self._write(now)
         elif now < self.due:  # on time: wait for the due time, then time from the write
-            self.loop.call_later(self.due - now, self._send_due)
-            return
+            self.loop.call_later(self.due - now, lambda: self._write(perf_counter()))
         else:  # late because the previous response was: timed from when it was due
-            self.sent = self.due
-            self.due += self._random.expovariate(self.rate)
-        self.transport.write(self.request)
+            self._write(self.due)
 
-    def _send_due(self) -> None:
+    def _write(self, started: float) -> None:
+        """Send the next request, timed from ``started``; open loop: the one after it falls due."""
         assert self.transport is not None
-        self.sent = perf_counter()
-        assert self.rate is not None
-        self.due += self._random.expovariate(self.rate)
+        self.sent = started
+        if self.rate is not None:
+            self.due += self._random.expovariate(self.rate)
         self.transport.write(self.request)
 
     def data_received(self, data: bytes) -> None:

@@ -366,7 +366,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 server.wait_ready()
             print(f"servers up; load average {load_before}", file=sys.stderr, flush=True)
             for server in servers:
-                _drive(server, args.warmup, args.connections, False, None, args.rate)
+                _drive(server, args.warmup, args.connections, record=False, rate=args.rate)
             sampler = threading.Thread(target=_sample_rss, args=(servers, stop), daemon=True)
             sampler.start()
             slices = max(1, round(args.seconds / args.slice))
@@ -381,8 +381,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     )
                 for server in order:
                     _drive(
-                        server, args.seconds / slices, args.connections, True,
-                        receiver.proc.pid, args.rate,
+                        server, args.seconds / slices, args.connections, record=True,
+                        receiver=receiver.proc.pid, rate=args.rate,
                     )  # fmt: skip
                 print(f"slice {i + 1}/{slices} done", file=sys.stderr, flush=True)
             for server in servers:
