@@ -1,13 +1,15 @@
 """Every private internal obskit uses can disappear and the service stays correct.
 
-Each case runs a real service in its own interpreter (``_internals_service.py``: Starlette,
-``obskit.init()``, one request through the app, spans exported over OTLP/HTTP to a receiver on
-127.0.0.1) after breaking one internal the way an upstream release would — renamed for obskit's
-code only (``_hide.py``: the dependency itself keeps working), or a map obskit reads no longer
-filled, or obskit's OTLP writer raising — and checks that the request still gets its span
-exported with every attribute, its histogram sample (with the trace-id exemplar), its access and
-handler log lines (with the bound contextvar), and that exactly one JSON warning names the
-internal for each fast path switched to the public API (none when nothing is broken).
+Each case runs a real service in its own interpreter (``_internals_service.py``, with the breaks
+of ``_internals_more.py`` added: Starlette, ``obskit.init()``, one request through the app, spans
+exported over OTLP/HTTP to a receiver on 127.0.0.1) after breaking one internal the way an
+upstream release would — gone for obskit's code only (``_hide.py``: the dependency itself keeps
+working), renamed silently (the dependency uses a new name, obskit's writes of the old one land
+in an attribute nobody reads: ``_internals_more.rename``), a limit of another type, a map obskit
+reads no longer filled, or obskit's OTLP writer raising — and checks that the request still gets
+its span exported with every attribute, its histogram sample (with the trace-id exemplar), its
+access and handler log lines (with the bound contextvar), and that exactly one JSON warning
+names the internal for each fast path switched to the public API (none when nothing is broken).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from obskit import conventions as c
 from obskit._runtime.internals import SELFTEST_WARNING
 from obskit._runtime.tracing.setup import DROPPED_WARNING, ENCODE_WARNING, EXPORT_ERROR_WARNING
 
-_SERVICE = Path(__file__).with_name("_internals_service.py")
+_SERVICE = Path(__file__).with_name("_internals_more.py")  # _internals_service.py's, and more
 _ROUTE = "/items/{item_id}"
 
 #: broken internal -> the fast paths the self-test must switch to the public API.
@@ -63,6 +65,40 @@ CASES: dict[str, set[str]] = {
     "OTLPSpanExporter._endpoint": {"OTLP transport"},
     "BatchSpanProcessor._batch_processor": {"batch processor"},
     "BatchProcessor._queue": {"batch processor"},
+    # A limit missing or not a positive int: the SDK's own on_end (never read as 0, which
+    # dropped every span as "queue full"); the hand-off batch size likewise.
+    "BatchProcessor._max_queue_size": {"batch processor"},
+    "BatchProcessor._max_queue_size not an int": {"batch processor"},
+    "BatchProcessor._max_export_batch_size": {"batch processor"},
+    "BatchProcessor.emit": {"batch processor"},
+    # Checked when the exporter is made: upstream's export sends.
+    "OTLPSpanExporter._shutdown": {"OTLP send"},
+    "OTLPSpanExporter._max_request_size": {"OTLP send"},
+    "OTLPSpanExporter._max_request_size not an int": {"OTLP send"},
+    # Found by getattr: no fast field reads for that class (its spans never reach the exporter
+    # through the SDK's processors, which hand them on as ReadableSpan copies); no warning.
+    "sdk.trace._Span renamed": set(),
+    # An SDK span field renamed upstream (the SDK's properties and methods use the new name,
+    # obskit's span sets the old one): the self-test's span comparison (through the official
+    # encoder, which reads the properties) fails, and so does the writer on the SDK's spans
+    # for the fields it reads.
+    "ReadableSpan._name renamed": {"server span", "OTLP encoder"},
+    "ReadableSpan._context renamed": {"server span", "OTLP encoder"},
+    "ReadableSpan._parent renamed": {"server span", "OTLP encoder"},
+    "ReadableSpan._kind renamed": {"server span", "OTLP encoder"},
+    "ReadableSpan._links renamed": {"server span", "OTLP encoder"},
+    "ReadableSpan._status renamed": {"server span", "OTLP encoder"},
+    "ReadableSpan._resource renamed": {"server span", "OTLP encoder"},
+    "ReadableSpan._start_time renamed": {"server span", "OTLP encoder"},
+    "ReadableSpan._end_time renamed": {"server span", "OTLP encoder"},
+    "ReadableSpan._instrumentation_scope renamed": {"server span", "OTLP encoder"},
+    "ReadableSpan._instrumentation_info renamed": {"server span"},
+    "Span._limits renamed": {"server span"},
+    "Span._lock renamed": {"server span"},
+    # The SDK's add_event/add_link call their renamed method, which appends to the server
+    # span's shared empty tuple: the self-test adds an event and a link.
+    "Span._add_event renamed": {"server span"},
+    "Span._add_link renamed": {"server span"},
     # No warning: without it the sampler is asked for every root span (same decision).
     "ParentBased._root": set(),
     # The ContextVar behind the API's runtime context: attach()/detach() serve instead.
@@ -72,6 +108,13 @@ CASES: dict[str, set[str]] = {
     "structlog _CONTEXT_VARS moved": {"structlog contextvars"},
     "structlog _CONTEXT_VARS removed": {"structlog contextvars"},
     "OTLP writer raises": {"OTLP encoder"},
+}
+
+
+#: What a warning's ``error`` names when it is not the broken attribute itself.
+_ERROR_NAMES: dict[str, str] = {
+    "Span._add_event renamed": "append",
+    "Span._add_link renamed": "append",
 }
 
 
@@ -176,7 +219,7 @@ def test_a_missing_internal_switches_to_the_public_api(broken: str) -> None:
     records, exposition, span = _served(broken)
     warnings = _selftest_warnings(records)
     assert sorted(w["fast_path"] for w in warnings) == sorted(CASES[broken])
-    attribute = broken.split(".")[-1].split()[0]
+    attribute = _ERROR_NAMES.get(broken, broken.split(".")[-1].split()[0])
     for warning in warnings:
         assert warning["level"] == "warning"
         assert warning["logger"] == "obskit"
@@ -420,3 +463,169 @@ def test_the_span_key_is_the_apis_own_found_through_the_public_api() -> None:
     assert dict(trace.set_span_in_context(span, Context())) == {context.SPAN_KEY: span}
     assert context.UNAVAILABLE is None
     assert context.CONTEXT_VAR is not None
+
+
+_LINKS = """
+import asyncio, json, os, sys
+import _internals_more
+_internals_more.BREAKS[os.environ["BREAK"]]()
+import httpx, obskit
+from opentelemetry import trace
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+obskit.init("links")
+memory = InMemorySpanExporter()
+trace.get_tracer_provider().add_span_processor(SimpleSpanProcessor(memory))
+other = trace.SpanContext(0x0AF7651916CD43DD8448EB211C80319C, 0xB7AD6B7169203331, True)
+
+async def item(request):
+    span = trace.get_current_span()
+    span.add_link(other, {"why": "batch"})
+    span.add_event("picked", {"n": 1})
+    return PlainTextResponse("ok")
+
+async def main():
+    app = Starlette(routes=[Route("/items/{item_id}", item)])
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://svc") as client:
+        return (await client.get("/items/7")).status_code
+
+status = asyncio.run(main())
+[span] = memory.get_finished_spans()
+obskit.shutdown()
+sys.stdout.flush()
+os.write(1, (json.dumps({
+    "status": status,
+    "span_class": type(span).__name__,
+    "links": [[format(l.context.span_id, "016x"), dict(l.attributes)] for l in span.links],
+    "events": [[e.name, dict(e.attributes)] for e in span.events],
+}) + "\\n").encode())
+"""
+
+
+@pytest.mark.parametrize("broken", ["nothing", "Span._add_link renamed"])
+def test_a_handlers_link_survives_a_renamed_add_link(broken: str) -> None:
+    """``span.add_link()`` in a handler: on obskit's span (the fast path), or — when the SDK
+    renamed ``Span._add_link`` (its ``add_link`` then appends to the server span's shared
+    empty tuple, an ``AttributeError`` in the handler) — on the SDK's own span, the self-test
+    having switched "server span" off with one warning.  Fails without the self-test's link."""
+    proc = _python(
+        "-c",
+        _LINKS,
+        BREAK=broken,
+        OBSKIT_LOG_FORMAT="json",
+        OBSKIT_INSTRUMENT_LIBRARIES="false",
+        OTEL_TRACES_EXPORTER="none",
+        PYTHONPATH=os.pathsep.join([str(_SERVICE.parent), str(_SERVICE.parents[2])]),
+    )
+    records = _json_records(proc)
+    result = records[-1]
+    assert result["status"] == 200
+    assert result["links"] == [["b7ad6b7169203331", {"why": "batch"}]]
+    assert result["events"] == [["picked", {"n": 1}]]
+    warnings = _selftest_warnings(records)
+    if broken == "nothing":
+        assert result["span_class"] == "ServerSpan"
+        assert warnings == []
+    else:
+        assert result["span_class"] == "ReadableSpan"  # the SDK's span, as it hands it on
+        assert [w["fast_path"] for w in warnings] == ["server span"]
+
+
+_FASTAPI = """
+import asyncio, json, os, sys
+import _hide
+import fastapi
+if os.environ.get("HIDE") == "1":
+    _hide.hide(fastapi.FastAPI, "_telemetry")
+import httpx, obskit
+obskit.init("native")
+app = fastapi.FastAPI()
+
+@app.get("/items/{item_id}")
+async def item(item_id: str):
+    return {"item": item_id}
+
+async def main():
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://svc") as client:
+        return [(await client.get(f"/items/{n}")).status_code for n in (7, 8)]
+
+statuses = asyncio.run(main())
+obskit.shutdown()
+sys.stdout.flush()
+os.write(1, (json.dumps({"statuses": statuses}) + "\\n").encode())
+"""
+
+
+@pytest.mark.parametrize("hidden", [False, True], ids=["in place", "FastAPI._telemetry gone"])
+def test_fastapis_own_telemetry_is_switched_off_or_named(hidden: bool) -> None:
+    """FastAPI's native telemetry (its ``_telemetry`` dict, filled by the public
+    ``FastAPI(telemetry=...)`` keyword) is switched off for the apps obskit instruments: one
+    server span per request, obskit's.  With ``_telemetry`` gone for obskit, each request is
+    still served and gets obskit's span with its attributes, FastAPI's own spans come too, and
+    one JSON warning (once per process) names the internal and the public keyword to use."""
+    with OtlpReceiver() as receiver:
+        proc = _python(
+            "-c",
+            _FASTAPI,
+            HIDE="1" if hidden else "0",
+            OBSKIT_LOG_FORMAT="json",
+            OBSKIT_INSTRUMENT_LIBRARIES="false",
+            OTEL_EXPORTER_OTLP_ENDPOINT=receiver.endpoint,
+            PYTHONPATH=str(_SERVICE.parent),
+        )
+        spans = receiver.wait_for_total(10 if hidden else 2)
+    records = _json_records(proc)
+    assert records[-1] == {"statuses": [200, 200]}
+    ours = [s for s in spans if s.scope == "obskit"]
+    assert [s.attributes["url.path"] for s in ours] == ["/items/7", "/items/8"]
+    for span in ours:
+        assert span.kind == "SERVER"
+        assert span.attributes["http.route"] == "/items/{item_id}"
+        assert span.attributes["http.response.status_code"] == 200
+    warnings = [r for r in records if r.get("level") == "warning"]
+    if hidden:
+        from obskit._runtime.integrations.starlette import NATIVE_TELEMETRY_WARNING
+
+        [warning] = warnings
+        assert warning["event"] == NATIVE_TELEMETRY_WARNING
+        assert "FastAPI._telemetry" in warning["internal"]
+        assert "_telemetry" in warning["error"]
+        assert "telemetry=" in warning["use"]
+        assert {s.scope for s in spans} == {"obskit", "fastapi"}
+    else:
+        assert warnings == []
+        assert len(spans) == 2
+
+
+def test_the_sdks_own_span_class_is_encoded_alike_without_its_fast_reads(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A span of the SDK's private ``_Span`` class, written by obskit's writer with and without
+    the direct field reads (as when ``opentelemetry.sdk.trace._Span`` is renamed: the public
+    properties serve), parses to the official encoder's message."""
+    from opentelemetry import trace
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
+    from opentelemetry.sdk import trace as sdk_trace
+    from opentelemetry.sdk.trace import TracerProvider
+
+    from obskit._runtime.tracing import otlp
+    from obskit._runtime.tracing.span import ServerSpan
+
+    span = TracerProvider().get_tracer("t").start_span("s", kind=trace.SpanKind.SERVER)
+    span.set_attribute("k", "v")
+    span.add_event("e", {"n": 1})
+    span.add_link(trace.SpanContext(1, 2, True), {"why": "x"})
+    span.set_status(trace.Status(trace.StatusCode.ERROR, "bad"))
+    span.end()
+    assert type(span) is sdk_trace._Span
+    official = ExportTraceServiceRequest.FromString(otlp.official_request([span]))
+    assert ExportTraceServiceRequest.FromString(otlp.encode_request([span])) == official
+    monkeypatch.setattr(otlp, "_PLAIN", [frozenset({sdk_trace.ReadableSpan, ServerSpan})])
+    assert ExportTraceServiceRequest.FromString(otlp.encode_request([span])) == official

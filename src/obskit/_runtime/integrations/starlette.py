@@ -23,6 +23,8 @@ too, since it is correct on every release.
 
 from __future__ import annotations
 
+import contextvars
+import inspect
 import logging
 import sys
 import types
@@ -31,7 +33,15 @@ from typing import Any, Final
 from obskit._runtime.http.asgi import ObskitASGI
 from obskit._runtime.integrations.base import Framework, find_missing
 
-__all__ = ["STARLETTE", "install", "instrument", "is_starlette", "patch", "router_records_route"]
+__all__ = [
+    "NATIVE_TELEMETRY_WARNING",
+    "STARLETTE",
+    "install",
+    "instrument",
+    "is_starlette",
+    "patch",
+    "router_records_route",
+]
 
 STARLETTE: Final = Framework(
     "starlette", "starlette", (0, 30), (2, 0), "app = obskit.instrument(app)"
@@ -142,14 +152,56 @@ def install(*, force: bool = False) -> bool:
     return True
 
 
+#: The one warning (per process) when a FastAPI app's own telemetry cannot be switched off.
+NATIVE_TELEMETRY_WARNING: Final = (
+    "FastAPI's own OpenTelemetry telemetry could not be switched off: its requests get "
+    "FastAPI's own spans (a server span, its operation spans) besides obskit's server span"
+)
+_warned: set[str] = set()
+
+
 def _disable_native_telemetry(app: Any) -> None:
     """FastAPI ≥ 0.16x has its own OpenTelemetry server spans once a provider is set: switch
-    them off for apps obskit instruments, or every request would get two server spans."""
+    them off for apps obskit instruments, or every request would get two server spans.
+
+    Through the app's private ``_telemetry`` dict (the one its public ``FastAPI(telemetry=...)``
+    keyword fills), read by FastAPI on every request.  When that dict is not there (a release
+    that renamed it) on a FastAPI whose constructor takes ``telemetry``, nothing is switched off
+    and one JSON warning names the internal and the public way to do it; the request is served
+    and obskit's own span exported as always."""
     config = getattr(app, "_telemetry", None)
-    if isinstance(config, dict):
+    if isinstance(config, dict) and "tracing" in config:
         for key in ("tracing", "metrics", "logs", "operation_spans"):
             if key in config:
                 config[key] = False
+        return
+    if "telemetry" in _warned or not _has_native_telemetry(app):
+        return
+    _warned.add("telemetry")
+    # Outside the request's context: a process-wide warning, not one request's line.
+    contextvars.Context().run(
+        logging.getLogger("obskit").warning,
+        NATIVE_TELEMETRY_WARNING,
+        extra={
+            "internal": "fastapi: FastAPI._telemetry (a dict with a 'tracing' key)",
+            "error": "FastAPI._telemetry is not there"
+            if config is None
+            else f"FastAPI._telemetry is a {type(config).__name__} without 'tracing'",
+            "use": "FastAPI(telemetry={'tracing': False, 'metrics': False, 'logs': False})",
+        },
+    )
+
+
+def _has_native_telemetry(app: Any) -> bool:
+    """Whether ``app`` is a FastAPI app of a release with native telemetry (its public
+    ``telemetry`` constructor keyword); only asked when ``_telemetry`` is not found."""
+    fastapi = sys.modules.get("fastapi")
+    if fastapi is None or not isinstance(app, fastapi.FastAPI):
+        return False
+    try:
+        return "telemetry" in inspect.signature(fastapi.FastAPI.__init__).parameters
+    except (TypeError, ValueError):  # no signature to read: assume it has it
+        return True
 
 
 def _wrap_build(original: Any) -> Any:

@@ -194,7 +194,8 @@ def _plain_span(span: Any) -> bytes:
         dropped = getattr(attributes, "dropped", 0)
         if dropped:
             parts.append(b"\x50" + _varint(dropped))
-    if span._events or span._links:
+    events, links = span._events, span._links  # both read: a renamed field is always noticed
+    if events or links:
         parts.append(_events_and_links(span))
     status = span._status
     if status is not None:
@@ -480,6 +481,10 @@ def _exporter_class() -> type:
             super().__init__(**kwargs)
             self.on_encode_error = on_encode_error
             missing = [name for name in SEND_INTERNALS if not hasattr(self, name)]
+            limit = getattr(self, "_max_request_size", 0)
+            if not missing and type(limit) is not int:
+                # Compared with ``len(data)`` on every send: a non-int would fail every batch.
+                missing = ["_max_request_size as an int"]
             #: The name of a missing send internal (then upstream's ``export`` sends), or None.
             self.missing_internal = missing[0] if missing else _result_missing(self._client)
             #: obskit's keep-alive transport when it serves this endpoint, else None.

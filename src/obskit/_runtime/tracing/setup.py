@@ -321,11 +321,30 @@ class BoundedBatchProcessor(BatchSpanProcessor):
         self._drops = drops
         #: Set by ``shutdown()``: later spans are counted as dropped (one warning), not queued.
         self._closed = False
-        inner = getattr(self, "_batch_processor", None)
-        self._queue = getattr(inner, "_queue", None)
-        self._max = getattr(inner, "_max_queue_size", 0)
-        self._batch = getattr(inner, "_max_export_batch_size", 0)
-        self._emit = getattr(inner, "emit", None)
+        inner = getattr(self, "_batch_processor", _ABSENT)
+        queue = getattr(inner, "_queue", None)
+        largest: Any = getattr(inner, "_max_queue_size", None)
+        batch: Any = getattr(inner, "_max_export_batch_size", None)
+        emit = getattr(inner, "emit", None)
+        #: The SDK internal this fast path cannot use (the self-test names it in its one
+        #: warning), or None.  When set, every span takes the SDK's own ``on_end``: a missing
+        #: or renamed limit must never read as 0 and drop every span as "queue full".
+        self.missing_internal: str | None = None
+        if inner is _ABSENT:
+            self.missing_internal = "BatchSpanProcessor._batch_processor is not there"
+        elif not hasattr(queue, "__len__"):
+            self.missing_internal = "BatchProcessor._queue is not there (or not a sized queue)"
+        elif not _positive_int(largest):
+            self.missing_internal = f"BatchProcessor._max_queue_size is {_shown(largest)}"
+        elif not _positive_int(batch):
+            self.missing_internal = f"BatchProcessor._max_export_batch_size is {_shown(batch)}"
+        elif not callable(emit):
+            self.missing_internal = "BatchProcessor.emit is not there"
+        ok = self.missing_internal is None
+        self._queue = queue if ok else None
+        self._max: int = largest if ok else 0
+        self._batch: int = batch if ok else 0
+        self._emit: Any = emit if ok else None
         self._prepare = self._redacting.prepare if self._redacting is not None else None
         if hasattr(os, "register_at_fork"):
             # A lock held by another thread at fork time stays held in the child: renew.
@@ -348,7 +367,7 @@ class BoundedBatchProcessor(BatchSpanProcessor):
             self._drops.after_shutdown()
             return
         queue = self._queue
-        if queue is None:  # pragma: no cover - SDK internals changed
+        if queue is None:  # SDK internals changed (see ``missing_internal``): the SDK's path
             super().on_end(span)
             return
         size = len(queue)
@@ -363,11 +382,7 @@ class BoundedBatchProcessor(BatchSpanProcessor):
             prepare(span)
         if handoff:
             self._started.clear()  # before the wake-up, so the thread's start is never missed
-        emit = self._emit
-        if emit is not None:
-            emit(span)  # BatchSpanProcessor.on_end minus the sampled check already made
-        else:  # pragma: no cover - SDK internals changed
-            super().on_end(span)
+        self._emit(span)  # BatchSpanProcessor.on_end minus the sampled check already made
         if handoff:
             self._started.wait(_HANDOFF_S)
 
@@ -379,6 +394,15 @@ class BoundedBatchProcessor(BatchSpanProcessor):
             super().shutdown()  # type: ignore[no-untyped-call]
             return
         inner.shutdown(timeout_millis=timeout_millis)
+
+
+def _positive_int(value: object) -> bool:
+    return type(value) is int and value > 0
+
+
+def _shown(value: object) -> str:
+    """``value`` as the self-test's warning names it (a missing attribute reads as None)."""
+    return "not there" if value is None else f"{type(value).__name__} {value!r}, not an int > 0"
 
 
 def _env(*names: str) -> str | None:
