@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from obskit.slo._model import SLI, SLO, Alerting, Service, Source
+from obskit.slo import SLI, SLO, Alerting, Service, Source
 
 
 def make_slo(

@@ -18,8 +18,7 @@ from obskit.dashboards._build import (
 from obskit.dashboards._ids import service_uid
 from obskit.dashboards._lint import lint
 from obskit.dashboards._queries import iter_queries, metric_names, substitute_variables
-from obskit.slo._model import Service
-from obskit.slo._rules import service_groups
+from obskit.slo import Service, rule_groups
 
 from .conftest import make_service, make_slo
 
@@ -75,7 +74,7 @@ def test_every_query_parses_and_reads_only_known_metrics(services: list[Service]
     recorded = {
         rule.record
         for service in services
-        for group in service_groups(service)
+        for group in rule_groups(service)
         for rule in group.rules
         if rule.record
     }

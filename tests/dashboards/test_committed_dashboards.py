@@ -11,8 +11,7 @@ from pathlib import Path
 from obskit import conventions as c
 from obskit.dashboards._lint import lint
 from obskit.dashboards._queries import iter_queries, metric_names, substitute_variables
-from obskit.slo import load
-from obskit.slo._rules import service_groups
+from obskit.slo import load, rule_groups
 
 from .regenerate import COMMAND, ROOT, committed_files, expected_files
 from .test_build import RUNTIME_METRICS, SAMPLE_VALUES
@@ -38,7 +37,7 @@ def test_committed_dashboards_include_generic_fleet_and_examples() -> None:
 def test_committed_dashboards_pass_lint_and_query_checks() -> None:
     """Every committed dashboard is lint-clean and queries only produced metric names."""
     services = load([str(ROOT / "slo")])
-    recorded = {r.record for s in services for g in service_groups(s) for r in g.rules if r.record}
+    recorded = {r.record for s in services for g in rule_groups(s) for r in g.rules if r.record}
     known = recorded | RUNTIME_METRICS | {"ALERTS"}
     dashboards = {rel: text for rel, text in committed_files().items() if rel.endswith(".json")}
     assert dashboards

@@ -10,7 +10,7 @@ import pytest
 
 from obskit.dashboards._lint import lint
 from obskit.dashboards._service import service_dashboard
-from obskit.slo._model import Service
+from obskit.slo import Service
 
 Dashboard = dict[str, Any]
 

@@ -12,7 +12,7 @@ from obskit.dashboards._build import DashboardOptions, render
 from obskit.dashboards._fleet import fleet_queries
 from obskit.dashboards._ids import service_uid
 from obskit.dashboards._queries import iter_queries, substitute_variables
-from obskit.slo._model import Service
+from obskit.slo import Service
 
 from .conftest import make_service, make_slo
 from .regenerate import committed_files

@@ -16,7 +16,7 @@ from examples.stack import LocalServer, QuietHandler
 
 from obskit._cli import main
 from obskit.dashboards._build import DashboardOptions, render
-from obskit.slo._model import Service
+from obskit.slo import Service
 
 TOKEN = "glsa_s3cr3t-token-value"
 

@@ -13,7 +13,7 @@ from obskit.dashboards._queries import (
     substitute_variables,
 )
 from obskit.dashboards._service import service_dashboard
-from obskit.slo._model import Service
+from obskit.slo import Service
 
 
 def test_builtins_are_replaced_with_grafana_like_values() -> None:

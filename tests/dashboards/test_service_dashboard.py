@@ -10,7 +10,7 @@ from obskit.dashboards._ids import service_uid
 from obskit.dashboards._lint import lint
 from obskit.dashboards._queries import iter_queries
 from obskit.dashboards._service import service_dashboard
-from obskit.slo._model import Service
+from obskit.slo import Service
 
 from .conftest import make_service, make_slo
 

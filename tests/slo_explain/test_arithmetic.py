@@ -21,16 +21,15 @@ import dataclasses
 
 import pytest
 
+from obskit.slo import SLI, SLO, Alerting, Source, explain_slo
 from obskit.slo._explain import (
     Outcome,
     SLOExplanation,
     TierExplanation,
     Timing,
-    explain_slo,
     parse_duration,
     simulate_incident,
 )
-from obskit.slo._model import SLI, SLO, Alerting, Source
 
 MINUTE, HOUR, DAY = 60, 3600, 86400
 

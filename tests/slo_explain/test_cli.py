@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from obskit._cli import main
-from obskit.slo import load
-from obskit.slo._explain import SCHEMA_VERSION, explain_services
+from obskit.slo import explain_services, load
+from obskit.slo._explain import SCHEMA_VERSION
 
 REPO = Path(__file__).resolve().parents[2]
 SPECS = str(REPO / "slo")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from obskit import conventions as c
-from obskit.slo._model import SLI, SLO, Alerting, Service, Source
+from obskit.slo import SLI, SLO, Alerting, Service, Source
 
 #: Synthetic counters of the promtool scenarios: one request counter, one error counter.
 REQUESTS = "test_requests_total"

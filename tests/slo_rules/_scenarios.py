@@ -23,16 +23,9 @@ from typing import Any
 import yaml
 
 from obskit import conventions as c
-from obskit.slo._model import Service, tiers_for_period
+from obskit.slo import Rule, RuleGroup, Service, rule_groups, tiers_for_period
 from obskit.slo._render import render_rule_file
-from obskit.slo._rules import (
-    DEFAULT_MAX_RULES_PER_GROUP,
-    SLI_WINDOWS,
-    Rule,
-    RuleGroup,
-    fmt_number,
-    service_groups,
-)
+from obskit.slo._rules import DEFAULT_MAX_RULES_PER_GROUP, SLI_WINDOWS, fmt_number
 
 from ._models import ERRORS, REQUESTS, events_sli, raw_sli, service, slo
 
@@ -208,7 +201,7 @@ def _raw_group(scenario: Scenario) -> RuleGroup:
 
 def scenario_groups(scenario: Scenario) -> list[RuleGroup]:
     """The rule groups a scenario evaluates, in promtool's evaluation order."""
-    groups = service_groups(service_for(scenario), max_rules=scenario.max_rules)
+    groups = rule_groups(service_for(scenario), max_rules_per_group=scenario.max_rules)
     if scenario.prune:
         groups = _pruned(groups)
     if scenario.unrecorded:

@@ -18,8 +18,8 @@ import pytest
 import yaml
 
 from obskit import conventions as c
-from obskit.slo._model import tiers_for_period
-from obskit.slo._rules import RECORDED_WINDOWS, SLI_WINDOWS, service_groups
+from obskit.slo import rule_groups, tiers_for_period
+from obskit.slo._rules import RECORDED_WINDOWS, SLI_WINDOWS
 
 from ._scenarios import (
     BUSY_RPM,
@@ -47,7 +47,7 @@ _SCENARIO = {s.key: s for s in SCENARIOS}
 def _blackout_assertions(folder: Path) -> Path:
     """Exact alerts at 7h into a total blackout: all four tiers, labels and annotations."""
     scenario = _SCENARIO["blackout"]
-    alerts = [r for r in service_groups(service_for(scenario))[0].rules if r.alert]
+    alerts = [r for r in rule_groups(service_for(scenario))[0].rules if r.alert]
     expected = []
     for rule in alerts:
         labels = dict(rule.labels)
@@ -214,6 +214,6 @@ def test_every_recording_rule_yields_one_series(results: dict[str, Any], key: st
     (e.g. on duplicate label sets)."""
     scenario = _SCENARIO[key]
     got = _m(results, key)
-    for group, name in zip(service_groups(service_for(scenario)), scenario.slo_names, strict=True):
+    for group, name in zip(rule_groups(service_for(scenario)), scenario.slo_names, strict=True):
         records = sum(1 for rule in group.rules if rule.record) + len(SLI_WINDOWS) - 1
         assert got[f"{name}/recorded_series"] == records, (name, records)

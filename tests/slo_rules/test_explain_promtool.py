@@ -1,6 +1,6 @@
 """`obskit slo explain` agrees with the generated rules, to the minute, in `promtool test rules`.
 
-Every expected time below comes from :func:`obskit.slo._explain.explain_slo` (the function the
+Every expected time below comes from :func:`obskit.slo.explain_slo` (the function the
 CLI prints) or, for blips, :func:`obskit.slo._explain.simulate_incident` (the simulation
 explain's figures come from), never from a number written here: if the rule generation changes
 how fast an alert fires or resolves, these tests fail until the simulation in
@@ -41,17 +41,10 @@ import pytest
 import yaml
 
 from obskit import conventions as c
-from obskit.slo import load
-from obskit.slo._explain import (
-    SLOExplanation,
-    Timing,
-    explain_slo,
-    group_reads,
-    simulate_incident,
-)
-from obskit.slo._model import SLO, Service
+from obskit.slo import SLO, Service, explain_slo, load, rule_groups
+from obskit.slo._explain import SLOExplanation, Timing, group_reads, simulate_incident
 from obskit.slo._render import render_rule_file
-from obskit.slo._rules import DEFAULT_MAX_RULES_PER_GROUP, service_groups
+from obskit.slo._rules import DEFAULT_MAX_RULES_PER_GROUP
 
 from ._models import ERRORS, REQUESTS, events_sli, raw_sli
 from ._scenarios import _GOT_RE, _alerts, _pruned, counter_notation, run, sections
@@ -210,7 +203,7 @@ def _outcome(case: Case, tier_name: str) -> tuple[float | None, float | None, st
 def _write(folder: Path, case: Case) -> Path:
     slo = case.slo
     service = Service(slo.service, (slo,), slo.source, selector=(("job", slo.service),))
-    groups = _pruned(service_groups(service, max_rules=case.max_rules))
+    groups = _pruned(rule_groups(service, max_rules_per_group=case.max_rules))
     rules = folder / f"{case.key}-rules.yaml"
     rules.write_text(render_rule_file(slo.service, groups, ["explain"], "prometheus"))
     per_step = round(case.rps * case.step, 6)

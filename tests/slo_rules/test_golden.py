@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from obskit.slo import load
-from obskit.slo._output import build_files
+from obskit.slo import DashboardOptions, build, load
 
 REPO = Path(__file__).resolve().parents[2]
 INPUTS = REPO / "tests" / "golden" / "inputs"
@@ -27,7 +26,8 @@ def _build(case: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     # Built from the repository root, as a user runs it: headers name the relative input path.
     monkeypatch.chdir(REPO)
     services = load([f"tests/golden/inputs/{case}.yaml"])
-    return build_files(services, "prometheus")
+    # The goldens are rule files only: no dashboards.
+    return build(services, dashboards=DashboardOptions(enabled=False))
 
 
 def test_there_is_a_golden_case_per_input() -> None:

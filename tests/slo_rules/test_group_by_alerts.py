@@ -8,9 +8,8 @@ import re
 from pathlib import Path
 
 from obskit import conventions as c
-from obskit.slo import load
-from obskit.slo._output import build_files
-from obskit.slo._rules import fmt_number, service_groups
+from obskit.slo import DashboardOptions, build, load, rule_groups
+from obskit.slo._rules import fmt_number
 
 from ._promtool import assert_unit_passes
 
@@ -46,11 +45,10 @@ def test_guard_and_annotations_are_per_group(promtool: str, tmp_path: Path) -> N
     renders them."""
     (tmp_path / "checkout.yaml").write_text(SPEC, encoding="utf-8")
     [service] = load([tmp_path / "checkout.yaml"])
-    (tmp_path / "rules.yaml").write_text(
-        build_files([service], "prometheus")["rules/checkout.yaml"], encoding="utf-8"
-    )
+    rules = build([service], dashboards=DashboardOptions(enabled=False))["rules/checkout.yaml"]
+    (tmp_path / "rules.yaml").write_text(rules, encoding="utf-8")
     slo = service.slos[0]
-    alerts = [r for g in service_groups(service) for r in g.rules if r.alert]
+    alerts = [r for g in rule_groups(service) for r in g.rules if r.alert]
     assert len(alerts) == 4
     expected = []
     for rule in alerts:

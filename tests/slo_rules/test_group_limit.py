@@ -11,13 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from obskit.slo._rules import (
-    DEFAULT_MAX_RULES_PER_GROUP,
-    PART_SEPARATOR,
-    RuleGroup,
-    service_groups,
-    split_group,
-)
+from obskit.slo import RuleGroup, rule_groups
+from obskit.slo._rules import DEFAULT_MAX_RULES_PER_GROUP, PART_SEPARATOR, split_group
 
 from ._models import events_sli, http_availability_sli, raw_sli, service, slo
 
@@ -64,7 +59,7 @@ def _mixed() -> list[RuleGroup]:
         slo("checkout", "raw", raw_sli("checkout"), period_days=28),
         slo("checkout", "no-page", events_sli("checkout"), page=False),
     )
-    return service_groups(svc, max_rules=0)
+    return rule_groups(svc, max_rules_per_group=0)
 
 
 @pytest.mark.parametrize("limit", range(1, 22))

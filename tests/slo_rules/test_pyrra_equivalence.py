@@ -11,8 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from obskit import conventions as c
-from obskit.slo import load
-from obskit.slo._output import build_files
+from obskit.slo import DashboardOptions, build, load
 from obskit.slo._rules import RECORDED_WINDOWS
 
 from ._promtool import assert_unit_passes
@@ -123,7 +122,7 @@ def test_pyrra_objectives_record_pyrras_own_ratios(promtool: str, tmp_path: Path
     (tmp_path / "specs.yaml").write_text(SPECS, encoding="utf-8")
     services = load([tmp_path / "specs.yaml"])
     assert [s.name for s in services] == ["api"]
-    files = build_files(services, "prometheus")
+    files = build(services, dashboards=DashboardOptions(enabled=False))
     (tmp_path / "rules.yaml").write_text(files["rules/api.yaml"], encoding="utf-8")
     tests = []
     for slo, template in PYRRA.items():

@@ -18,8 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from obskit import conventions as c
-from obskit.slo import load
-from obskit.slo._output import build_files
+from obskit.slo import DashboardOptions, build, load
 from obskit.slo._rules import RECORDED_WINDOWS
 
 from ._promtool import assert_unit_passes
@@ -161,7 +160,7 @@ def _promtool(promtool: str, tmp_path: Path, tests: list[dict[str, Any]]) -> Non
     (tmp_path / "specs.yaml").write_text(SPECS, encoding="utf-8")
     services = load([tmp_path / "specs.yaml"])
     assert [s.name for s in services] == ["operator"]
-    files = build_files(services, "prometheus")
+    files = build(services, dashboards=DashboardOptions(enabled=False))
     (tmp_path / "rules.yaml").write_text(files["rules/operator.yaml"], encoding="utf-8")
     unit = {"rule_files": ["rules.yaml"], "evaluation_interval": "1m", "tests": tests}
     assert_unit_passes(promtool, tmp_path, unit)

@@ -10,9 +10,9 @@ import pytest
 import yaml
 
 from obskit import conventions as c
-from obskit.slo._errors import SpecErrors
+from obskit.slo import RuleGroup, SpecErrors, rule_groups
 from obskit.slo._render import render_rule_file
-from obskit.slo._rules import RECORDED_WINDOWS, SLI_WINDOWS, RuleGroup, service_groups
+from obskit.slo._rules import RECORDED_WINDOWS, SLI_WINDOWS
 
 from ._models import SLI, events_sli, http_availability_sli, raw_sli, service, slo
 
@@ -30,7 +30,7 @@ def _mixed_service() -> tuple[list[RuleGroup], str]:
         slo("checkout", "no-ticket", events_sli("checkout"), ticket=False),
         labels={"team": "payments"},
     )  # fmt: skip
-    groups = service_groups(svc)
+    groups = rule_groups(svc)
     return groups, render_rule_file("checkout", groups, ["slo/checkout.yaml"], "prometheus")
 
 
@@ -152,7 +152,7 @@ def test_each_rule_reads_only_rules_recorded_above_it() -> None:
 def test_four_alert_tiers_with_rescaled_burn_rates(period_days: int, rates: list[str]) -> None:
     """Four alerts, one per tier, thresholds rescaled to the period, labels name the windows."""
     svc = service("pay", slo("pay", "api", events_sli("pay"), period_days=period_days))
-    alerts = [r for r in service_groups(svc)[0].rules if r.alert]
+    alerts = [r for r in rule_groups(svc)[0].rules if r.alert]
     assert [r.alert for r in alerts] == ["pay_api_burn"] * 4
     pairs = [(dict(r.labels)[c.ALERT_LABEL_LONG_WINDOW], dict(r.labels)[c.ALERT_LABEL_SHORT_WINDOW])
              for r in alerts]  # fmt: skip
@@ -199,7 +199,7 @@ def test_alert_labels_and_annotations() -> None:
             runbook_url="https://rb.example/pay", labels_={"team": "core"},
             page_labels={"severity": "critical"}, ticket_annotations={"summary": "Ticket!"}),
     )  # fmt: skip
-    alerts = [r for r in service_groups(svc)[0].rules if r.alert]
+    alerts = [r for r in rule_groups(svc)[0].rules if r.alert]
     page, ticket = dict(alerts[0].labels), dict(alerts[2].labels)
     assert alerts[0].alert == "PayBurn"
     assert page["severity"] == "critical"
@@ -220,7 +220,7 @@ def test_generated_expression_that_does_not_parse_is_a_spec_error() -> None:
     broken = SLI(kind="ratio", error_query="sum(rate(x[{{.window}}])", total_query="vector(1)")
     svc = service("pay", slo("pay", "api", broken, line=7))
     with pytest.raises(SpecErrors) as info:
-        service_groups(svc)
+        rule_groups(svc)
     first = str(info.value.errors[0])
     assert first.startswith("slo/pay.yaml:7: sli: generated rule ")
     assert "does not parse" in first

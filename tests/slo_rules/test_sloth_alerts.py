@@ -22,9 +22,7 @@ import yaml
 
 from obskit import conventions as c
 from obskit._cli import main
-from obskit.slo import load
-from obskit.slo._render import render_rule_file
-from obskit.slo._rules import service_groups
+from obskit.slo import DashboardOptions, build, load
 
 from ._scenarios import _GOT_RE, counter_notation, run, sections
 
@@ -190,7 +188,7 @@ def measured(promtool: str, tmp_path_factory: pytest.TempPathFactory) -> dict[st
     folder = tmp_path_factory.mktemp("sloth-vs-obskit")
     (folder / "spec.yaml").write_text(textwrap.dedent(SPEC))
     (service,) = load([folder / "spec.yaml"])
-    obskit_rules = render_rule_file("cart", service_groups(service), ["spec.yaml"], "prometheus")
+    obskit_rules = build([service], dashboards=DashboardOptions(enabled=False))["rules/cart.yaml"]
     (folder / "obskit.yaml").write_text(obskit_rules)
     (folder / "sloth.yaml").write_text(_sloth_reference())
     measures = _measures()

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from obskit.slo import load
-from obskit.slo._errors import SpecErrors
+from obskit.slo import SpecErrors, load
 
 GOOD_SLO = """\
   - name: ok

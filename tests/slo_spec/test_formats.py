@@ -9,8 +9,8 @@ import promql_parser
 import pytest
 
 from obskit import conventions as c
-from obskit.slo import load
-from obskit.slo._model import SLO, WINDOW_PLACEHOLDER, Service
+from obskit.slo import SLO, Service, load
+from obskit.slo._model import WINDOW_PLACEHOLDER
 
 ROOT = Path(__file__).resolve().parents[2]
 INPUTS = ROOT / "tests" / "golden" / "inputs"

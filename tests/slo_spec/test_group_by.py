@@ -12,8 +12,7 @@ import jsonschema
 import pytest
 import yaml
 
-from obskit.slo import load
-from obskit.slo._errors import SpecErrors
+from obskit.slo import SpecErrors, load
 from obskit.slo._model import WINDOW_PLACEHOLDER as W
 from obskit.slo._schema import native_schema
 

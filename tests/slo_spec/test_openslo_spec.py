@@ -15,9 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from obskit.slo import load
-from obskit.slo._errors import SpecErrors
-from obskit.slo._output import build_files
+from obskit.slo import DashboardOptions, SpecErrors, build, load
 
 SLO = """\
 apiVersion: openslo/v1
@@ -130,7 +128,7 @@ def test_list_form_errors_name_the_line_in_the_file(tmp_path: Path) -> None:
 def test_missing_time_window_defaults_to_30_days_stated_in_the_header(tmp_path: Path) -> None:
     """timeWindow is optional in the specification: 30 rolling days, said in the rule file."""
     _write(tmp_path, SLO)
-    files = build_files(load([tmp_path]), "prometheus")
+    files = build(load([tmp_path]), dashboards=DashboardOptions(enabled=False))
     head = files["rules/search.yaml"].split("groups:")[0]
     assert (
         "# Note: OpenSLO SLO search/search-availability: no timeWindow, so obskit assumes a "
@@ -143,7 +141,8 @@ def test_missing_time_window_defaults_to_30_days_stated_in_the_header(tmp_path: 
     _write(tmp_path, windowed)
     (service,) = load([tmp_path])
     assert service.slos[0].period_days == 28
-    assert "# Note:" not in build_files([service], "prometheus")["rules/search.yaml"]
+    files = build([service], dashboards=DashboardOptions(enabled=False))
+    assert "# Note:" not in files["rules/search.yaml"]
 
 
 @pytest.mark.parametrize("empty", ["alertPolicies:", "alertPolicies: []"])

@@ -11,8 +11,7 @@ import jsonschema
 import pytest
 import yaml
 
-from obskit.slo import load
-from obskit.slo._errors import SpecErrors
+from obskit.slo import SpecErrors, load
 from obskit.slo._model import Policy
 from obskit.slo._policy import POLICY_KEYS, evaluate_policy
 from obskit.slo._schema import native_schema

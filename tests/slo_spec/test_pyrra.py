@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from obskit.slo import load
-from obskit.slo._errors import SpecErrors
+from obskit.slo import SpecErrors, load
 from obskit.slo._model import WINDOW_PLACEHOLDER as W
 
 ROOT = Path(__file__).resolve().parents[2]

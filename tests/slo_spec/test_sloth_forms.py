@@ -15,9 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from obskit.slo import load
-from obskit.slo._errors import SpecErrors
-from obskit.slo._output import build_files
+from obskit.slo import DashboardOptions, SpecErrors, build, load
 
 #: Sloth's k8s-getting-started example, in our own words (service and queries renamed).
 CRD = """\
@@ -213,7 +211,7 @@ def test_one_service_over_several_files_builds(tmp_path: Path) -> None:
         "requests-availability",
         "checkout-availability",
     ]
-    files = build_files([service], "prometheus")
+    files = build([service], dashboards=DashboardOptions(enabled=False))
     rules = files["rules/cart.yaml"]
     assert rules.count("- name: obskit-cart-") == 2
     assert "a/plain.yaml" in rules.splitlines()[0]
@@ -235,7 +233,7 @@ def test_info_labels_and_interval_are_noted_in_the_header(tmp_path: Path) -> Non
         "    objective: 99.9\n    infoLabels:\n      team: shop\n    interval:\n      all: 2m\n",
     )
     _write(tmp_path, {"plain.yaml": text})
-    files = build_files(load([tmp_path]), "prometheus")
+    files = build(load([tmp_path]), dashboards=DashboardOptions(enabled=False))
     head = files["rules/cart.yaml"].split("groups:")[0]
     assert "# Note: SLO cart/requests-availability: Sloth's infoLabels is ignored" in head
     assert "# Note: SLO cart/requests-availability: Sloth's interval is ignored" in head
@@ -278,6 +276,6 @@ def test_both_alerts_disabled_builds_recordings_only(tmp_path: Path) -> None:
             disable: true
     """
     _write(tmp_path, {"tills.yaml": text})
-    rules = build_files(load([tmp_path]), "prometheus")["rules/tills.yaml"]
+    rules = build(load([tmp_path]), dashboards=DashboardOptions(enabled=False))["rules/tills.yaml"]
     assert "- alert:" not in rules
     assert "record: obskit_slo:error_budget_remaining:ratio" in rules
