@@ -189,3 +189,37 @@ def test_each_hook_applied_logs_one_debug_line_with_its_version_range() -> None:
     assert flask_line["instruments"] == "flask >= 2.3, < 4.0"
     assert flask_line["written_for"] is True
     assert _warnings(lines) == []
+
+
+def test_the_server_and_django_hooks_each_log_one_debug_line() -> None:
+    """uvicorn's and gunicorn's logging hooks and each of Django's four handler hooks log one
+    debug line at ``init()``, with the installed version and the range each was written for."""
+    lines = _lines(
+        """
+        import uvicorn.config, gunicorn.glogging
+        import django.core.handlers.asgi, django.core.handlers.wsgi
+        import obskit
+        obskit.init("svc")
+        """,
+        OBSKIT_LOG_LEVEL="debug",
+    )
+    applied = {e["target"]: e for e in lines if e["event"] == "framework hook applied"}
+    from importlib.metadata import version
+
+    expected = {
+        "uvicorn.config.Config.configure_logging": ("uvicorn", "uvicorn >= 0.20"),
+        "gunicorn.glogging.Logger.setup": ("gunicorn", "gunicorn >= 21.2"),
+        "django.core.handlers.base.BaseHandler.resolve_request": ("django", "django >= 4.2, < 6.2"),
+        "django.core.handlers.base.BaseHandler.load_middleware": ("django", "django >= 4.2, < 6.2"),
+        "django.core.handlers.wsgi.WSGIHandler.__call__": ("django", "django >= 4.2, < 6.2"),
+        "django.core.handlers.asgi.ASGIHandler.__call__": ("django", "django >= 4.2, < 6.2"),
+    }
+    for target, (framework, instruments) in expected.items():
+        line = applied[target]
+        assert line["framework"] == framework, target
+        assert line["version"] == version(framework), target
+        assert line["instruments"] == instruments, target
+        assert line["written_for"] is True, target
+    hook_lines = [e["target"] for e in lines if e["event"] == "framework hook applied"]
+    assert len(hook_lines) == len(set(hook_lines))  # one line per hook
+    assert _warnings(lines) == []

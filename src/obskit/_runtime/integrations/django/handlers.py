@@ -40,7 +40,7 @@ DJANGO: Final = Framework(
     "django",
     "Django",
     (4, 2),
-    (6, 1),
+    (6, 2),
     "application = obskit.instrument(get_wsgi_application()) (or get_asgi_application()) and "
     '"obskit.django.RouteMiddleware" in MIDDLEWARE',
 )
