@@ -9,6 +9,7 @@ need.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import logging
 import os
@@ -16,7 +17,7 @@ import platform
 import socket
 import threading
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Final
 
 from opentelemetry import trace
@@ -254,7 +255,8 @@ class RedactingExporter(SpanExporter):
             self.started.set()
         own: BaseException | str | None = None
         try:
-            result = self.inner.export([self._clean(s) for s in spans])
+            with _own_export():
+                result = self.inner.export([self._clean(s) for s in spans])
         except Exception as exc:  # an exporter bug must not kill the export thread
             result = SpanExportResult.FAILURE
             own = exc
@@ -270,10 +272,12 @@ class RedactingExporter(SpanExporter):
         return result
 
     def shutdown(self) -> None:
-        self.inner.shutdown()
+        with _own_export():
+            self.inner.shutdown()
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return self.inner.force_flush(timeout_millis)
+        with _own_export():
+            return self.inner.force_flush(timeout_millis)
 
 
 def _with_fresh_resource(span: ReadableSpan) -> ReadableSpan:
@@ -382,7 +386,11 @@ class BoundedBatchProcessor(BatchSpanProcessor):
             prepare(span)
         if handoff:
             self._started.clear()  # before the wake-up, so the thread's start is never missed
-        self._emit(span)  # BatchSpanProcessor.on_end minus the sampled check already made
+        if size + 1 < self._max:
+            self._emit(span)  # BatchSpanProcessor.on_end minus the sampled check already made
+        else:  # another thread may fill the queue first: the SDK's "Queue full" is obskit's
+            with _own_export():
+                self._emit(span)
         if handoff:
             self._started.wait(_HANDOFF_S)
 
@@ -482,19 +490,59 @@ def resource(config: Config) -> Resource:
 
 
 #: The SDK and exporters log every failed export (with retries, several lines per batch): obskit
-#: reports failures itself — the dropped-spans counter and one warning per process.
+#: reports its own failures itself — the dropped-spans counter and one warning per process.
 _NOISY_LOGGERS = (
     "opentelemetry.exporter.otlp",
     "opentelemetry.sdk._shared_internal",
     "opentelemetry.sdk.trace.export",
 )
+#: ``active`` is True on a thread while it runs obskit's own export (``RedactingExporter``).
+_OWN_EXPORT: Final = threading.local()
+
+
+class _OwnExportFilter(logging.Filter):
+    """Drops the records obskit's own export makes the SDK and exporters log; an exporter or
+    batch processor of the user's own in the same process still logs (its failures are not
+    obskit's to count)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not getattr(_OWN_EXPORT, "active", False)
+
+
+_OWN_EXPORT_FILTER: Final = _OwnExportFilter()
+
+
+@contextlib.contextmanager
+def _own_export() -> Iterator[None]:
+    """Marks this thread as running obskit's export (nested calls keep the outer mark)."""
+    outer = getattr(_OWN_EXPORT, "active", False)
+    _OWN_EXPORT.active = True
+    try:
+        yield
+    finally:
+        _OWN_EXPORT.active = outer
 
 
 def quiet_exporter_logs() -> None:
-    """Silence the SDK's per-failure export logs (obskit counts and warns once instead), and
-    let each of the SDK's attribute warnings through once per process (see ``_OnceFilter``)."""
-    for name in _NOISY_LOGGERS:
-        logging.getLogger(name).setLevel(logging.CRITICAL)
+    """Silence the per-failure export logs of obskit's own export (obskit counts and warns once
+    instead), and let each of the SDK's attribute warnings through once per process (see
+    ``_OnceFilter``).
+
+    A logger's filter sees only the records logged *to that logger*, not its children's, so the
+    filter goes on every logger under :data:`_NOISY_LOGGERS` that exists by now (obskit has
+    imported the SDK and the exporter: their module loggers are made at import), found by
+    prefix rather than by the module names a release may move."""
+    manager = logging.Logger.manager
+    names = set(_NOISY_LOGGERS)
+    names.update(
+        name
+        for name in list(manager.loggerDict)
+        if any(name.startswith(prefix + ".") for prefix in _NOISY_LOGGERS)
+    )
+    for name in names:
+        logger = logging.getLogger(name)
+        if _OWN_EXPORT_FILTER not in logger.filters:
+            logger.addFilter(_OWN_EXPORT_FILTER)
     attributes = logging.getLogger("opentelemetry.attributes")
     if not any(isinstance(f, _OnceFilter) for f in attributes.filters):
         attributes.addFilter(_OnceFilter())
