@@ -23,7 +23,6 @@ too, since it is correct on every release.
 
 from __future__ import annotations
 
-import contextvars
 import inspect
 import logging
 import sys
@@ -157,7 +156,8 @@ NATIVE_TELEMETRY_WARNING: Final = (
     "FastAPI's own OpenTelemetry telemetry could not be switched off: its requests get "
     "FastAPI's own spans (a server span, its operation spans) besides obskit's server span"
 )
-_warned: set[str] = set()
+#: Set once the warning was written (it is about the process, not one app).
+_warned = False
 
 
 def _disable_native_telemetry(app: Any) -> None:
@@ -175,11 +175,14 @@ def _disable_native_telemetry(app: Any) -> None:
             if key in config:
                 config[key] = False
         return
-    if "telemetry" in _warned or not _has_native_telemetry(app):
+    global _warned
+    if _warned or not _has_native_telemetry(app):
         return
-    _warned.add("telemetry")
-    # Outside the request's context: a process-wide warning, not one request's line.
-    contextvars.Context().run(
+    _warned = True
+    # Lazy: the tracing set-up (OTel SDK, exporter) is not this module's import cost.
+    from obskit._runtime.tracing.setup import context_free
+
+    context_free(
         logging.getLogger("obskit").warning,
         NATIVE_TELEMETRY_WARNING,
         extra={
