@@ -203,16 +203,19 @@ def test_the_server_and_django_hooks_each_log_one_debug_line() -> None:
         """,
         OBSKIT_LOG_LEVEL="debug",
     )
-    applied = {e["target"]: e for e in lines if e["event"] == "framework hook applied"}
+    hook_lines = [e for e in lines if e["event"] == "framework hook applied"]
+    applied = {e["target"]: e for e in hook_lines}
+    assert len(applied) == len(hook_lines)  # one line per hook
     from importlib.metadata import version
 
+    django = ("django", "django >= 4.2, < 6.2")
     expected = {
         "uvicorn.config.Config.configure_logging": ("uvicorn", "uvicorn >= 0.20"),
         "gunicorn.glogging.Logger.setup": ("gunicorn", "gunicorn >= 21.2"),
-        "django.core.handlers.base.BaseHandler.resolve_request": ("django", "django >= 4.2, < 6.2"),
-        "django.core.handlers.base.BaseHandler.load_middleware": ("django", "django >= 4.2, < 6.2"),
-        "django.core.handlers.wsgi.WSGIHandler.__call__": ("django", "django >= 4.2, < 6.2"),
-        "django.core.handlers.asgi.ASGIHandler.__call__": ("django", "django >= 4.2, < 6.2"),
+        "django.core.handlers.base.BaseHandler.resolve_request": django,
+        "django.core.handlers.base.BaseHandler.load_middleware": django,
+        "django.core.handlers.wsgi.WSGIHandler.__call__": django,
+        "django.core.handlers.asgi.ASGIHandler.__call__": django,
     }
     for target, (framework, instruments) in expected.items():
         line = applied[target]
@@ -220,6 +223,4 @@ def test_the_server_and_django_hooks_each_log_one_debug_line() -> None:
         assert line["version"] == version(framework), target
         assert line["instruments"] == instruments, target
         assert line["written_for"] is True, target
-    hook_lines = [e["target"] for e in lines if e["event"] == "framework hook applied"]
-    assert len(hook_lines) == len(set(hook_lines))  # one line per hook
     assert _warnings(lines) == []
