@@ -35,16 +35,10 @@ class Renamed:
         self.new = new
         self.default = default
 
-    def _key(self) -> str:
-        # 0: this method, 1: __get__/__set__, 2: the frame doing the attribute access.
-        name = sys._getframe(2).f_globals.get("__name__", "")
-        mine = isinstance(name, str) and (name == "obskit" or name.startswith("obskit."))
-        return self.old if mine else self.new
-
     def __get__(self, obj: Any, owner: type | None = None) -> Any:
         if obj is None:
             return self
-        key = self._key()
+        key = self.old if _hide._from_obskit() else self.new
         try:
             return obj.__dict__[key]
         except KeyError:
@@ -55,10 +49,10 @@ class Renamed:
             ) from None
 
     def __set__(self, obj: Any, value: Any) -> None:
-        obj.__dict__[self._key()] = value
+        obj.__dict__[self.old if _hide._from_obskit() else self.new] = value
 
     def __delete__(self, obj: Any) -> None:
-        del obj.__dict__[self._key()]
+        del obj.__dict__[self.old if _hide._from_obskit() else self.new]
 
 
 def _server_span() -> type:
